@@ -1,0 +1,196 @@
+import datetime
+
+from django.conf import settings
+from django.db import models
+
+from flows.models import Account, Flow
+
+
+class ContactList(models.Model):
+    """One call list as it arrived (browser, command, mail, SFTP) and what its import made of it."""
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Browser upload"
+        COMMAND = "command", "Command line"
+        MAIL = "mail", "Mail"
+        SFTP = "sftp", "SFTP"
+        DROP = "drop", "Drop folder"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to import"
+        IMPORTING = "importing", "Importing"
+        IMPORTED = "imported", "Imported"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="contact_lists")
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    original_filename = models.CharField(max_length=255, blank=True)
+    stored_file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT; never served.")
+    encoding = models.CharField(max_length=16, blank=True, help_text="Empty: detect UTF-8/UTF-16 by BOM.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True, help_text="Why the file was refused or the import failed.")
+    common_start_at = models.DateTimeField(null=True, blank=True, help_text="From upload_ddMMyyyyHHmmss in the name.")
+    rows_done = models.PositiveIntegerField(default=0)
+    imported_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def account(self) -> Account:
+        return self.flow.account
+
+    @property
+    def rows_per_second(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or datetime.datetime.now(datetime.UTC)
+        seconds = (end - self.started_at).total_seconds()
+        return self.rows_done / seconds if seconds > 0 else None
+
+
+class Contact(models.Model):
+    """One accepted row of a call list: numbers normalised to the provider's form."""
+
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="contacts")
+    line = models.PositiveIntegerField(help_text="Line in the file (the header is line 1).")
+    primary_number = models.CharField(max_length=20, db_index=True, help_text="tel1, country code and digits.")
+    numbers = models.JSONField(default=list, help_text="tel1..tel10 in order, normalised.")
+    variables = models.JSONField(default=dict, help_text="Flow variables by name, without $flow.key.")
+    start_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=100, blank=True, help_text="client-identifier given in the file.")
+
+    class Meta:
+        ordering = ["contact_list", "line"]
+
+    def __str__(self):
+        return self.primary_number
+
+
+class RejectedRow(models.Model):
+    """A row the import could not take, kept for the report: line, column, value, reason."""
+
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="rejected_rows")
+    line = models.PositiveIntegerField()
+    column = models.CharField(max_length=100, blank=True)
+    value = models.TextField(blank=True)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["contact_list", "line"]
+
+
+class SuppressedNumber(models.Model):
+    """The account's do-not-call list: imports reject these numbers."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressed_numbers")
+    number = models.CharField(max_length=20, help_text="Country code and digits.")
+    reason = models.CharField(max_length=200, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="suppressed_unique_per_account")]
+
+    def __str__(self):
+        return self.number
+
+
+def default_window_days():
+    return [0, 1, 2, 3, 4, 5, 6]
+
+
+class Campaign(models.Model):
+    """A contact list run on its flow. The allowed transitions live in campaigns/lifecycle.py."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINAL_STATUSES = (Status.COMPLETED, Status.CANCELLED)
+
+    name = models.CharField(max_length=200)
+    contact_list = models.ForeignKey(ContactList, on_delete=models.PROTECT, related_name="campaigns")
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="campaigns")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    status_reason = models.TextField(blank=True, help_text="Why the campaign is paused, cancelled or failed.")
+    api_version = models.CharField(max_length=8, choices=Flow.ApiVersion.choices, default=Flow.ApiVersion.PRODUCTION)
+    batch_size = models.PositiveSmallIntegerField(default=500)
+    # Identifies this campaign's calls to the provider: client-identifiers are <token>-<seq>, so
+    # launching the same list again never repeats an earlier request.
+    token = models.CharField(max_length=16, unique=True)
+    start_at = models.DateTimeField(null=True, blank=True, help_text="Nothing is sent before this.")
+    timezone = models.CharField(max_length=64, default="Asia/Kolkata")
+    window_start = models.TimeField(default=datetime.time(9, 0))
+    window_end = models.TimeField(
+        null=True, blank=True, default=datetime.time(21, 0), help_text="Empty means until midnight (24:00)."
+    )
+    window_days = models.JSONField(default=default_window_days, help_text="Weekdays, Monday = 0.")
+    planned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(batch_size__gte=1) & models.Q(batch_size__lte=500), name="campaign_batch_size_1_500"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class Call(models.Model):
+    """One contact in one campaign: the unit the provider dials, and its outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        PLACED = "placed", "Placed"
+        ACCEPTED_UNKNOWN = "accepted_unknown", "Accepted, UUID unknown"
+        REJECTED = "rejected", "Rejected"
+        SKIPPED = "skipped", "Skipped"
+
+    FINAL_STATES = (State.PLACED, State.ACCEPTED_UNKNOWN, State.REJECTED, State.SKIPPED)
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="calls")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="calls")
+    batch = models.ForeignKey("dialer.Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    client_identifier = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    phonon_uuid = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    provider_message = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        constraints = [
+            # Invariant 1: a contact belongs to at most one batch of a campaign.
+            models.UniqueConstraint(fields=["campaign", "contact"], name="call_contact_once_per_campaign"),
+        ]
+
+    def __str__(self):
+        return self.client_identifier

@@ -1,0 +1,242 @@
+"""Settings for the campaign manager, read from the environment (and `.env` when present).
+
+Every variable is documented in `.env.example`. DEBUG=1 gives the embedded default (SQLite, an
+embedded Redis, the built-in sandbox provider); DEBUG=0 is production and refuses to start
+without real secrets.
+"""
+
+import base64
+import hashlib
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+if not DEBUG:
+    missing = [
+        name
+        for name, value in (
+            ("SECRET_KEY", SECRET_KEY),
+            ("FIELD_ENCRYPTION_KEYS", env.str("FIELD_ENCRYPTION_KEYS", default="")),
+            ("ALLOWED_HOSTS", ALLOWED_HOSTS),
+        )
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(
+            f"DEBUG=0 (production) needs {', '.join(missing)}; see .env.example."
+        )
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY is the development key; set a real one.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "flows",
+    "campaigns",
+    "dialer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database is a file, not memory: end-to-end tests run real worker processes.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # Several processes (web, workers, beat) share the file: WAL and a busy timeout keep
+    # writers from failing with "database is locked" under normal contention.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth and pages ---------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Uploaded call lists and reports live here; they are never served as static or media URLs,
+# only through views that check the user's account.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+
+CALL_LIST_MAX_BYTES = env.int("CALL_LIST_MAX_BYTES", default=5 * 1024 * 1024)
+# Django refuses request bodies larger than this before any view runs (a ZIP may carry several
+# CSVs, so it is larger than one CSV's limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+
+# --- Security (production) --------------------------------------------------------------------
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# Secrets at rest (security-ids, intake credentials): MultiFernet keys, newest first.
+_field_keys = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not _field_keys:
+    # Development only (production refuses to start without the variable, above).
+    _field_keys = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
+FIELD_ENCRYPTION_KEYS = _field_keys
+
+# --- Redis and Celery -------------------------------------------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran, and given back if its worker dies; the database claim
+# makes a second delivery harmless, and the sweeper covers a message that is lost anyway.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 300)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-tick": {"task": "dialer.tasks.dispatch_tick_task", "schedule": env.float("DISPATCH_TICK_SECONDS", 2.0)},
+}
+
+# --- The provider -----------------------------------------------------------------------------
+
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=8765)
+_sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
+PHONON_REALTIME_BASE_URL = env.str(
+    "PHONON_REALTIME_BASE_URL", default=f"{_sandbox}/realtime" if DEBUG else "https://central.phonon.io"
+).rstrip("/")
+PHONON_BULK_BASE_URL = env.str(
+    "PHONON_BULK_BASE_URL", default=f"{_sandbox}/bulk" if DEBUG else "https://central-api.phonon.io"
+).rstrip("/")
+PHONON_REALTIME_RATE = env.str("PHONON_REALTIME_RATE", default="3000/60")
+PHONON_BULK_RATE = env.str("PHONON_BULK_RATE", default="30000/60")
+# Seconds added to every rate window, so that the jitter between a grant and the request's
+# arrival at the provider can never put two windows' worth of calls in one of theirs.
+PHONON_RATE_MARGIN = env.float("PHONON_RATE_MARGIN", default=0.2)
+PHONON_BATCH_SIZE = env.int("PHONON_BATCH_SIZE", default=500)
+if not 1 <= PHONON_BATCH_SIZE <= 500:
+    raise ImproperlyConfigured("PHONON_BATCH_SIZE must be between 1 and 500 (the provider's maximum).")
+PHONON_TIMEZONE = env.str("PHONON_TIMEZONE", default="Asia/Kolkata")
+PHONON_DEFAULT_REGION = env.str("PHONON_DEFAULT_REGION", default="IN")
+PHONON_CONNECT_TIMEOUT = env.float("PHONON_CONNECT_TIMEOUT", default=5.0)
+PHONON_READ_TIMEOUT = env.float("PHONON_READ_TIMEOUT", default=30.0)
+
+# --- Dispatch ---------------------------------------------------------------------------------
+
+# A claimed batch belongs to its worker until the lease runs out; it must outlast the HTTP
+# timeouts, and is extended while the worker waits for a rate-limit grant.
+DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=60.0)
+DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=8)
+DISPATCH_BACKOFF_BASE = env.float("DISPATCH_BACKOFF_BASE", default=2.0)
+DISPATCH_BACKOFF_CAP = env.float("DISPATCH_BACKOFF_CAP", default=300.0)
+# Longest a worker sleeps in one task waiting for a grant before it hands the batch back.
+DISPATCH_GRANT_MAX_WAIT = env.float("DISPATCH_GRANT_MAX_WAIT", default=5.0)
+# Batches of one campaign queued or sending at once (keeps one campaign from filling the queue).
+DISPATCH_INFLIGHT_PER_CAMPAIGN = env.int("DISPATCH_INFLIGHT_PER_CAMPAIGN", default=8)
+# A queued batch whose message has not been taken after this long is queued again.
+DISPATCH_REQUEUE_AFTER = env.float("DISPATCH_REQUEUE_AFTER", default=30.0)
+# Circuit breaker: of the last N finished attempts of a campaign, this share failing pauses it.
+BREAKER_WINDOW = env.int("BREAKER_WINDOW", default=20)
+BREAKER_FAILURE_RATIO = env.float("BREAKER_FAILURE_RATIO", default=0.8)
+
+# --- Logging ----------------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "flows.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

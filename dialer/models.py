@@ -1,0 +1,96 @@
+from django.db import models
+
+from campaigns.models import Campaign
+
+
+class Batch(models.Model):
+    """Up to 500 calls sent as one request. Its body is frozen before the first send and every
+    retry resends exactly those bytes (the provider drops a repeat with code 201)."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        RETRY_WAIT = "retry_wait", "Waiting to retry"
+        UNCERTAIN = "uncertain", "Answer lost; will resend the same bytes"
+        HELD = "held", "Held: campaign paused by the provider's answer"
+        PLACED = "placed", "Placed"
+        PARTIAL = "partial", "Partly placed"
+        ACCEPTED_UNKNOWN = "accepted_unknown", "Accepted earlier, UUIDs unknown"
+        REJECTED = "rejected", "Rejected by the provider"
+        FAILED = "failed", "Failed after retries"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Waiting for their turn: the pump moves these to QUEUED when due.
+    WAITING_STATUSES = (Status.PLANNED, Status.RETRY_WAIT, Status.UNCERTAIN)
+    OPEN_STATUSES = (*WAITING_STATUSES, Status.QUEUED, Status.SENDING, Status.HELD)
+    FINAL_STATUSES = (
+        Status.PLACED, Status.PARTIAL, Status.ACCEPTED_UNKNOWN, Status.REJECTED, Status.FAILED, Status.CANCELLED,
+    )
+
+    class Endpoint(models.TextChoices):
+        REALTIME = "realtime", "Real time"
+        BULK = "bulk", "Bulk"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    sequence = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED, db_index=True)
+    endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
+    call_count = models.PositiveSmallIntegerField()
+    body = models.BinaryField(null=True, blank=True, editable=False, help_text="The exact bytes sent, frozen.")
+    body_sha256 = models.CharField(max_length=64, blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    # The claim: who holds the batch, until when.
+    claim_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # True once a send may have reached the provider: from then on only these bytes may be sent.
+    maybe_delivered = models.BooleanField(default=False)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_message = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["campaign", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "sequence"], name="batch_sequence_unique"),
+            models.CheckConstraint(
+                condition=models.Q(call_count__gte=1) & models.Q(call_count__lte=500), name="batch_1_to_500_calls"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="batch_due_idx")]
+
+    def __str__(self):
+        return f"Batch {self.sequence} of campaign {self.campaign_id}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class BatchAttempt(models.Model):
+    """One send of a batch: what happened and how long it took, so a manager can see why."""
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        TIMEOUT = "timeout", "Timed out after sending"
+        CONNECTION_ERROR = "connection_error", "Connection error"
+        HTTP_ERROR = "http_error", "HTTP error"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_message = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "number"]
