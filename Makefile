@@ -1,0 +1,36 @@
+# The two set-up commands: `make run` (everything, on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARTIFACTS ?= test-artifacts
+
+.PHONY: install run test test-fast bench lint migrate
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	DEBUG=1 $(PY) manage.py migrate --noinput
+
+run: install
+	DEBUG=1 $(PY) -m config.devserver
+
+test: install
+	@mkdir -p $(ARTIFACTS)
+	@echo "Screenshots and logs of this run go to $(ARTIFACTS)/"
+	DEBUG=1 TEST_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	DEBUG=1 $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+bench: install
+	DEBUG=1 $(PY) benchmarks/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check .

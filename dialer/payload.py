@@ -1,0 +1,58 @@
+"""Build a batch's request body: the provider's JSON, plain or sealed in the encrypted envelope."""
+
+import datetime
+import json
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from campaigns.models import Call
+from dialer.envelope import seal
+
+
+def provider_start_time(when: datetime.datetime, zone: str) -> str:
+    """`YYYY-MM-DDTHH:MM:SS+05:30`, in the campaign's zone."""
+    return when.astimezone(ZoneInfo(zone)).replace(microsecond=0).isoformat()
+
+
+def call_entries(batch) -> list[dict]:
+    campaign = batch.campaign
+    now = timezone.now()
+    default_start = campaign.contact_list.common_start_at or campaign.start_at
+    calls = (
+        Call.objects.filter(batch=batch)
+        .order_by("id")
+        .values_list("client_identifier", "contact__numbers", "contact__variables", "contact__start_at")
+    )
+    entries = []
+    for client_identifier, numbers, variables, start_at in calls:
+        # A time already past means "now" to the provider (a past date would be refused).
+        start = max(start_at or default_start or now, now)
+        entries.append(
+            {
+                "client-identifier": client_identifier,
+                "start-time": provider_start_time(start, campaign.timezone),
+                "contact-numbers": list(numbers),
+                "keys": [{"name": f"$flow.key.{name}", "value": str(value)} for name, value in variables.items()],
+            }
+        )
+    return entries
+
+
+def build_request_body(batch) -> bytes:
+    """The exact bytes to send for this batch, built once and then frozen by the caller."""
+    campaign = batch.campaign
+    flow = campaign.flow
+    plain = json.dumps(
+        {
+            "api-version": campaign.api_version,
+            "security-id": flow.security_id,
+            "flow-id": flow.flow_id,
+            "calls": call_entries(batch),
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    if flow.encrypted:
+        return seal(plain, flow_id=flow.flow_id, public_key_pem=flow.public_key_pem, profile=flow.encryption_profile)
+    return plain

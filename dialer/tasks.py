@@ -1,0 +1,66 @@
+"""Celery tasks: thin wrappers that take ids and call one function each. All safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer import dispatch, planning
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_batches(batch_ids: list[int]) -> None:
+    for batch_id in batch_ids:
+        transaction.on_commit(lambda batch_id=batch_id: send_batch_task.delay(batch_id))
+
+
+@shared_task(ignore_result=True)
+def plan_campaign_task(campaign_id: int) -> None:
+    # Large campaigns are planned in slices that re-queue themselves.
+    if not planning.campaign_plan(campaign_id=campaign_id):
+        plan_campaign_task.delay(campaign_id)
+        return
+    _start_if_due(campaign_id)
+
+
+def _start_if_due(campaign_id: int) -> None:
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != Campaign.Status.SCHEDULED or campaign.planned_at is None:
+        return
+    if campaign.start_at and campaign.start_at > timezone.now():
+        return  # the tick starts it when due: a stored due time, never a Celery ETA
+    if lifecycle.campaign_start(campaign_id=campaign_id):
+        enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id))
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def send_batch_task(batch_id: int) -> str:
+    outcome = dispatch.batch_send(batch_id=batch_id)
+    campaign_id = dispatch.Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
+    if campaign_id is not None:
+        # Keep the campaign's pipeline full without waiting for the next tick.
+        enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id))
+    return outcome
+
+
+@shared_task(ignore_result=True)
+def dispatch_tick_task() -> None:
+    """Run by beat every few seconds: start due campaigns, pump running ones, re-queue lost work,
+    complete finished campaigns, and plan campaigns whose planner was lost."""
+    now = timezone.now()
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED).values_list("pk", flat=True):
+        campaign = Campaign.objects.get(pk=campaign_id)
+        if campaign.planned_at is None:
+            if (now - campaign.updated_at).total_seconds() > 30:
+                plan_campaign_task.delay(campaign_id)
+            continue
+        _start_if_due(campaign_id)
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
+        lifecycle.campaign_complete_if_done(campaign_id=campaign_id)
+        enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id, now=now))
+    for batch_id in dispatch.stale_batches(now=now):
+        send_batch_task.delay(batch_id)

@@ -1,0 +1,46 @@
+"""Writes on accounts and flows."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from flows.models import DID, Account, Flow
+
+
+def flow_upsert(
+    *, flow_id: str, security_id: str, kind: str = "multicast", mode: str = "realtime", api_version: str = "1.0",
+    encrypted: bool = False, public_key_pem: str = "", encryption_profile: str = "oaep-gcm",
+    dids: list[str] = (), account_client_id: str = "default", name: str = "",
+) -> tuple[Flow, bool]:
+    """Create the flow or bring it to the given settings. Raises ValidationError on bad input."""
+    with transaction.atomic():
+        account, _ = Account.objects.get_or_create(
+            client_id=account_client_id, defaults={"name": f"Account {account_client_id}"}
+        )
+        flow = Flow.objects.filter(flow_id=flow_id).first()
+        created = flow is None
+        flow = flow or Flow(flow_id=flow_id)
+        flow.account = account
+        flow.security_id = security_id
+        flow.kind = kind
+        flow.mode = mode
+        flow.api_version = api_version
+        flow.encrypted = encrypted
+        flow.encryption_profile = encryption_profile
+        if public_key_pem or not encrypted:
+            flow.public_key_pem = public_key_pem
+        flow.name = name or flow.name
+        flow.full_clean()
+        flow.save()
+        for number in dids:
+            did = DID(flow=flow, number=number)
+            did.full_clean(validate_unique=False)
+            DID.objects.get_or_create(flow=flow, number=number)
+    return flow, created
+
+
+def flow_mark_activation_requested(*, flow: Flow) -> None:
+    Flow.objects.filter(pk=flow.pk).update(activation_requested_at=timezone.now())
+
+
+def flow_mark_activated(*, flow: Flow) -> None:
+    Flow.objects.filter(pk=flow.pk).update(activated_at=timezone.now())
