@@ -61,7 +61,8 @@ def campaign_create(
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
     if contact_list.status != ContactList.Status.IMPORTED:
-        raise ValueError(f"The list “{contact_list.name}” is {contact_list.get_status_display().lower()}, not imported.")
+        state = contact_list.get_status_display().lower()
+        raise ValueError(f"The list “{contact_list.name}” is {state}, not imported.")
     if contact_list.imported_count == 0:
         raise ValueError(f"The list “{contact_list.name}” has no contacts to call.")
     window_start, window_end = parse_window(window)
@@ -146,8 +147,10 @@ def campaign_cancel(*, campaign: Campaign, reason: str = "Cancelled by a manager
         if not _transition(campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now()):
             campaign.refresh_from_db()
             raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
-        waiting = Batch.objects.filter(campaign=campaign).exclude(status__in=(*Batch.FINAL_STATUSES, Batch.Status.SENDING))
-        waiting.update(status=Batch.Status.CANCELLED, completed_at=timezone.now())
+        unsent = Batch.objects.filter(campaign=campaign).exclude(
+            status__in=(*Batch.FINAL_STATUSES, Batch.Status.SENDING)
+        )
+        unsent.update(status=Batch.Status.CANCELLED, completed_at=timezone.now())
         calls_skip(campaign_id=campaign.pk, reason="Campaign cancelled before this call was sent.")
 
 

@@ -303,7 +303,10 @@ def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str)
                 updated_at=timezone.now(),
             )
         return "failed"
-    status = S.UNCERTAIN if answer.maybe_delivered else S.RETRY_WAIT
+    # An answer (a 500 in the body, an HTTP 429) says the request was not taken; silence or a
+    # broken connection leaves it open whether it was.
+    definite = answer.outcome == "answered" or answer.http_status == 429
+    status = S.RETRY_WAIT if definite or not answer.maybe_delivered else S.UNCERTAIN
     updated = _mine(batch.pk, token).update(
         status=status, response_code=answer.code, response_message=message, claim_token="", lease_until=None,
         next_attempt_at=timezone.now() + datetime.timedelta(seconds=backoff_seconds(batch.attempts)),

@@ -92,6 +92,15 @@ class Flow(models.Model):
     def __str__(self):
         return f"{self.flow_id} {self.name}".strip()
 
+    def save(self, *args, **kwargs):
+        # The key is validated on every save, not only in forms: a flow with a key we cannot
+        # encrypt to would fail on its first batch instead of here.
+        if self.public_key_pem.strip():
+            from dialer.envelope import validate_public_key
+
+            validate_public_key(self.public_key_pem)
+        super().save(*args, **kwargs)
+
     def clean(self):
         from dialer.envelope import validate_public_key
 
@@ -102,15 +111,6 @@ class Flow(models.Model):
                 raise ValidationError({"public_key_pem": "An encrypted flow needs the provider's RSA public key."})
         if self.public_key_pem.strip():
             validate_public_key(self.public_key_pem)
-
-    def save(self, *args, **kwargs):
-        # The key is validated on every save, not only in forms: a flow with a key we cannot
-        # encrypt to would fail on its first batch instead of here.
-        if self.public_key_pem.strip():
-            from dialer.envelope import validate_public_key
-
-            validate_public_key(self.public_key_pem)
-        super().save(*args, **kwargs)
 
     @property
     def endpoint(self) -> str:
