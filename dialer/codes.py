@@ -26,47 +26,94 @@ class ResponseCode(enum.IntEnum):
 
     SUCCESS = 200, "Success", Handling.SUCCESS, "The provider accepted every call."
     CHECKSUM_REPEATED = (
-        201, "Checksum Repeated", Handling.REPEATED,
+        201,
+        "Checksum Repeated",
+        Handling.REPEATED,
         "The provider had already received this exact request; the calls were accepted earlier and their UUIDs are unknown.",
     )
     INVALID_SECURITY_ID = (
-        202, "Invalid Security ID", Handling.PAUSE,
+        202,
+        "Invalid Security ID",
+        Handling.PAUSE,
         "The flow's security-id is wrong. Copy it again from the flow's Edit Flow page at the provider.",
     )
     INVALID_API_VERSION = (
-        203, "API Version not Supported", Handling.PAUSE, "The provider does not support the api-version sent.",
+        203,
+        "API Version not Supported",
+        Handling.PAUSE,
+        "The provider does not support the api-version sent.",
     )
-    INVALID_GATEWAY_ID = 204, "Invalid SMS Gateway", Handling.PAUSE, "The flow's SMS gateway is not valid at the provider."
+    INVALID_GATEWAY_ID = (
+        204,
+        "Invalid SMS Gateway",
+        Handling.PAUSE,
+        "The flow's SMS gateway is not valid at the provider.",
+    )
     INVALID_CONTACT_NUMBER = 205, "Invalid Contact Number", Handling.REJECT, "The provider refused a contact number."
-    FAILURE_FROM_GATEWAY = 206, "Failure from Gateway", Handling.RETRY, "The provider's gateway failed; it will be retried."
-    DID_NOT_MAPPED = (
-        207, "DID Not Mapped", Handling.PAUSE, "No DID is mapped to the flow. Attach DIDs and ask the provider to activate the listener.",
+    FAILURE_FROM_GATEWAY = (
+        206,
+        "Failure from Gateway",
+        Handling.RETRY,
+        "The provider's gateway failed; it will be retried.",
     )
-    NO_MASK_AVAILABLE = 208, "No Mask Available", Handling.PAUSE, "The provider has no caller mask available for the flow."
+    DID_NOT_MAPPED = (
+        207,
+        "DID Not Mapped",
+        Handling.PAUSE,
+        "No DID is mapped to the flow. Attach DIDs and ask the provider to activate the listener.",
+    )
+    NO_MASK_AVAILABLE = (
+        208,
+        "No Mask Available",
+        Handling.PAUSE,
+        "The provider has no caller mask available for the flow.",
+    )
     PARTIAL_SUCCESS = (
-        209, "Partial Success", Handling.PARTIAL, "Some calls were placed; those missing from the answer were not.",
+        209,
+        "Partial Success",
+        Handling.PARTIAL,
+        "Some calls were placed; those missing from the answer were not.",
     )
     INVALID_MANDATORY_PARAMETERS = (
-        210, "Invalid Mandatory Parameters", Handling.REJECT, "A mandatory field of the request was missing or invalid.",
+        210,
+        "Invalid Mandatory Parameters",
+        Handling.REJECT,
+        "A mandatory field of the request was missing or invalid.",
     )
     VALIDITY_EXPIRED = 211, "Validity Expired", Handling.PAUSE, "The account's validity at the provider has expired."
-    INSUFFICIENT_BALANCE = 212, "Insufficient Balance", Handling.PAUSE, "The account's balance at the provider is too low."
+    INSUFFICIENT_BALANCE = (
+        212,
+        "Insufficient Balance",
+        Handling.PAUSE,
+        "The account's balance at the provider is too low.",
+    )
     NO_DATA_AVAILABLE = 213, "No Data Available", Handling.REJECT, "The provider had no data for the request."
     INVALID_FLOW_ID = 301, "Invalid Flow ID", Handling.PAUSE, "The provider does not know this flow-id."
     EMPTY_CALL_LIST = 302, "Empty Call List", Handling.REJECT, "The request carried no calls."
     MAX_DATA_LIST_SIZE_EXCEEDED = (
-        303, "Max Data List Size Exceeded", Handling.REJECT, "The request carried more calls than the provider takes.",
+        303,
+        "Max Data List Size Exceeded",
+        Handling.REJECT,
+        "The request carried more calls than the provider takes.",
     )
     INVALID_FLOW_VERSION = (
-        304, "Invalid Flow Version", Handling.PAUSE,
+        304,
+        "Invalid Flow Version",
+        Handling.PAUSE,
         "The flow has no version for the api-version sent (TEST needs a version in testing, 1.0 a published one).",
     )
     INVALID_FORMAT = 400, "Invalid Format", Handling.REJECT, "The provider could not read the request."
     IP_NOT_WHITELISTED = (
-        401, "IP Not Whitelisted", Handling.PAUSE, "Our server's IP address is not whitelisted in the provider's console.",
+        401,
+        "IP Not Whitelisted",
+        Handling.PAUSE,
+        "Our server's IP address is not whitelisted in the provider's console.",
     )
     PHONE_NOT_WHITELISTED = (
-        402, "Phone Not Whitelisted", Handling.REJECT, "A number is not whitelisted for the flow's test version.",
+        402,
+        "Phone Not Whitelisted",
+        Handling.REJECT,
+        "A number is not whitelisted for the flow's test version.",
     )
     FAILURE = 500, "Failure", Handling.RETRY, "The provider reported a failure; it will be retried."
 
