@@ -194,3 +194,5 @@ class Call(models.Model):
 
     def __str__(self):
         return self.client_identifier
+
+from campaigns.models_intake import *  # noqa: E402,F401,F403

@@ -29,7 +29,8 @@ class ResponseCode(enum.IntEnum):
         201,
         "Checksum Repeated",
         Handling.REPEATED,
-        "The provider had already received this exact request; the calls were accepted earlier and their UUIDs are unknown.",
+        "The provider had already received this exact request; "
+        "the calls were accepted earlier and their UUIDs are unknown.",
     )
     INVALID_SECURITY_ID = (
         202,
