@@ -148,6 +148,14 @@ CALL_LIST_MAX_BYTES = env.int("CALL_LIST_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# Call-list limits, each refused with one sentence naming the limit.
+CALL_LIST_MAX_ROWS = env.int("CALL_LIST_MAX_ROWS", default=1_000_000)
+CALL_LIST_MAX_COLUMNS = env.int("CALL_LIST_MAX_COLUMNS", default=50)
+CALL_LIST_MAX_LINE_BYTES = env.int("CALL_LIST_MAX_LINE_BYTES", default=10_000)
+CALL_LIST_MAX_ZIP_MEMBERS = env.int("CALL_LIST_MAX_ZIP_MEMBERS", default=20)
+# Uncompressed bytes actually read from a ZIP (not its headers' claim): the bomb stop.
+CALL_LIST_MAX_TOTAL_BYTES = env.int("CALL_LIST_MAX_TOTAL_BYTES", default=50 * 1024 * 1024)
+CALL_LIST_CHUNK_ROWS = env.int("CALL_LIST_CHUNK_ROWS", default=5_000)
 
 # --- Security (production) --------------------------------------------------------------------
 
