@@ -1,21 +1,41 @@
 """A call list becomes placed calls: real worker process, real Redis, the sandbox over HTTP."""
 
+import datetime
+import io
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from campaigns import lifecycle
-from campaigns.models import Call, Campaign
+from campaigns.importing import contact_list_create
+from campaigns.models import Call, Campaign, ContactList
+from campaigns.tasks import import_contact_list_task
 from dialer.models import Batch
-from tests.factories import make_contact_list, make_flow
+from tests.factories import make_flow
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_2000_contacts_become_4_requests_of_500_with_every_uuid_from_the_ledger(sandbox, start_processes):
-    # given a 2,000-contact list on a flow, and a worker
+def test_a_2000_row_csv_becomes_4_requests_of_500_with_every_uuid_from_the_ledger(
+    sandbox, start_processes, settings, tmp_path
+):
+    # given a 2,000-row CSV imported by a worker
+    settings.MEDIA_ROOT = tmp_path
+    start_processes(workers=1, MEDIA_ROOT=tmp_path)
     flow = make_flow()
-    contact_list = make_contact_list(flow, 2000)
-    start_processes(workers=1)
+    tomorrow = datetime.datetime.now(ZoneInfo("Asia/Kolkata")).date() + datetime.timedelta(days=1)
+    rows = ["tel1,tel2,$flow.key.name"] + [f"+91 98{i:08d},9197{i:08d},Customer {i}" for i in range(2000)]
+    contact_list = contact_list_create(
+        flow=flow, fileobj=io.BytesIO("\r\n".join(rows).encode()), filename=f"upload_{tomorrow:%d%m%Y}103000.csv",
+        source=ContactList.Source.UPLOAD,
+    )
+    import_contact_list_task.delay(contact_list.pk)
+    contact_list = wait_until(
+        lambda: (c := ContactList.objects.get(pk=contact_list.pk)).status == ContactList.Status.IMPORTED and c,
+        timeout=60, message="the import",
+    )
+    assert contact_list.imported_count == 2000 and contact_list.rejected_count == 0
 
     # when it is launched with the calling window lifted
     campaign = lifecycle.campaign_launch(contact_list=contact_list, window="00:00-24:00")
@@ -37,3 +57,7 @@ def test_2000_contacts_become_4_requests_of_500_with_every_uuid_from_the_ledger(
     assert stored == ledger
     assert len(set(stored.values())) == 2000
     assert Call.objects.filter(campaign=campaign, state=Call.State.PLACED).count() == 2000
+    # the numbers went out normalised, with the file name's common start time
+    entry = sandbox.provider.ledger()[0]
+    assert entry["contact-numbers"] == ["919800000000", "919700000000"]
+    assert entry["start-time"] == f"{tomorrow:%Y-%m-%d}T10:30:00+05:30"
