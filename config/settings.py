@@ -198,9 +198,26 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# autodiscover_tasks() finds each app's tasks.py; the intake tasks live beside them.
+CELERY_IMPORTS = ["campaigns.intake_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "dispatch-tick": {"task": "dialer.tasks.dispatch_tick_task", "schedule": env.float("DISPATCH_TICK_SECONDS", 2.0)},
+    "poll-mailboxes": {
+        "task": "campaigns.intake_tasks.poll_mailboxes_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0),
+    },
+    "poll-sftp": {"task": "campaigns.intake_tasks.poll_sftp_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0)},
 }
+
+# --- Intake (mail and SFTP) -------------------------------------------------------------------
+
+# A flow's mail intake address when it has no explicit one.
+MAIL_INTAKE_PATTERN = env.str("MAIL_INTAKE_PATTERN", default="calls+{flow_id}@example.com")
+# A claimed mail or file left unfinished this long by a dead poller is finished by the next one.
+INTAKE_STALE_SECONDS = env.int("INTAKE_STALE_SECONDS", default=600)
+# A remote file is taken once its size and mtime stayed the same over two polls this far apart.
+INTAKE_FILE_SETTLE_SECONDS = env.int("INTAKE_FILE_SETTLE_SECONDS", default=10)
+INTAKE_NETWORK_TIMEOUT = env.int("INTAKE_NETWORK_TIMEOUT", default=30)
+MAIL_INTAKE_BATCH = env.int("MAIL_INTAKE_BATCH", default=50)
 
 # --- The provider -----------------------------------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""Which flow a mail or a file is for: recipient addresses, allowed senders, SFTP file names.
+
+Mail: a flow's intake address is `Flow.intake_address` when set, else MAIL_INTAKE_PATTERN with
+`{flow_id}` replaced by the provider's flow-id (default `calls+{flow_id}@example.com`).
+
+Files: `C<UserID>_<FlowID>.csv` or `C<UserID>_<FlowID>_upload_DDMMYYYYHHMMSS.csv` (`.zip` too). The
+account's client ID may be stored with its leading `C` (`C129113`) or without it (`129113`): both
+match. The start time in the name is read by the importer (`common_start_from_filename`).
+"""
+
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from django.conf import settings
+
+from flows.models import Flow
+
+DEFAULT_PATTERN = "calls+{flow_id}@example.com"
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+FILE_NAME_RE = re.compile(
+    r"^C(?P<user>[A-Za-z0-9]+)_(?P<flow>[A-Za-z0-9]{8})(?:_upload_(?P<start>\d{14}))?\.(?P<ext>csv|zip)$",
+    re.IGNORECASE,
+)
+# Names that upload tools use while a file is still being written; never taken.
+PARTIAL_SUFFIXES = (".part", ".partial", ".filepart", ".tmp", ".temp", ".crdownload", ".uploading")
+
+
+def intake_pattern() -> str:
+    return getattr(settings, "MAIL_INTAKE_PATTERN", "") or DEFAULT_PATTERN
+
+
+def flow_intake_address(flow: Flow) -> str:
+    return flow.intake_address or intake_pattern().replace("{flow_id}", flow.flow_id)
+
+
+def _pattern_regex() -> re.Pattern | None:
+    pattern = intake_pattern()
+    if "{flow_id}" not in pattern:
+        return None
+    before, after = pattern.split("{flow_id}", 1)
+    return re.compile(f"^{re.escape(before)}(?P<flow_id>[A-Za-z0-9]{{8}}){re.escape(after)}$", re.IGNORECASE)
+
+
+def addresses_in(message, headers=RECIPIENT_HEADERS) -> list[str]:
+    """Every address in the recipient headers, lower-cased, in header order, without repeats."""
+    found = []
+    for header in headers:
+        values = [str(value) for value in message.get_all(header, [])]
+        for _, address in getaddresses(values):
+            address = address.strip().lower()
+            if "@" in address and address not in found:
+                found.append(address)
+    return found
+
+
+def flow_for_address(address: str) -> Flow | None:
+    address = address.strip().lower()
+    flow = Flow.objects.filter(intake_address__iexact=address).select_related("account").first()
+    if flow:
+        return flow
+    regex = _pattern_regex()
+    match = regex.match(address) if regex else None
+    if not match:
+        return None
+    flow_id = match.group("flow_id")
+    # The flow-id is case-sensitive at the provider, but some mail systems lower-case addresses.
+    flow = Flow.objects.filter(flow_id=flow_id).select_related("account").first()
+    if flow is None:
+        candidates = list(Flow.objects.filter(flow_id__iexact=flow_id).select_related("account")[:2])
+        flow = candidates[0] if len(candidates) == 1 else None
+    if flow is not None and flow.intake_address and flow.intake_address.lower() != address:
+        return None  # a flow with its own address does not also answer to the pattern
+    return flow
+
+
+def flow_for_recipients(addresses: list[str]) -> Flow | None:
+    for address in addresses:
+        flow = flow_for_address(address)
+        if flow is not None:
+            return flow
+    return None
+
+
+def sender_allowed(flow: Flow, sender: str) -> bool:
+    """`allowed_senders`: one entry a line, an address or `@domain`; an empty list allows nobody."""
+    sender = (sender or "").strip().lower()
+    if "@" not in sender:
+        return False
+    domain = sender.rsplit("@", 1)[1]
+    for entry in re.split(r"[\s,;]+", flow.allowed_senders or ""):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry.startswith("@") and entry[1:] == domain:
+            return True
+        if entry == sender:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class FileRoute:
+    flow: Flow | None
+    refusal: str = ""
+
+
+def is_partial_name(name: str) -> bool:
+    return name.startswith(".") or name.lower().endswith(PARTIAL_SUFFIXES)
+
+
+def _same_client(user: str, client_id: str) -> bool:
+    client_id = client_id.strip()
+    return user.lower() in (client_id.lower(), client_id.lower().removeprefix("c"))
+
+
+def route_file_name(name: str, account) -> FileRoute:
+    """The flow a file in an account's Upload folder is for, or the sentence saying why none is."""
+    match = FILE_NAME_RE.match(name)
+    if not match:
+        return FileRoute(
+            None,
+            f'The file name "{name}" does not follow C<UserID>_<FlowID>.csv or '
+            "C<UserID>_<FlowID>_upload_DDMMYYYYHHMMSS.csv (.zip is accepted too).",
+        )
+    user, flow_id = match.group("user"), match.group("flow")
+    if not _same_client(user, account.client_id):
+        return FileRoute(
+            None,
+            f'The file name gives user ID C{user}, but this folder belongs to account {account.client_id}; '
+            "name the file with your own user ID.",
+        )
+    flow = Flow.objects.filter(account=account, flow_id=flow_id).first()
+    if flow is None:
+        return FileRoute(None, f'Account {account.client_id} has no flow "{flow_id}"; check the flow ID in the name.')
+    if match.group("start"):
+        from campaigns.importing import common_start_from_filename
+
+        if common_start_from_filename(name) is None:
+            return FileRoute(
+                None, f'"upload_{match.group("start")}" in the name is not a date and time as DDMMYYYYHHMMSS.'
+            )
+    return FileRoute(flow)
