@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import logging
 import random
+import time
 import uuid
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.utils import timezone
 from campaigns import lifecycle
 from campaigns.models import Call, Campaign
 from campaigns.windows import campaign_in_window
+from config.metrics import record_limiter_wait
 from dialer import client, ratelimit
 from dialer.codes import Handling, ResponseCode, describe
 from dialer.models import Batch, BatchAttempt
@@ -148,8 +150,10 @@ def batch_send(*, batch_id: int) -> str:
 
 def _wait_for_grant(batch: Batch, token: str):
     campaign = batch.campaign
+    started, slept = time.monotonic(), []
 
     def keep_waiting() -> bool:
+        slept.append(True)  # acquire() calls this after every sleep
         if _campaign_status(campaign.pk) != Campaign.Status.RUNNING:
             return False
         if not _mine(batch.pk, token).update(lease_until=_lease()):
@@ -165,6 +169,8 @@ def _wait_for_grant(batch: Batch, token: str):
         log.error("rate limiter unavailable, batch %s held back: %s", batch.pk, error)
         batch_release(batch_id=batch.pk, token=token, wait_seconds=5)
         return "limiter-unavailable"
+    if slept or not decision.granted:
+        record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds)

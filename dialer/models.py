@@ -1,6 +1,7 @@
 from django.db import models
 
 from campaigns.models import Campaign
+from flows.encrypted_fields import EncryptedBinaryField
 
 
 class Batch(models.Model):
@@ -37,7 +38,8 @@ class Batch(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED, db_index=True)
     endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
     call_count = models.PositiveSmallIntegerField()
-    body = models.BinaryField(null=True, blank=True, editable=False, help_text="The exact bytes sent, frozen.")
+    # Encrypted at rest: a plain body carries the flow's security-id.
+    body = EncryptedBinaryField(null=True, blank=True, editable=False, help_text="The exact bytes sent, frozen.")
     body_sha256 = models.CharField(max_length=64, blank=True)
     frozen_at = models.DateTimeField(null=True, blank=True)
     # The claim: who holds the batch, until when.
