@@ -96,7 +96,10 @@ def main() -> int:
             "Ctrl-C stops everything.",
             flush=True,
         )
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent:  # `make` was killed without passing the signal on
+                return 0
             for child in children:
                 if child.poll() is not None:
                     print(f"A process exited ({' '.join(child.args[:4])}); see var/*.log.", flush=True)
