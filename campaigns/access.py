@@ -1,0 +1,54 @@
+"""Which accounts a user may see and act on in the pages.
+
+Staff see every account; a campaign manager sees only the accounts they are assigned to
+(Account.managers). Anything outside those is answered with 404, never 403, so that a manager
+cannot even learn that another account's object exists.
+"""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from campaigns.models import Campaign, ContactList
+from flows.models import Account, Flow
+
+
+def sees_all(user) -> bool:
+    return bool(user.is_active and (user.is_staff or user.is_superuser))
+
+
+def accounts_for(user) -> QuerySet[Account]:
+    if not user.is_authenticated or not user.is_active:
+        return Account.objects.none()
+    if sees_all(user):
+        return Account.objects.all()
+    return Account.objects.filter(managers=user)
+
+
+def flows_for(user) -> QuerySet[Flow]:
+    return Flow.objects.filter(account__in=accounts_for(user)).select_related("account")
+
+
+def contact_lists_for(user) -> QuerySet[ContactList]:
+    return ContactList.objects.filter(flow__account__in=accounts_for(user)).select_related("flow__account")
+
+
+def campaigns_for(user) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(flow__account__in=accounts_for(user)).select_related(
+        "flow__account", "contact_list"
+    )
+
+
+def can_act_on(user, account: Account) -> bool:
+    return accounts_for(user).filter(pk=account.pk).exists()
+
+
+def flow_or_404(user, pk) -> Flow:
+    return get_object_or_404(flows_for(user), pk=pk)
+
+
+def contact_list_or_404(user, pk) -> ContactList:
+    return get_object_or_404(contact_lists_for(user), pk=pk)
+
+
+def campaign_or_404(user, pk) -> Campaign:
+    return get_object_or_404(campaigns_for(user), pk=pk)

@@ -1,0 +1,69 @@
+"""Headless Chromium (the system's /usr/bin/chromium) driven by Playwright's sync API, against
+pytest-django's live server, with real worker processes and the sandbox provider."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import start_processes  # noqa: F401 - the fixture, shared with e2e tests
+
+# Playwright's sync API runs an event loop in the test's thread; Django's ORM would refuse to run
+# there without this. The ORM calls in these tests are plain synchronous set-up and checks.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser tests skipped.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the pages: {errors}"
+
+
+@pytest.fixture
+def screenshots(artifacts_dir):
+    """shoot(page, name): a full-page screenshot at desktop width and one at phone width."""
+    folder = artifacts_dir / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def shoot(page, name: str):
+        page.set_viewport_size(DESKTOP)
+        page.screenshot(path=folder / f"{name}-desktop.png", full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=folder / f"{name}-phone.png", full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+    return shoot
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Uploads go to a private folder the worker processes are told about."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
