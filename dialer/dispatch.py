@@ -101,6 +101,10 @@ class LostClaim(Exception):
 # --- Sending ----------------------------------------------------------------------------------
 
 
+# How often a worker retakes a grant that went stale before its request could leave.
+GRANT_TRIES = 20
+
+
 def _campaign_status(campaign_id: int) -> str:
     return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).get()
 
@@ -120,22 +124,37 @@ def batch_send(*, batch_id: int) -> str:
             batch_release(batch_id=batch_id, token=token)
             return "not-running"
         body = batch_freeze(batch=batch, token=token)
-        granted = _wait_for_grant(batch, token)
-        if granted is not True:
-            return granted
-        # Re-checked under the claim, after the grant: a pause or cancel stops this request.
-        status = _campaign_status(campaign.pk)
-        if status != Campaign.Status.RUNNING:
-            if status == Campaign.Status.CANCELLED:
-                _cancel_batch(batch, token)
-                return "cancelled"
-            batch_release(batch_id=batch_id, token=token)
-            return "not-running"
-        # The attempt is recorded, and the batch marked as possibly delivered, before the send.
-        if not _mine(batch_id, token).update(
-            attempts=F("attempts") + 1, maybe_delivered=True, lease_until=_lease(), updated_at=timezone.now()
-        ):
-            raise LostClaim()
+        recorded = False
+        for tries in range(GRANT_TRIES):
+            if tries == GRANT_TRIES - 1:
+                batch_release(batch_id=batch_id, token=token, wait_seconds=1)
+                return "too-slow-after-grant"
+            grant = _wait_for_grant(batch, token)
+            if isinstance(grant, str):
+                return grant
+            # Re-checked under the claim, after the grant: a pause or cancel stops this request.
+            status = _campaign_status(campaign.pk)
+            if status != Campaign.Status.RUNNING:
+                ratelimit.give_back(grant)
+                if status == Campaign.Status.CANCELLED:
+                    _cancel_batch(batch, token)
+                    return "cancelled"
+                batch_release(batch_id=batch_id, token=token)
+                return "not-running"
+            if not recorded:
+                # The attempt is recorded, and the batch marked as possibly delivered, before the send.
+                if not _mine(batch_id, token).update(
+                    attempts=F("attempts") + 1, maybe_delivered=True, lease_until=_lease(), updated_at=timezone.now()
+                ):
+                    ratelimit.give_back(grant)
+                    raise LostClaim()
+                recorded = True
+            # The limiter spaces grants, not arrivals: a request held up after its grant (a slow
+            # database write, a descheduled process) could land in the provider's next window
+            # together with the next grant's. Such a grant is given back and taken anew.
+            if grant.age() <= settings.PHONON_RATE_MARGIN / 2:
+                break
+            ratelimit.give_back(grant)
         answer = client.post(client.flow_url(campaign.flow), body)
     except LostClaim:
         return "lost-claim"
@@ -175,7 +194,7 @@ def _wait_for_grant(batch: Batch, token: str):
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds)
         return "rate-limited"
-    return True
+    return decision
 
 
 def _cancel_batch(batch: Batch, token: str) -> None:

@@ -68,6 +68,12 @@ class Rate:
 class Decision:
     granted: bool
     wait_seconds: float = 0.0
+    key: str = ""
+    member: str = ""
+    granted_at: float = 0.0  # time.monotonic() of the grant, on this worker
+
+    def age(self) -> float:
+        return time.monotonic() - self.granted_at
 
 
 def rate_for(endpoint: str) -> Rate:
@@ -91,15 +97,24 @@ def try_acquire(*, endpoint: str, account_client_id: str, calls: int, rate: Rate
     """Take room for `calls` calls now, or say how long until there may be room."""
     rate = rate or rate_for(endpoint)
     window = rate.seconds + settings.PHONON_RATE_MARGIN
+    key, grant_id = limiter_key(endpoint, account_client_id), uuid.uuid4().hex
     try:
-        granted, wait = _script(settings.REDIS_URL)(
-            keys=[limiter_key(endpoint, account_client_id)], args=[rate.calls, window, calls, uuid.uuid4().hex]
-        )
+        granted, wait = _script(settings.REDIS_URL)(keys=[key], args=[rate.calls, window, calls, grant_id])
     except redis.RedisError as error:
         raise LimiterUnavailable(f"The rate limiter's Redis cannot be reached: {error}") from error
     if int(granted) == -1:
         raise ValueError(f"A request of {calls} calls can never fit a limit of {rate.calls}.")
-    return Decision(bool(int(granted)), float(wait))
+    if not int(granted):
+        return Decision(False, float(wait))
+    return Decision(True, 0.0, key=key, member=f"{calls}:{grant_id}", granted_at=time.monotonic())
+
+
+def give_back(decision: Decision) -> None:
+    """Return an unused grant (the request did not leave soon enough after it; see dispatch)."""
+    try:
+        _client(settings.REDIS_URL).zrem(decision.key, decision.member)
+    except redis.RedisError:
+        pass  # the grant then simply counts as used: never more calls than the limit
 
 
 def acquire(*, endpoint: str, account_client_id: str, calls: int, max_wait: float,
