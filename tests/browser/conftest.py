@@ -22,8 +22,10 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    # Module scope: Playwright's event loop and browser end with the browser tests, not with the
+    # session, so later tests (and their subprocesses) never run beside them.
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser tests skipped.")
     from playwright.sync_api import sync_playwright

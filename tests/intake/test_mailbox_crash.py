@@ -61,6 +61,7 @@ def test_a_poller_killed_mid_mail_is_finished_by_the_next_without_a_second_impor
     assert finished.returncode == 0, finished.stderr.decode()[-2000:]
 
     # then the mail made exactly one list, got exactly one answer, and left the inbox
+    assert ContactList.objects.count() == 1, (finished.stdout + finished.stderr).decode()[-3000:]
     contact_list = ContactList.objects.get()
     assert (contact_list.status, contact_list.imported_count, contact_list.rejected_count) == ("imported", 3, 1)
     replies = smtp_sink.received()
