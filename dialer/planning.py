@@ -27,23 +27,60 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
         last_contact_id = Call.objects.filter(campaign_id=campaign_id).order_by("-contact_id").values_list(
             "contact_id", flat=True
         ).first() or 0
-        inserted = _insert_calls(campaign, after_contact_id=last_contact_id, limit=slice_size)
-        _cut_into_batches(campaign)
-        if inserted < slice_size:
+        planned = _plan_slice(campaign, after_contact_id=last_contact_id, limit=slice_size)
+        if planned < slice_size:
             Campaign.objects.filter(pk=campaign_id).update(planned_at=timezone.now())
-            return True
-    return False
+            done = True
+        else:
+            done = False
+    if done and connection.vendor == "postgresql":
+        # A million fresh rows leave the planner's statistics stale until autovacuum comes by;
+        # dispatch's per-batch queries need them now.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Call._meta.db_table}")
+    return done
 
 
-def _insert_calls(campaign: Campaign, *, after_contact_id: int, limit: int) -> int:
-    """One INSERT ... SELECT: the calls never pass through Python."""
-    call_table = Call._meta.db_table
+def _plan_slice(campaign: Campaign, *, after_contact_id: int, limit: int) -> int:
+    """Create the slice's batches, then its calls in one INSERT ... SELECT that numbers the
+    contacts and puts each run of `batch_size` into its batch: no call passes through Python."""
     contact_table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT id FROM {contact_table} WHERE contact_list_id = %s AND id > %s "
+            f"ORDER BY id LIMIT %s) AS slice",
+            [campaign.contact_list_id, after_contact_id, limit],
+        )
+        count = cursor.fetchone()[0]
+    if not count:
+        return 0
+    size = campaign.batch_size
+    first_sequence = (
+        Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    ) + 1
+    Batch.objects.bulk_create(
+        [
+            Batch(
+                campaign=campaign, sequence=first_sequence + index, endpoint=campaign.flow.endpoint,
+                call_count=min(size, count - index * size), status=Batch.Status.PLANNED,
+            )
+            for index in range((count + size - 1) // size)
+        ]
+    )
+    call_table, batch_table = Call._meta.db_table, Batch._meta.db_table
+    # The contact id zero-padded: identifiers then sort as they are inserted, and the unique index
+    # on them grows at its end instead of splitting pages all over (what makes PostgreSQL slow).
+    padded = "LPAD(CAST(numbered.id AS TEXT), 12, '0')" if connection.vendor == "postgresql" else (
+        "printf('%%012d', numbered.id)"
+    )
     sql = (
-        f"INSERT INTO {call_table} (campaign_id, contact_id, client_identifier, state, phonon_uuid, "
+        f"INSERT INTO {call_table} (campaign_id, contact_id, batch_id, client_identifier, state, phonon_uuid, "
         f"provider_message, updated_at) "
-        f"SELECT %s, c.id, CAST(%s AS TEXT) || CAST(c.id AS TEXT), %s, '', '', %s "
-        f"FROM {contact_table} c WHERE c.contact_list_id = %s AND c.id > %s ORDER BY c.id LIMIT %s"
+        f"SELECT %s, numbered.id, b.id, CAST(%s AS TEXT) || {padded}, %s, '', '', %s "
+        f"FROM (SELECT c.id, ROW_NUMBER() OVER (ORDER BY c.id) AS n FROM {contact_table} c "
+        f"      WHERE c.contact_list_id = %s AND c.id > %s ORDER BY c.id LIMIT %s) AS numbered "
+        f"JOIN {batch_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
+        f"ORDER BY numbered.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -51,36 +88,7 @@ def _insert_calls(campaign: Campaign, *, after_contact_id: int, limit: int) -> i
             [
                 campaign.pk, f"{campaign.token}-", Call.State.PENDING, timezone.now(),
                 campaign.contact_list_id, after_contact_id, limit,
+                campaign.pk, first_sequence, size,
             ],
         )
         return cursor.rowcount
-
-
-def _cut_into_batches(campaign: Campaign) -> None:
-    """Give every call without a batch one: consecutive runs of `batch_size` call ids."""
-    call_ids = list(
-        Call.objects.filter(campaign=campaign, batch__isnull=True).order_by("id").values_list("id", flat=True)
-    )
-    if not call_ids:
-        return
-    next_sequence = (
-        Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    ) + 1
-    size = campaign.batch_size
-    runs = [call_ids[start : start + size] for start in range(0, len(call_ids), size)]
-    batches = Batch.objects.bulk_create(
-        [
-            Batch(
-                campaign=campaign, sequence=next_sequence + index, endpoint=campaign.flow.endpoint,
-                call_count=len(run), status=Batch.Status.PLANNED,
-            )
-            for index, run in enumerate(runs)
-        ]
-    )
-    if batches[0].pk is None:  # backends that do not return ids from bulk_create
-        batches = list(Batch.objects.filter(campaign=campaign, sequence__gte=next_sequence).order_by("sequence"))
-    for batch, run in zip(batches, runs):
-        # Call ids of one run are consecutive in this campaign, so a range covers exactly the run.
-        Call.objects.filter(campaign=campaign, id__gte=run[0], id__lte=run[-1], batch__isnull=True).update(
-            batch=batch
-        )
