@@ -22,6 +22,7 @@ run: install
 	DEBUG=1 $(PY) -m config.devserver
 
 test: install
+	@mkdir -p var
 	@mkdir -p $(ARTIFACTS)
 	@echo "Screenshots and logs of this run go to $(ARTIFACTS)/"
 	DEBUG=1 TEST_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest $(PYTEST_ARGS)

@@ -95,6 +95,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The test database is a file, not memory: end-to-end tests run real worker processes.
     # One file per test run, so that runs side by side never share (and delete) one database.
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # git keeps no var/: a fresh clone has none
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
     # Several processes (web, workers, beat) share the file: WAL and a busy timeout keep
     # writers from failing with "database is locked" under normal contention.
