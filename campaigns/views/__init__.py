@@ -5,6 +5,7 @@ Objects are always fetched through campaigns.access, so another account's object
 """
 
 import functools
+import io
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,3 +30,12 @@ def page(view):
             return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def csv_attachment(filename: str, write, *args) -> HttpResponse:
+    """A CSV download: `write(*args, out)` fills it."""
+    out = io.StringIO()
+    write(*args, out)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

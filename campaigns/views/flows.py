@@ -1,9 +1,7 @@
-import io
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,7 +9,7 @@ from campaigns import access
 from campaigns.forms import TestCallForm
 from campaigns.reports import template_csv
 from campaigns.test_call import test_call_launch
-from campaigns.views import page
+from campaigns.views import csv_attachment, page
 from flows import services
 from flows.encrypted_fields import mask_secret
 
@@ -114,8 +112,4 @@ def flow_test_call(request, pk):
 @page
 def flow_template_csv(request, pk):
     flow = access.flow_or_404(request.user, pk)
-    out = io.StringIO()
-    template_csv(flow, out)
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="template_{flow.flow_id}.csv"'
-    return response
+    return csv_attachment(f"template_{flow.flow_id}.csv", template_csv, flow)

@@ -1,11 +1,10 @@
-import io
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,7 +15,7 @@ from campaigns.importing import FileRefused, contact_list_create, preview_rows
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
 from campaigns.tasks import import_contact_list_task
-from campaigns.views import page
+from campaigns.views import csv_attachment, page
 
 FINAL_LIST_STATUSES = (ContactList.Status.IMPORTED, ContactList.Status.REFUSED, ContactList.Status.FAILED)
 
@@ -135,11 +134,7 @@ def list_progress(request, pk):
 @page
 def list_rejected_csv(request, pk):
     contact_list = access.contact_list_or_404(request.user, pk)
-    out = io.StringIO()
-    rejected_rows_csv(contact_list, out)
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="rejected_rows_list{contact_list.pk}.csv"'
-    return response
+    return csv_attachment(f"rejected_rows_list{contact_list.pk}.csv", rejected_rows_csv, contact_list)
 
 
 @page
