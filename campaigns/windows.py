@@ -42,10 +42,13 @@ def campaign_in_window(campaign, at: datetime.datetime) -> bool:
 
 
 def next_window_opening(campaign, after: datetime.datetime) -> datetime.datetime | None:
-    """When the window next opens (for display), checking minute by minute over a week."""
-    probe = after.replace(second=0, microsecond=0)
-    for _ in range(7 * 24 * 60):
-        probe += datetime.timedelta(minutes=1)
-        if campaign_in_window(campaign, probe):
-            return probe
+    """When the window next opens (for display): its start time on the next allowed weekday.
+    Computed, not searched: the live page asks every second while a campaign waits."""
+    zone = ZoneInfo(campaign.timezone)
+    local = after.astimezone(zone)
+    for offset in range(8):
+        day = local.date() + datetime.timedelta(days=offset)
+        opening = datetime.datetime.combine(day, campaign.window_start, tzinfo=zone)
+        if opening > local and day.weekday() in campaign.window_days:
+            return opening
     return None

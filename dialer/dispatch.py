@@ -305,13 +305,17 @@ def _record_held(batch: Batch, token: str, answer: client.Answer, message: str) 
     with transaction.atomic():
         _mine(batch.pk, token).update(
             status=S.HELD, response_code=answer.code, response_message=message, claim_token="", lease_until=None,
-            # The provider refused the request outright: nothing of it was accepted.
-            maybe_delivered=Batch.objects.filter(pk=batch.pk, attempt_log__outcome__in=["timeout", "connection_error",
-                                                                                        "http_error"]).exists(),
+            # This answer refused the request outright; only an earlier unanswered send can have
+            # delivered it (maybe_delivered was set before every send, this one included).
+            maybe_delivered=_an_attempt_went_unanswered(batch),
             updated_at=timezone.now(),
         )
         lifecycle.campaign_pause_by_system(campaign_id=batch.campaign_id, reason=f"The provider answered {message}")
     return "held"
+
+
+def _an_attempt_went_unanswered(batch: Batch) -> bool:
+    return batch.attempt_log.exclude(outcome=BatchAttempt.Outcome.ANSWERED).exists()
 
 
 def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str) -> str:

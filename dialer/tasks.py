@@ -52,13 +52,12 @@ def dispatch_tick_task() -> None:
     """Run by beat every few seconds: start due campaigns, pump running ones, re-queue lost work,
     complete finished campaigns, and plan campaigns whose planner was lost."""
     now = timezone.now()
-    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED).values_list("pk", flat=True):
-        campaign = Campaign.objects.get(pk=campaign_id)
+    for campaign in Campaign.objects.filter(status=Campaign.Status.SCHEDULED).only("planned_at", "updated_at"):
         if campaign.planned_at is None:
             if (now - campaign.updated_at).total_seconds() > 30:
-                plan_campaign_task.delay(campaign_id)
+                plan_campaign_task.delay(campaign.pk)
             continue
-        _start_if_due(campaign_id)
+        _start_if_due(campaign.pk)
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
         lifecycle.campaign_complete_if_done(campaign_id=campaign_id)
         enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id, now=now))

@@ -54,3 +54,16 @@ def test_a_window_across_midnight_belongs_to_the_day_it_opened():
 def test_nonsense_windows_are_refused_with_a_sentence(text):
     with pytest.raises(ValueError, match="window"):
         parse_window(text)
+
+
+def test_the_next_opening_is_the_window_start_on_the_next_allowed_day():
+    from types import SimpleNamespace
+
+    from campaigns.windows import next_window_opening
+
+    campaign = SimpleNamespace(timezone="Asia/Kolkata", window_start=datetime.time(9, 0), window_days=[2, 3])
+    monday_late = at(22)  # Monday 22:00; the window runs Wednesday and Thursday only
+    assert next_window_opening(campaign, monday_late) == datetime.datetime(2026, 11, 25, 9, 0, tzinfo=IST)
+    wednesday_early = at(7, day=25)
+    assert next_window_opening(campaign, wednesday_early) == datetime.datetime(2026, 11, 25, 9, 0, tzinfo=IST)
+    assert next_window_opening(SimpleNamespace(**{**vars(campaign), "window_days": []}), monday_late) is None
