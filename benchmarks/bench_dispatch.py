@@ -21,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from dialer import launching
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -52,7 +54,7 @@ def setup_environment(database: str) -> dict:
         os.environ["REDIS_URL"] = redis_server.url
     port = free_port()
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "dialer.sandbox", "--port", str(port), "--private-key", str(tmp / "key.pem")],
+        [sys.executable, "-m", "phonon.sandbox", "--port", str(port), "--private-key", str(tmp / "key.pem")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -85,7 +87,6 @@ def sandbox_reset(base: str) -> None:
 
 
 def run_campaign(contacts: int, *, workers: int, env: dict, batch_size: int = 500, timeout: float = 600):
-    from campaigns import lifecycle
     from campaigns.models import Campaign
     from tests.factories import make_contact_list, make_flow
     from tests.processes import Processes
@@ -98,7 +99,7 @@ def run_campaign(contacts: int, *, workers: int, env: dict, batch_size: int = 50
     processes.start()
     try:
         time.sleep(3)  # let the workers connect before the clock starts
-        campaign = lifecycle.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=batch_size)
+        campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=batch_size)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             campaign.refresh_from_db()
@@ -153,9 +154,8 @@ def bench_one_worker(base: str, *, quick: bool) -> dict:
 def bench_planning(*, quick: bool) -> dict:
     """(c) plan 1,000,000 contacts; baseline: a plain ORM planner (Call objects built in Python)."""
     from campaigns import lifecycle
-    from campaigns.models import Call
     from dialer import planning
-    from dialer.models import Batch
+    from dialer.models import Batch, Call
     from tests.factories import make_contact_list, make_flow
 
     contacts = 200_000 if quick else 1_000_000

@@ -1,4 +1,5 @@
-"""The campaign state machine: launch, pause, resume, cancel, complete.
+"""The campaign state machine: create, schedule, start, pause, and the allowed transitions.
+What a transition does to batches and calls (launch, resume, cancel, complete) is in dialer.steering.
 
     draft -> scheduled -> running <-> paused
     running -> completed
@@ -12,11 +13,9 @@ import datetime
 import secrets
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Call, Campaign, ContactList
+from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
 
 Status = Campaign.Status
@@ -34,7 +33,7 @@ class TransitionRefused(Exception):
     """The campaign is not in a state that allows this action; the message says so in words."""
 
 
-def _transition(campaign_id: int, to: str, *, reason: str = "", **fields) -> bool:
+def campaign_transition(campaign_id: int, to: str, *, reason: str = "", **fields) -> bool:
     now = timezone.now()
     updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to]).update(
         status=to, status_reason=reason, updated_at=now, **fields
@@ -42,8 +41,13 @@ def _transition(campaign_id: int, to: str, *, reason: str = "", **fields) -> boo
     return updated == 1
 
 
+def campaign_status(campaign_id: int) -> str:
+    """The status as stored now (workers re-read it right before a request leaves)."""
+    return Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).get()
+
+
 def new_campaign_token() -> str:
-    # Ten base32 characters: 50 bits, unique enforced by the database.
+    # Ten hex characters: 40 bits, uniqueness enforced by the database.
     return secrets.token_hex(8)[:10].upper()
 
 
@@ -88,90 +92,24 @@ def campaign_create(
     )
 
 
-def campaign_schedule(*, campaign: Campaign) -> None:
-    """draft -> scheduled, and ask a worker to plan its batches."""
-    from dialer.tasks import plan_campaign_task
-
-    if not _transition(campaign.pk, Status.SCHEDULED):
-        raise TransitionRefused(f"Only a draft campaign can be launched; this one is {campaign.status}.")
-    transaction.on_commit(lambda: plan_campaign_task.delay(campaign.pk))
-
-
-def campaign_launch(*, contact_list: ContactList, **options) -> Campaign:
-    campaign = campaign_create(contact_list=contact_list, **options)
-    campaign_schedule(campaign=campaign)
-    campaign.refresh_from_db()
-    return campaign
-
-
 def campaign_start(*, campaign_id: int) -> bool:
     """scheduled -> running, once planned and due (the dispatch tick calls this)."""
-    return _transition(campaign_id, Status.RUNNING, started_at=timezone.now())
+    return campaign_transition(campaign_id, Status.RUNNING, started_at=timezone.now())
 
 
 def campaign_pause(*, campaign: Campaign, reason: str = "Paused by a manager.") -> None:
-    if not _transition(campaign.pk, Status.PAUSED, reason=reason):
+    if not campaign_transition(campaign.pk, Status.PAUSED, reason=reason):
         campaign.refresh_from_db()
         raise TransitionRefused(f"Only a running campaign can be paused; this one is {campaign.status}.")
 
 
 def campaign_pause_by_system(*, campaign_id: int, reason: str) -> bool:
-    return _transition(campaign_id, Status.PAUSED, reason=reason)
+    return campaign_transition(campaign_id, Status.PAUSED, reason=reason)
 
 
-def campaign_resume(*, campaign: Campaign) -> None:
-    """paused -> running. Batches held by a configuration error are given another go; those the
-    provider refused outright are rebuilt from the flow's current settings (nothing of them was
-    accepted, so new bytes cannot dial anyone twice)."""
-    from dialer.models import Batch
-
-    with transaction.atomic():
-        if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
-            status=Status.RUNNING, status_reason="", updated_at=timezone.now()
-        ):
-            campaign.refresh_from_db()
-            raise TransitionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")
-        held = Batch.objects.filter(campaign=campaign, status=Batch.Status.HELD)
-        held.filter(maybe_delivered=False).update(
-            status=Batch.Status.PLANNED, body=None, body_sha256="", frozen_at=None, next_attempt_at=None
-        )
-        held.update(status=Batch.Status.UNCERTAIN, next_attempt_at=None)
+def campaign_schedule(*, campaign: Campaign) -> None:
+    """draft -> scheduled. The dialer plans a scheduled campaign's batches (dialer.steering)."""
+    if not campaign_transition(campaign.pk, Status.SCHEDULED):
+        raise TransitionRefused(f"Only a draft campaign can be launched; this one is {campaign.status}.")
 
 
-def campaign_cancel(*, campaign: Campaign, reason: str = "Cancelled by a manager.") -> None:
-    """Cancel now: nothing more is sent. Batches being sent this instant finish on their own
-    (their worker re-checks the status before the request leaves)."""
-    from dialer.models import Batch
-
-    with transaction.atomic():
-        if not _transition(campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now()):
-            campaign.refresh_from_db()
-            raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
-        unsent = Batch.objects.filter(campaign=campaign).exclude(
-            status__in=(*Batch.FINAL_STATUSES, Batch.Status.SENDING)
-        )
-        unsent.update(status=Batch.Status.CANCELLED, completed_at=timezone.now())
-        calls_skip(campaign_id=campaign.pk, reason="Campaign cancelled before this call was sent.")
-
-
-def calls_skip(*, campaign_id: int, reason: str) -> int:
-    """Mark the campaign's calls that are still pending and not in a batch being sent as skipped."""
-    from dialer.models import Batch
-
-    return (
-        Call.objects.filter(campaign_id=campaign_id, state=Call.State.PENDING)
-        .filter(Q(batch__isnull=True) | ~Q(batch__status=Batch.Status.SENDING))
-        .update(state=Call.State.SKIPPED, provider_message=reason, updated_at=timezone.now())
-    )
-
-
-def campaign_complete_if_done(*, campaign_id: int) -> bool:
-    """running -> completed once planned and every batch is final."""
-    from dialer.models import Batch
-
-    campaign = Campaign.objects.filter(pk=campaign_id).only("status", "planned_at").first()
-    if campaign is None or campaign.status != Status.RUNNING or campaign.planned_at is None:
-        return False
-    if Batch.objects.filter(campaign_id=campaign_id).exclude(status__in=Batch.FINAL_STATUSES).exists():
-        return False
-    return _transition(campaign_id, Status.COMPLETED, finished_at=timezone.now())

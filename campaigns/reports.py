@@ -1,12 +1,21 @@
-"""Files for the people who send call lists: the rejected-rows report and an empty template."""
+"""Files for the people who send call lists: the rejected-rows report and an empty template.
+
+Every cell goes through excel_safe: a cell that starts with = + - @ (or a tab or carriage return)
+is a formula to a spreadsheet, and a customer's variable or a provider message could carry one.
+"""
 
 import csv
 
-from campaigns.exports import excel_safe
 from campaigns.models import Contact, ContactList
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEMPLATE_LISTS = 5
 TEMPLATE_CONTACTS_PER_LIST = 50
+
+
+def excel_safe(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def rejected_rows_csv(contact_list: ContactList, out) -> int:

@@ -18,26 +18,15 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from campaigns.models import Campaign, ContactList
 from config import heartbeats
+from dialer.metrics import limiter_waits
+from dialer.models import Batch, BatchAttempt, Call
 
-LIMITER_WAIT_KEY_PREFIX = "phonon:metrics:limiter_waits:"
 # Upper bounds of the batch send latency buckets, in milliseconds.
 LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 
 log = logging.getLogger(__name__)
-
-
-def record_limiter_wait(endpoint: str, seconds: float) -> None:
-    """Count one wait for a rate-limit grant on `endpoint` and how long it lasted. Never raises:
-    a metric must not stop a send."""
-    key = LIMITER_WAIT_KEY_PREFIX + endpoint
-    try:
-        pipe = heartbeats.redis_client(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.hincrby(key, "count", 1)
-        pipe.hincrbyfloat(key, "seconds", max(seconds, 0.0))
-        pipe.execute()
-    except redis.RedisError as error:
-        log.warning("limiter wait not recorded: %s", error)
 
 
 class PhononCollector:
@@ -46,9 +35,6 @@ class PhononCollector:
         yield from self.collect_redis()
 
     def collect_database(self):
-        from campaigns.models import Call, Campaign, ContactList
-        from dialer.models import Batch, BatchAttempt
-
         calls = GaugeMetricFamily(
             "phonon_calls", "Calls by flow, state and provider code.", labels=["flow_id", "state", "provider_code"]
         )
@@ -90,11 +76,7 @@ class PhononCollector:
     def collect_redis(self):
         up = GaugeMetricFamily("phonon_redis_up", "1 when Redis answered this scrape.")
         try:
-            client = heartbeats.redis_client(settings.REDIS_URL)
-            waits = {
-                key.decode()[len(LIMITER_WAIT_KEY_PREFIX) :]: client.hgetall(key)
-                for key in client.scan_iter(match=LIMITER_WAIT_KEY_PREFIX + "*", count=500)
-            }
+            waits = limiter_waits()
             workers, beat = heartbeats.workers_alive(), heartbeats.beat_alive()
         except redis.RedisError:
             up.add_metric([], 0)
@@ -122,7 +104,7 @@ registry.register(PhononCollector())
 def _allowed(request: HttpRequest) -> bool:
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    token = getattr(settings, "METRICS_TOKEN", "")
+    token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

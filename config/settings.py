@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "flows",
     "campaigns",
     "dialer",
+    "intake",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -200,13 +202,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # autodiscover_tasks() finds each app's tasks.py; the intake tasks live beside them.
-CELERY_IMPORTS = ["campaigns.intake_tasks"]
+CELERY_IMPORTS = ["intake.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "dispatch-tick": {"task": "dialer.tasks.dispatch_tick_task", "schedule": env.float("DISPATCH_TICK_SECONDS", 2.0)},
     "poll-mailboxes": {
-        "task": "campaigns.intake_tasks.poll_mailboxes_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0),
+        "task": "intake.tasks.poll_mailboxes_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0),
     },
-    "poll-sftp": {"task": "campaigns.intake_tasks.poll_sftp_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0)},
+    "poll-sftp": {"task": "intake.tasks.poll_sftp_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0)},
 }
 
 # --- Intake (mail and SFTP) -------------------------------------------------------------------

@@ -1,14 +1,24 @@
-"""Admin for batches and their attempts: read-only, for seeing what was sent and why it ended so."""
+"""Admin for campaigns (actions through the same functions as the pages), batches, attempts and calls.
+
+Campaign state changes go through campaigns.lifecycle and dialer.steering (the same compare-and-set
+the pages use), never through the change form: status fields are read-only here.
+"""
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dialer.codes import describe
-from dialer.models import Batch, BatchAttempt
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer import steering
+from dialer.models import Batch, BatchAttempt, Call
+from dialer.progress import progress_by_campaign
+from dialer.requeue import RequeueRefused, batches_requeue_failed
 from flows.encrypted_fields import mask_secret
+from flows.readonly_admin import ReadOnlyAdmin
+from phonon.codes import describe
 
 BODY_SHOWN_BYTES = 200_000
 
@@ -29,17 +39,6 @@ def body_for_display(body: bytes | None) -> str:
     if len(text) > BODY_SHOWN_BYTES:
         return text[:BODY_SHOWN_BYTES] + f"\n… ({len(text) - BODY_SHOWN_BYTES:,} more characters)"
     return text
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class BatchAttemptInline(admin.TabularInline):
@@ -105,3 +104,108 @@ class BatchAttemptAdmin(ReadOnlyAdmin):
     search_fields = ("=batch__request_id", "batch__campaign__name")
     list_select_related = ("batch",)
     show_full_result_count = False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "flow", "status", "progress", "api_version", "batch_size", "start_at", "created_at")
+    list_filter = ("status", "api_version", "flow__account", "flow")
+    search_fields = ("name", "token", "flow__flow_id", "contact_list__name")
+    list_select_related = ("flow",)
+    date_hierarchy = "created_at"
+    actions = ["pause", "resume", "cancel", "requeue_failed_batches"]
+    readonly_fields = (
+        "contact_list", "flow", "status", "status_reason", "api_version", "batch_size", "token", "start_at", "timezone",
+        "window_start", "window_end", "window_days", "planned_at", "started_at", "finished_at", "created_by",
+        "created_at", "updated_at", "page_link",
+    )
+    fields = ("name", *readonly_fields)
+
+    def has_add_permission(self, request):
+        # A campaign is launched from an imported list (the pages or `launch_campaign`).
+        return False
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # One grouped query for the page's progress column instead of one per row. Iterating the
+        # page's queryset fills its cache, so the objects annotated here are the ones displayed
+        # (kept on the objects, not on this ModelAdmin, which every request shares).
+        campaigns = list(changelist.result_list)
+        progress = progress_by_campaign([campaign.pk for campaign in campaigns])
+        for campaign in campaigns:
+            campaign.call_progress = progress[campaign.pk]
+        return changelist
+
+    @admin.display(description="calls final")
+    def progress(self, campaign):
+        progress = getattr(campaign, "call_progress", None)
+        if progress is None or not progress.total:
+            return "–"
+        return f"{progress.final:,} / {progress.total:,} ({progress.percent}%)"
+
+    @admin.display(description="page")
+    def page_link(self, campaign):
+        url = reverse("campaign_detail", args=[campaign.pk])
+        return format_html('<a href="{}">Open the campaign\'s live page</a>', url)
+
+    def _each(self, request, queryset, action, done):
+        changed = 0
+        for campaign in queryset:
+            try:
+                action(campaign=campaign)
+            except lifecycle.TransitionRefused as refused:
+                self.message_user(request, f"{campaign.name}: {refused}", messages.WARNING)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} campaign(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Pause the selected campaigns")
+    def pause(self, request, queryset):
+        self._each(
+            request, queryset,
+            lambda campaign: lifecycle.campaign_pause(campaign=campaign, reason="Paused by an admin."), "paused",
+        )
+
+    @admin.action(description="Resume the selected campaigns")
+    def resume(self, request, queryset):
+        self._each(request, queryset, steering.campaign_resume, "resumed")
+
+    @admin.action(description="Cancel the selected campaigns")
+    def cancel(self, request, queryset):
+        self._each(
+            request, queryset,
+            lambda campaign: steering.campaign_cancel(campaign=campaign, reason="Cancelled by an admin."), "cancelled",
+        )
+
+    @admin.action(description="Re-queue failed batches of the selected campaigns")
+    def requeue_failed_batches(self, request, queryset):
+        for campaign in queryset:
+            try:
+                count = batches_requeue_failed(campaign=campaign)
+            except RequeueRefused as refused:
+                self.message_user(request, f"{campaign.name}: {refused}", messages.WARNING)
+                continue
+            if count:
+                self.message_user(request, f"{campaign.name}: {count} failed batch(es) re-queued.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{campaign.name}: no failed batches.", messages.INFO)
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyAdmin):
+    list_display = ("client_identifier", "number", "state", "phonon_uuid", "provider_code", "campaign", "updated_at")
+    list_filter = ("state", "provider_code")
+    search_fields = ("=client_identifier", "=phonon_uuid", "contact__primary_number")
+    list_select_related = ("campaign", "contact")
+    raw_id_fields = ("campaign", "contact", "batch")
+    # Counting millions of calls for "x of N" on every page is too slow to be worth it.
+    show_full_result_count = False
+    readonly_fields = (
+        "campaign", "contact", "batch", "client_identifier", "state", "phonon_uuid", "provider_code",
+        "provider_message", "updated_at",
+    )
+
+    @admin.display(description="number", ordering="contact__primary_number")
+    def number(self, call):
+        return call.contact.primary_number

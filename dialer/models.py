@@ -1,6 +1,6 @@
 from django.db import models
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Contact
 from flows.encrypted_fields import EncryptedBinaryField
 
 
@@ -96,3 +96,40 @@ class BatchAttempt(models.Model):
 
     class Meta:
         ordering = ["batch", "number"]
+
+
+class Call(models.Model):
+    """One contact in one campaign: the unit the provider dials, and its outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        PLACED = "placed", "Placed"
+        ACCEPTED_UNKNOWN = "accepted_unknown", "Accepted, UUID unknown"
+        REJECTED = "rejected", "Rejected"
+        SKIPPED = "skipped", "Skipped"
+
+    FINAL_STATES = (State.PLACED, State.ACCEPTED_UNKNOWN, State.REJECTED, State.SKIPPED)
+
+    # Few indexes on purpose: a campaign inserts its calls by the million and rewrites each once.
+    # campaign_id is covered by the two composite indexes below; contacts are never deleted while
+    # a campaign holds them (the list is protected), so contact_id needs no index of its own.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="calls", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="calls", db_index=False)
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    client_identifier = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    phonon_uuid = models.CharField(max_length=64, blank=True)
+    provider_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    provider_message = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        constraints = [
+            # Invariant 1: a contact belongs to at most one batch of a campaign.
+            models.UniqueConstraint(fields=["campaign", "contact"], name="call_contact_once_per_campaign"),
+        ]
+        indexes = [models.Index(fields=["campaign", "state"], name="call_campaign_state_idx")]
+
+    def __str__(self):
+        return self.client_identifier

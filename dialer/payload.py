@@ -1,13 +1,15 @@
-"""Build a batch's request body: the provider's JSON, plain or sealed in the encrypted envelope."""
+"""What a batch sends and where: the provider's JSON (plain or sealed in the envelope) and the URL."""
 
 import datetime
 import json
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
-from campaigns.models import Call
-from dialer.envelope import seal
+from dialer.models import Call
+from phonon.client import api_url
+from phonon.envelope import seal
 
 
 def provider_start_time(when: datetime.datetime, zone: str) -> str:
@@ -56,3 +58,8 @@ def build_request_body(batch) -> bytes:
     if flow.encrypted:
         return seal(plain, flow_id=flow.flow_id, public_key_pem=flow.public_key_pem, profile=flow.encryption_profile)
     return plain
+
+
+def flow_url(flow) -> str:
+    base = settings.PHONON_BULK_BASE_URL if flow.endpoint == "bulk" else settings.PHONON_REALTIME_BASE_URL
+    return api_url(base, kind=flow.kind, encrypted=flow.encrypted)

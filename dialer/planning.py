@@ -8,8 +8,8 @@ way resumes where it stopped. A campaign is dispatched only once `planned_at` is
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.models import Call, Campaign, Contact
-from dialer.models import Batch
+from campaigns.models import Campaign, Contact
+from dialer.models import Batch, Call
 
 PLAN_SLICE = 100_000
 

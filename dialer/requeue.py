@@ -12,8 +12,8 @@ nobody is dialled twice). `maybe_delivered` is kept for the same reason.
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Call, Campaign
-from dialer.models import Batch
+from campaigns.models import Campaign
+from dialer.models import Batch, Call
 
 
 class RequeueRefused(Exception):

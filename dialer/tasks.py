@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import dispatch, planning
+from dialer import dispatch, planning, pumping, steering
+from dialer.models import Batch
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,16 @@ def _start_if_due(campaign_id: int) -> None:
     if campaign.start_at and campaign.start_at > timezone.now():
         return  # the tick starts it when due: a stored due time, never a Celery ETA
     if lifecycle.campaign_start(campaign_id=campaign_id):
-        enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id))
+        enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id))
 
 
 @shared_task(ignore_result=True, acks_late=True)
 def send_batch_task(batch_id: int) -> str:
     outcome = dispatch.batch_send(batch_id=batch_id)
-    campaign_id = dispatch.Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
+    campaign_id = Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
     if campaign_id is not None:
         # Keep the campaign's pipeline full without waiting for the next tick.
-        enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id))
+        enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id))
     return outcome
 
 
@@ -59,7 +60,7 @@ def dispatch_tick_task() -> None:
             continue
         _start_if_due(campaign.pk)
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
-        lifecycle.campaign_complete_if_done(campaign_id=campaign_id)
-        enqueue_batches(dispatch.campaign_pump(campaign_id=campaign_id, now=now))
-    for batch_id in dispatch.stale_batches(now=now):
+        steering.campaign_complete_if_done(campaign_id=campaign_id)
+        enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id, now=now))
+    for batch_id in pumping.stale_batches(now=now):
         send_batch_task.delay(batch_id)

@@ -4,11 +4,19 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from flows.encrypted_fields import EncryptedTextField
+from phonon.envelope import PublicKeyRefused, validate_public_key
 
 flow_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{8}$", "A flow-id is exactly 8 letters or digits, as the provider issues it."
 )
 did_validator = RegexValidator(r"^\+?[0-9]{6,15}$", "A DID is a phone number of 6 to 15 digits.")
+
+
+def _check_public_key(pem: str) -> None:
+    try:
+        validate_public_key(pem)
+    except PublicKeyRefused as refused:
+        raise ValidationError({"public_key_pem": str(refused)}) from refused
 
 
 class Account(models.Model):
@@ -96,21 +104,17 @@ class Flow(models.Model):
         # The key is validated on every save, not only in forms: a flow with a key we cannot
         # encrypt to would fail on its first batch instead of here.
         if self.public_key_pem.strip():
-            from dialer.envelope import validate_public_key
-
-            validate_public_key(self.public_key_pem)
+            _check_public_key(self.public_key_pem)
         super().save(*args, **kwargs)
 
     def clean(self):
-        from dialer.envelope import validate_public_key
-
         if self.encrypted:
             if self.kind != self.Kind.DIALER:
                 raise ValidationError({"encrypted": "Only dialer flows have an encrypted endpoint."})
             if not self.public_key_pem.strip():
                 raise ValidationError({"public_key_pem": "An encrypted flow needs the provider's RSA public key."})
         if self.public_key_pem.strip():
-            validate_public_key(self.public_key_pem)
+            _check_public_key(self.public_key_pem)
 
     @property
     def endpoint(self) -> str:

@@ -45,7 +45,7 @@ def _use_test_redis(redis_url, settings):
 @pytest.fixture
 def sandbox(settings):
     """The sandbox provider on a free loopback port, with the settings pointed at it."""
-    from dialer.sandbox import start_sandbox_thread
+    from phonon.sandbox import start_sandbox_thread
 
     running = start_sandbox_thread()
     settings.PHONON_REALTIME_BASE_URL = f"{running.base_url}/realtime"

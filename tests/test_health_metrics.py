@@ -8,10 +8,10 @@ import redis
 from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 
-from campaigns.models import Call, Campaign, Contact
+from campaigns.models import Campaign, Contact
 from config import heartbeats
-from config.metrics import record_limiter_wait
-from dialer.models import Batch, BatchAttempt
+from dialer.metrics import record_limiter_wait
+from dialer.models import Batch, BatchAttempt, Call
 from tests.factories import make_contact_list, make_flow
 from tests.processes import Processes, wait_until
 

@@ -53,7 +53,7 @@ def emit_every_kind_of_secret(log: logging.Logger) -> None:
 
 def test_the_configured_console_handler_redacts_every_security_id():
     # given the logging that settings.LOGGING configured
-    log = logging.getLogger("dialer.client")
+    log = logging.getLogger("phonon.client")
 
     # when lines carrying a request body, a form post, reprs and a traceback are logged
     with console_output() as output:

@@ -12,7 +12,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from campaigns.models import Call, Campaign, ContactList
+from campaigns.models import Campaign, ContactList
+from dialer.models import Call
 from flows.models import DID, Account, Flow
 from tests.factories import make_contact_list, phone
 from tests.processes import wait_until

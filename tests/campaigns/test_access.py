@@ -5,8 +5,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
-from campaigns import access, lifecycle
+from campaigns import lifecycle
 from flows.models import Account, Flow
+from pages import access
 from tests.factories import make_contact_list
 
 pytestmark = pytest.mark.django_db

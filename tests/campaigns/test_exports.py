@@ -3,10 +3,11 @@ import io
 
 import pytest
 
-from campaigns.exports import RESULT_COLUMNS, excel_safe, export_results_csv
-from campaigns.models import Call, Campaign, Contact, ContactList, RejectedRow
+from campaigns.models import Campaign, Contact, ContactList, RejectedRow
 from campaigns.reports import rejected_rows_csv, template_csv
-from dialer.models import Batch
+from dialer.models import Batch, Call
+from campaigns.reports import excel_safe
+from dialer.results import RESULT_COLUMNS, export_results_csv
 
 pytestmark = pytest.mark.django_db
 

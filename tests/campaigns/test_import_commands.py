@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from campaigns.models import Call, Campaign, Contact, ContactList
+from campaigns.models import Campaign, Contact, ContactList
+from dialer.models import Call
 
 pytestmark = pytest.mark.django_db
 

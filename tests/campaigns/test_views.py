@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import lifecycle
-from campaigns.dashboard import calls_sent_per_minute, chart, limit_per_minute
-from campaigns.models import Call, Campaign, ContactList, RejectedRow
-from dialer.models import Batch, BatchAttempt
+from campaigns.models import Campaign, ContactList, RejectedRow
+from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from flows.models import DID, Account, Flow
+from pages.selectors import calls_sent_per_minute, chart, limit_per_minute
 from tests.factories import make_contact_list
 
 pytestmark = pytest.mark.django_db
@@ -313,7 +313,7 @@ def test_xhr_upload_stores_the_list_queues_its_import_on_commit_and_answers_with
     upload = io.BytesIO(CSV)
     upload.name = "march.csv"
 
-    with mock.patch("campaigns.views.lists.import_contact_list_task") as task:
+    with mock.patch("pages.views.lists.import_contact_list_task") as task:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
                 reverse("list_upload"), {"flow": acme_flow.pk, "file": upload, "encoding": "utf-8"},
@@ -333,7 +333,7 @@ def test_plain_form_upload_redirects_to_the_list(client, alice, acme_flow):
     upload = io.BytesIO(CSV)
     upload.name = "march.csv"
 
-    with mock.patch("campaigns.views.lists.import_contact_list_task"):
+    with mock.patch("pages.views.lists.import_contact_list_task"):
         response = client.post(reverse("list_upload"), {"flow": acme_flow.pk, "file": upload})
 
     assert response.status_code == 302
@@ -345,7 +345,7 @@ def test_a_refused_file_shows_its_one_sentence(client, alice, acme_flow):
     upload = io.BytesIO(b"not a list")
     upload.name = "notes.txt"
 
-    with mock.patch("campaigns.views.lists.import_contact_list_task") as task:
+    with mock.patch("pages.views.lists.import_contact_list_task") as task:
         xhr = client.post(reverse("list_upload"), {"flow": acme_flow.pk, "file": upload},
                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")
         upload.seek(0)
@@ -654,7 +654,7 @@ def test_a_server_error_shows_the_plain_500_page_without_a_traceback(client, ali
     client.force_login(alice)
     client.raise_request_exception = False
 
-    with mock.patch("campaigns.views.dashboard.queries.active_campaigns", side_effect=RuntimeError("boom")):
+    with mock.patch("pages.views.dashboard.queries.active_campaigns", side_effect=RuntimeError("boom")):
         response = client.get(reverse("dashboard"))
 
     page = response.content.decode()

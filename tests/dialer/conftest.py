@@ -1,7 +1,7 @@
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dialer.sandbox import start_sandbox_thread
+from phonon.sandbox import start_sandbox_thread
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
 from campaigns import lifecycle
-from campaigns.models import Call, Campaign
-from dialer import dispatch, planning
-from dialer.models import Batch, BatchAttempt
+from campaigns.models import Campaign
+from dialer import claims, dispatch, planning, pumping, steering, writeback
+from dialer.models import Batch, BatchAttempt, Call
 from dialer.tasks import dispatch_tick_task
 from tests.factories import make_contact_list, make_flow
 
@@ -42,7 +42,7 @@ def drain(campaign, *, rounds=50):
     outcomes = []
     for _ in range(rounds):
         Batch.objects.filter(campaign=campaign, status__in=Batch.WAITING_STATUSES).update(next_attempt_at=None)
-        queued = dispatch.campaign_pump(campaign_id=campaign.pk)
+        queued = pumping.campaign_pump(campaign_id=campaign.pk)
         if not queued:
             break
         outcomes += [dispatch.batch_send(batch_id=batch_id) for batch_id in queued]
@@ -134,7 +134,7 @@ def test_it_pauses_campaign_on_invalid_security_id_and_rebuilds_on_resume(sandbo
 
     flow.security_id = "right-one"
     flow.save()
-    lifecycle.campaign_resume(campaign=campaign)
+    steering.campaign_resume(campaign=campaign)
     assert drain(campaign) == ["placed"]
     assert campaign.status == Campaign.Status.COMPLETED
 
@@ -200,14 +200,14 @@ def test_http_429_and_resets_are_retried(sandbox):
 def test_backoff_is_exponential_capped_and_jittered(settings):
     settings.DISPATCH_BACKOFF_BASE = 2
     settings.DISPATCH_BACKOFF_CAP = 60
-    assert 1 <= dispatch.backoff_seconds(1) <= 2
-    assert 4 <= dispatch.backoff_seconds(3) <= 8
-    assert 30 <= dispatch.backoff_seconds(20) <= 60
+    assert 1 <= writeback.backoff_seconds(1) <= 2
+    assert 4 <= writeback.backoff_seconds(3) <= 8
+    assert 30 <= writeback.backoff_seconds(20) <= 60
 
 
 def test_a_pause_after_the_claim_stops_the_request_before_it_leaves(sandbox):
     campaign = running_campaign(make_flow(), 5)
-    (batch_id,) = dispatch.campaign_pump(campaign_id=campaign.pk)
+    (batch_id,) = pumping.campaign_pump(campaign_id=campaign.pk)
     lifecycle.campaign_pause(campaign=campaign)
     assert dispatch.batch_send(batch_id=batch_id) == "not-running"
     assert sandbox.provider.ledger() == []
@@ -216,9 +216,9 @@ def test_a_pause_after_the_claim_stops_the_request_before_it_leaves(sandbox):
 
 def test_cancel_skips_every_unsent_call_and_nothing_more_is_sent(sandbox):
     campaign = running_campaign(make_flow(), 1200)
-    first, *_ = dispatch.campaign_pump(campaign_id=campaign.pk)
+    first, *_ = pumping.campaign_pump(campaign_id=campaign.pk)
     dispatch.batch_send(batch_id=first)
-    lifecycle.campaign_cancel(campaign=campaign)
+    steering.campaign_cancel(campaign=campaign)
     assert drain(campaign) == []
     assert campaign.status == Campaign.Status.CANCELLED
     states = dict(
@@ -268,23 +268,23 @@ def test_the_circuit_breaker_pauses_a_campaign_whose_requests_keep_failing(sandb
 
 def test_an_expired_lease_lets_another_worker_take_the_batch(sandbox):
     campaign = running_campaign(make_flow(), 5)
-    (batch_id,) = dispatch.campaign_pump(campaign_id=campaign.pk)
-    assert dispatch.batch_claim(batch_id=batch_id) is not None  # a worker claims it, then dies
-    assert dispatch.batch_claim(batch_id=batch_id) is None
+    (batch_id,) = pumping.campaign_pump(campaign_id=campaign.pk)
+    assert claims.batch_claim(batch_id=batch_id) is not None  # a worker claims it, then dies
+    assert claims.batch_claim(batch_id=batch_id) is None
     Batch.objects.filter(pk=batch_id).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
-    assert dispatch.stale_batches() == [batch_id]
+    assert pumping.stale_batches() == [batch_id]
     assert dispatch.batch_send(batch_id=batch_id) == "placed"
 
 
 def test_transitions_outside_the_state_machine_are_refused(sandbox):
     campaign = running_campaign(make_flow(), 5)
     with pytest.raises(lifecycle.TransitionRefused):
-        lifecycle.campaign_resume(campaign=campaign)
+        steering.campaign_resume(campaign=campaign)
     lifecycle.campaign_pause(campaign=campaign)
     with pytest.raises(lifecycle.TransitionRefused):
         lifecycle.campaign_pause(campaign=campaign)
-    lifecycle.campaign_cancel(campaign=campaign)
-    for action in (lifecycle.campaign_resume, lifecycle.campaign_cancel, lifecycle.campaign_pause):
+    steering.campaign_cancel(campaign=campaign)
+    for action in (steering.campaign_resume, steering.campaign_cancel, lifecycle.campaign_pause):
         with pytest.raises(lifecycle.TransitionRefused):
             action(campaign=campaign)
 

@@ -9,10 +9,9 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from django.core.exceptions import ValidationError
 
-from dialer.envelope import PROFILES, seal, validate_public_key
-from dialer.sandbox import start_sandbox_thread
+from phonon.envelope import PROFILES, PublicKeyRefused, seal, validate_public_key
+from phonon.sandbox import start_sandbox_thread
 
 FLOW = "ZH0RKJvh"
 SECRET = "s3cret-from-edit-flow"
@@ -191,7 +190,7 @@ def test_validate_public_key_accepts_rsa_2048_and_4096(sandbox_private_key, rsa_
     ids=["ec-key", "rsa-1024", "bad-pem-body", "garbage"],
 )
 def test_validate_public_key_refuses_with_a_clear_message(make_pem, message):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(PublicKeyRefused) as refused:
         validate_public_key(make_pem())
 
-    assert message in refused.value.message_dict["public_key_pem"][0]
+    assert message in str(refused.value)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dialer.sandbox import SandboxProvider, max_in_window, route, start_sandbox_thread
+from phonon.sandbox import SandboxProvider, max_in_window, route, start_sandbox_thread
 
 FLOW = "ZH0RKJvh"
 SECRET = "s3cret-from-edit-flow"

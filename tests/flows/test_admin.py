@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import lifecycle
-from campaigns.models import Call, Campaign, RejectedRow
+from campaigns.models import Campaign, RejectedRow
 from dialer.admin import body_for_display
-from dialer.models import Batch, BatchAttempt
+from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.requeue import batches_requeue_failed
 from flows.models import DID, Account, Flow
@@ -263,8 +263,8 @@ def test_calls_are_read_only_and_found_by_phonon_uuid(client, root, campaign):
     call = Call.objects.filter(campaign=campaign).first()
     Call.objects.filter(pk=call.pk).update(phonon_uuid="501c78ee-8d06-498e-8952-fce3495f326b")
 
-    found = client.get(reverse("admin:campaigns_call_changelist"), {"q": "501c78ee-8d06-498e-8952-fce3495f326b"})
-    change = client.get(reverse("admin:campaigns_call_change", args=[call.pk]))
+    found = client.get(reverse("admin:dialer_call_changelist"), {"q": "501c78ee-8d06-498e-8952-fce3495f326b"})
+    change = client.get(reverse("admin:dialer_call_change", args=[call.pk]))
 
     assert call.client_identifier in found.content.decode()
     assert "1 result" in found.content.decode()
@@ -273,7 +273,7 @@ def test_calls_are_read_only_and_found_by_phonon_uuid(client, root, campaign):
 
 @pytest.mark.parametrize(
     "model",
-    ["flows_account", "flows_flow", "flows_did", "campaigns_contactlist", "campaigns_campaign", "campaigns_call",
+    ["flows_account", "flows_flow", "flows_did", "campaigns_contactlist", "campaigns_campaign", "dialer_call",
      "campaigns_suppressednumber", "dialer_batch", "dialer_batchattempt"],
 )
 def test_every_admin_list_and_page_opens(client, root, campaign, model):

@@ -42,7 +42,7 @@ def table_exists(model) -> bool:
 def make_secrets() -> None:
     for index, secret in enumerate(SECRETS):
         make_flow(flow_id=f"FLOW000{index}", security_id=secret)
-    from campaigns.models_intake import MailIntake, SftpIntake
+    from intake.models import MailIntake, SftpIntake
 
     if table_exists(MailIntake):  # the intake channels' migration may not be in this tree yet
         MailIntake.objects.create(

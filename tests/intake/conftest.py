@@ -6,7 +6,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from campaigns.models_intake import MailIntake, Security, SftpIntake
+from intake.models import MailIntake, Security, SftpIntake
 from tests.factories import make_flow, phone
 from tests.intake.servers import DOVECOT_APT, Dovecot, SftpServer, SmtpSink, dovecot_binary
 

@@ -6,9 +6,9 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 
-from campaigns.intake.connections import file_intake_check, imap_check, mail_intake_check, smtp_check
-from campaigns.intake_admin import MailIntakeAdmin, MailIntakeForm, SftpIntakeAdmin
-from campaigns.models_intake import MailIntake, Security, SftpIntake
+from intake.admin import MailIntakeAdmin, MailIntakeForm, SftpIntakeAdmin
+from intake.connections import file_intake_check, imap_check, mail_intake_check, smtp_check
+from intake.models import MailIntake, Security, SftpIntake
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ import zipfile
 
 import pytest
 
-from campaigns.intake.mailbox import mailbox_poll
 from campaigns.models import Campaign, ContactList
-from campaigns.models_intake import IntakeFile, ProcessedMail
+from intake.mailbox import mailbox_poll
+from intake.models import IntakeFile, ProcessedMail
 from tests.intake.conftest import ALICE, FLOW_ADDRESS, csv_bytes, deliver, folder_count, make_mail
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import ContactList
-from campaigns.models_intake import ProcessedMail
+from intake.models import ProcessedMail
 from tests.intake.conftest import csv_bytes, deliver, folder_count, make_mail
 from tests.processes import ROOT, process_env
 

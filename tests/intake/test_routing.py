@@ -4,7 +4,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from campaigns.intake.routing import (
+from intake.routing import (
     addresses_in,
     flow_for_address,
     flow_intake_address,

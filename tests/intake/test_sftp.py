@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from campaigns.intake.sftp import file_intake_poll
 from campaigns.models import Campaign, ContactList
-from campaigns.models_intake import IntakeFile, SeenRemoteFile, SftpIntake
+from intake.models import IntakeFile, SeenRemoteFile, SftpIntake
+from intake.sftp import file_intake_poll
 from tests.factories import make_flow
 from tests.intake.conftest import SUMMARY_TO, csv_bytes, listing, summaries, upload
 
@@ -193,7 +193,7 @@ def test_a_resumed_claim_moves_the_file_without_importing_it_again(flow, sftp_in
     intake_file = IntakeFile.objects.create(channel="sftp", file_intake=sftp_intake, filename=seen.name)
     from io import BytesIO
 
-    from campaigns.intake.files import intake_file_take
+    from intake.files import intake_file_take
 
     intake_file_take(intake_file=intake_file, flow=flow, source="sftp", open_file=lambda: BytesIO(csv_bytes(2)))
     old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from campaigns.models import ContactList
-from campaigns.models_intake import SeenRemoteFile
+from intake.models import SeenRemoteFile
 from tests.intake.conftest import csv_bytes, listing, summaries, upload
 from tests.processes import ROOT, process_env
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from campaigns.intake_tasks import poll_mailbox_task, poll_mailboxes_task, poll_sftp_task
 from campaigns.models import ContactList
+from intake.tasks import poll_mailbox_task, poll_mailboxes_task, poll_sftp_task
 from tests.intake.conftest import csv_bytes, deliver, make_mail, upload
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dialer.sandbox import serve
+from phonon.sandbox import serve
 
 
 class Command(BaseCommand):

@@ -1,0 +1,64 @@
+import datetime
+import json
+import time
+
+from django.core.management.base import BaseCommand
+
+from campaigns.models import Campaign, ContactList
+from dialer import launching
+from dialer.progress import campaign_summary
+
+
+def _fail(command, message):
+    command.stdout.write(json.dumps({"error": message}))
+    raise SystemExit(1)
+
+
+class Command(BaseCommand):
+    help = "Launch an imported contact list as a campaign; with --wait, block until it is final."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--list", type=int, required=True, dest="list_id")
+        parser.add_argument("--start", help="ISO-8601 start time; nothing is sent before it.")
+        parser.add_argument("--window", default="09:00-21:00", help="Daily calling window HH:MM-HH:MM "
+                            "(00:00-24:00 lifts it).")
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--api-version", choices=["1.0", "TEST"])
+        parser.add_argument("--name", default="")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--timeout", type=float, default=3600.0)
+
+    def handle(self, *args, **options):
+        contact_list = ContactList.objects.select_related("flow").filter(pk=options["list_id"]).first()
+        if contact_list is None:
+            _fail(self, f"There is no contact list {options['list_id']}.")
+        start_at = None
+        if options["start"]:
+            try:
+                start_at = datetime.datetime.fromisoformat(options["start"])
+            except ValueError:
+                _fail(self, f"--start must be ISO-8601, e.g. 2026-11-24T10:30:00+05:30; got {options['start']!r}.")
+            if start_at.tzinfo is None:
+                _fail(self, "--start needs a UTC offset, e.g. +05:30.")
+        try:
+            campaign = launching.campaign_launch(
+                contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
+                batch_size=options["batch_size"], api_version=options["api_version"],
+            )
+        except ValueError as error:
+            _fail(self, str(error))
+        if not options["wait"]:
+            self.stdout.write(json.dumps({"campaign_id": campaign.pk, "status": campaign.status}))
+            return
+        deadline = time.monotonic() + options["timeout"]
+        while not campaign.is_final and campaign.status != Campaign.Status.PAUSED:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+            campaign.refresh_from_db()
+        summary = campaign_summary(campaign)
+        if campaign.status_reason:
+            summary["reason"] = campaign.status_reason
+        self.stdout.write(json.dumps(summary))
+        if campaign.status != Campaign.Status.COMPLETED:
+            raise SystemExit(1)

@@ -1,0 +1,52 @@
+"""Keeping campaigns moving: queue each running campaign's due batches, and find lost work to re-queue."""
+
+import datetime
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.windows import campaign_in_window
+from dialer.models import Batch
+
+S = Batch.Status
+
+
+def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> list[int]:
+    """Queue the campaign's due batches, keeping at most DISPATCH_INFLIGHT_PER_CAMPAIGN in flight.
+    Returns the ids to enqueue (the caller enqueues them after commit)."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
+        return []
+    in_flight = Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING)).count()
+    room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
+    if room <= 0:
+        return []
+    due = list(
+        Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("next_attempt_at", "sequence")
+        .values_list("pk", flat=True)[:room]
+    )
+    queued = []
+    for batch_id in due:
+        if Batch.objects.filter(pk=batch_id, status__in=Batch.WAITING_STATUSES).update(
+            status=S.QUEUED, queued_at=now, updated_at=now
+        ):
+            queued.append(batch_id)
+    return queued
+
+
+def stale_batches(*, now: datetime.datetime | None = None) -> list[int]:
+    """Queued batches whose message seems lost, and sending batches whose worker died."""
+    now = now or timezone.now()
+    requeue_before = now - datetime.timedelta(seconds=settings.DISPATCH_REQUEUE_AFTER)
+    stale = list(
+        Batch.objects.filter(
+            Q(status=S.QUEUED, queued_at__lt=requeue_before) | Q(status=S.SENDING, lease_until__lt=now)
+        ).values_list("pk", flat=True)[:500]
+    )
+    Batch.objects.filter(pk__in=stale, status=S.QUEUED).update(queued_at=now)
+    return stale

@@ -1,0 +1,39 @@
+"""One call through the normal path, with api-version TEST: the way a manager checks a flow.
+
+The call is an ordinary one-contact list launched as an ordinary campaign, so it is planned,
+rate-limited, sent, recorded and shown exactly like any other; only the api-version differs
+(TEST runs the flow's version in testing) and the calling window is lifted.
+"""
+
+from django.conf import settings
+from django.db import transaction
+
+from campaigns.importing import NumberNormaliser
+from campaigns.models import Campaign, Contact, ContactList, SuppressedNumber
+from dialer.launching import campaign_launch
+from flows.models import Flow
+
+
+def test_call_launch(*, flow: Flow, number: str, variables: dict | None = None, created_by=None) -> Campaign:
+    """Launch a one-call TEST campaign to `number`. Raises ValueError with a sentence on bad input."""
+    normalised = NumberNormaliser(settings.PHONON_DEFAULT_REGION)(number.strip())
+    if normalised is None:
+        raise ValueError(f'"{number}" is not a valid phone number; write it with its country code, e.g. 919812345678.')
+    if SuppressedNumber.objects.filter(account=flow.account, number=normalised).exists():
+        raise ValueError(f"{normalised} is on the account's do-not-call list.")
+    with transaction.atomic():
+        contact_list = ContactList.objects.create(
+            flow=flow, name=f"Test call to {normalised}", source=ContactList.Source.UPLOAD,
+            status=ContactList.Status.IMPORTED, rows_done=1, imported_count=1, created_by=created_by,
+        )
+        Contact.objects.create(
+            contact_list=contact_list, line=2, primary_number=normalised, numbers=[normalised],
+            variables={name: str(value) for name, value in (variables or {}).items()},
+        )
+        return campaign_launch(
+            contact_list=contact_list, name=f"Test call {flow.flow_id} to {normalised}", window="00:00-24:00",
+            batch_size=1, api_version=Flow.ApiVersion.TEST, created_by=created_by,
+        )
+
+
+test_call_launch.__test__ = False  # a service, not a test, whatever pytest makes of its name

@@ -1,0 +1,193 @@
+"""Writing the provider's answer back: the batch's outcome, each call's phonon-uuid or reason, retries.
+
+What each code means for a batch is decided in one place, phonon.codes; this applies it.
+"""
+
+import datetime
+import random
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer import steering
+from dialer.claims import claimed
+from dialer.models import Batch, BatchAttempt, Call
+from phonon import client
+from phonon.codes import Handling, ResponseCode, describe
+
+S = Batch.Status
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Capped exponential backoff with equal jitter: a random wait between half the ceiling and all of it."""
+    ceiling = min(settings.DISPATCH_BACKOFF_CAP, settings.DISPATCH_BACKOFF_BASE * (2 ** max(attempt - 1, 0)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def batch_apply_answer(*, batch: Batch, token: str, answer: client.Answer) -> str:
+    BatchAttempt.objects.create(
+        batch=batch, number=batch.attempts, outcome=answer.outcome, http_status=answer.http_status,
+        response_code=answer.code, response_message=answer.message[:2000], duration_ms=answer.duration_ms,
+    )
+    known = ResponseCode.lookup(answer.code) if answer.outcome == "answered" else None
+    handling = known.handling if known else Handling.RETRY
+    message = describe(answer.code, answer.message) if answer.outcome == "answered" else answer.message
+
+    if handling in (Handling.SUCCESS, Handling.PARTIAL):
+        outcome = _record_placed(batch, answer, partial=handling is Handling.PARTIAL, message=message)
+    elif handling is Handling.REPEATED:
+        outcome = _record_final(batch, S.ACCEPTED_UNKNOWN, Call.State.ACCEPTED_UNKNOWN, answer, message)
+    elif handling is Handling.REJECT:
+        outcome = _record_final(batch, S.REJECTED, Call.State.REJECTED, answer, message)
+    elif handling is Handling.PAUSE:
+        outcome = _record_held(batch, token, answer, message)
+    else:
+        outcome = _record_retry(batch, token, answer, message)
+
+    campaign_id = batch.campaign_id
+    if handling is Handling.RETRY:
+        breaker_check(campaign_id=campaign_id)
+    if lifecycle.campaign_status(campaign_id) == Campaign.Status.CANCELLED:
+        _settle_cancelled(campaign_id)
+    steering.campaign_complete_if_done(campaign_id=campaign_id)
+    return outcome
+
+
+def _finalise_batch(batch: Batch, status: str, answer: client.Answer, message: str) -> bool:
+    # A late answer still counts if no one has finished the batch in the meantime (its bytes are
+    # the same, so whichever answer comes first is the truth about them).
+    return bool(
+        Batch.objects.filter(pk=batch.pk)
+        .exclude(status__in=Batch.FINAL_STATUSES)
+        .update(
+            status=status, request_id=answer.request_id or F("request_id"), response_code=answer.code,
+            response_message=message, completed_at=timezone.now(), claim_token="", lease_until=None,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def _record_placed(batch: Batch, answer: client.Answer, *, partial: bool, message: str) -> str:
+    pairs = [
+        (str(item.get("client-identifier", "")), str(item.get("phonon-uuid", "")))
+        for item in answer.call_details
+        if isinstance(item, dict) and item.get("phonon-uuid")
+    ]
+    with transaction.atomic():
+        if not _finalise_batch(batch, S.PARTIAL if partial else S.PLACED, answer, message):
+            return "already-final"
+        calls_mark_placed(batch_id=batch.pk, pairs=pairs, code=answer.code)
+        missing = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+            state=Call.State.REJECTED, provider_code=answer.code,
+            provider_message="Not placed: missing from the provider's answer.", updated_at=timezone.now(),
+        )
+        if missing and not partial:
+            Batch.objects.filter(pk=batch.pk).update(status=S.PARTIAL)
+    return "partial" if partial or missing else "placed"
+
+
+def calls_mark_placed(*, batch_id: int, pairs: list[tuple[str, str]], code: int | None) -> int:
+    """Write each phonon-uuid onto its call, matched by client-identifier, in one statement."""
+    if not pairs:
+        return 0
+    table = Call._meta.db_table
+    values = ",".join(["(%s, %s)"] * len(pairs))
+    sql = (
+        f"WITH answer(cid, puuid) AS (VALUES {values}) "
+        f"UPDATE {table} SET state = %s, phonon_uuid = answer.puuid, provider_code = %s, "
+        f"provider_message = '', updated_at = %s "
+        f"FROM answer WHERE {table}.client_identifier = answer.cid AND {table}.batch_id = %s "
+        f"AND {table}.state = %s"
+    )
+    params = [value for pair in pairs for value in pair]
+    params += [Call.State.PLACED, code, timezone.now(), batch_id, Call.State.PENDING]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _record_final(batch: Batch, status: str, call_state: str, answer: client.Answer, message: str) -> str:
+    with transaction.atomic():
+        if not _finalise_batch(batch, status, answer, message):
+            return "already-final"
+        Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+            state=call_state, provider_code=answer.code, provider_message=message, updated_at=timezone.now()
+        )
+    return status
+
+
+def _record_held(batch: Batch, token: str, answer: client.Answer, message: str) -> str:
+    with transaction.atomic():
+        claimed(batch.pk, token).update(
+            status=S.HELD, response_code=answer.code, response_message=message, claim_token="", lease_until=None,
+            # This answer refused the request outright; only an earlier unanswered send can have
+            # delivered it (maybe_delivered was set before every send, this one included).
+            maybe_delivered=_an_attempt_went_unanswered(batch),
+            updated_at=timezone.now(),
+        )
+        lifecycle.campaign_pause_by_system(campaign_id=batch.campaign_id, reason=f"The provider answered {message}")
+    return "held"
+
+
+def _an_attempt_went_unanswered(batch: Batch) -> bool:
+    return batch.attempt_log.exclude(outcome=BatchAttempt.Outcome.ANSWERED).exists()
+
+
+def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str) -> str:
+    if batch.attempts >= settings.DISPATCH_MAX_ATTEMPTS:
+        reason = f"Failed after {batch.attempts} attempts; last: {message}"
+        with transaction.atomic():
+            if not claimed(batch.pk, token).update(
+                status=S.FAILED, response_code=answer.code, response_message=reason, completed_at=timezone.now(),
+                claim_token="", lease_until=None, updated_at=timezone.now(),
+            ):
+                return "lost-claim"
+            Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+                state=Call.State.SKIPPED, provider_code=answer.code, provider_message=reason,
+                updated_at=timezone.now(),
+            )
+        return "failed"
+    # An answer (a 500 in the body, an HTTP 429) says the request was not taken; silence or a
+    # broken connection leaves it open whether it was.
+    definite = answer.outcome == "answered" or answer.http_status == 429
+    status = S.RETRY_WAIT if definite or not answer.maybe_delivered else S.UNCERTAIN
+    updated = claimed(batch.pk, token).update(
+        status=status, response_code=answer.code, response_message=message, claim_token="", lease_until=None,
+        next_attempt_at=timezone.now() + datetime.timedelta(seconds=backoff_seconds(batch.attempts)),
+        updated_at=timezone.now(),
+    )
+    return status if updated else "lost-claim"
+
+
+def _settle_cancelled(campaign_id: int) -> None:
+    """After a cancel, batches that came back unfinished from a send are cancelled too."""
+    Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES + (S.HELD,)).update(
+        status=S.CANCELLED, completed_at=timezone.now()
+    )
+    steering.calls_skip(campaign_id=campaign_id, reason=steering.CANCELLED_BEFORE_SENT)
+
+
+def breaker_check(*, campaign_id: int) -> bool:
+    """Pause the campaign if most of its recent requests failed (circuit breaker)."""
+    recent = list(
+        BatchAttempt.objects.filter(batch__campaign_id=campaign_id)
+        .order_by("-id")
+        .values_list("outcome", "response_code")[: settings.BREAKER_WINDOW]
+    )
+    if len(recent) < settings.BREAKER_WINDOW:
+        return False
+    failures = sum(
+        1 for outcome, code in recent
+        if outcome != "answered" or (ResponseCode.lookup(code) or ResponseCode.FAILURE).handling is Handling.RETRY
+    )
+    if failures / len(recent) < settings.BREAKER_FAILURE_RATIO:
+        return False
+    return lifecycle.campaign_pause_by_system(
+        campaign_id=campaign_id,
+        reason=f"Paused automatically: {failures} of the last {len(recent)} requests to the provider failed. "
+        "Check the provider's status, then resume.",
+    )

@@ -1,0 +1,440 @@
+"""The mailbox poller: read a MailIntake's folder over IMAP, turn each mail's .csv/.zip attachments into
+contact lists for the flow it was addressed to, answer the sender, move the mail to the processed folder.
+
+Each mail is handled exactly once, whatever the number of pollers and wherever one dies:
+1. claim: a ProcessedMail row keyed by the Message-ID (plus the envelope recipient of this copy; without
+   a Message-ID, UIDVALIDITY and UID) is inserted in its own transaction before anything else. The
+   unique constraint decides between two pollers.
+2. work: every attachment gets an IntakeFile row; its link to the contact list is committed with the
+   list, so a resumed claim imports only what has no list yet (campaigns/intake/files.py).
+3. done, then the reply (claimed pending -> sending, at most once), then \\Seen and the move.
+A claim still `processing` after INTAKE_STALE_SECONDS belongs to a dead poller: the next one takes it
+over with a compare-and-set on claimed_at and finishes it from what the rows say.
+"""
+
+import datetime
+import hashlib
+import imaplib
+import logging
+import re
+import ssl
+from contextlib import contextmanager
+from email import policy
+from email.parser import BytesParser
+from email.utils import parseaddr
+from io import BytesIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import ContactList
+from intake.files import die_here_in_tests, intake_file_take
+from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
+from intake.replies import mail_reply_send, network_timeout
+from intake.routing import addresses_in, flow_for_recipients, sender_allowed
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED = (".csv", ".zip")
+HEAD_FIELDS = "(RFC822.SIZE BODY.PEEK[HEADER])"
+ROBOT_SENDERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply")
+REPLY_RETRIES = 3
+
+
+class ImapError(Exception):
+    """The mailbox cannot be read; the message says why in words (never holding a secret)."""
+
+
+class ImapRefused(ImapError):
+    """The server answered NO or BAD to one command; the connection itself is fine."""
+
+
+def stale_after() -> datetime.timedelta:
+    return datetime.timedelta(seconds=float(getattr(settings, "INTAKE_STALE_SECONDS", 600)))
+
+
+def max_mail_bytes() -> int:
+    # A mailed ZIP is base64-encoded: a third larger than the file itself.
+    default = settings.UPLOAD_MAX_BYTES * 4 // 3 + 1024 * 1024
+    return int(getattr(settings, "MAIL_INTAKE_MAX_BYTES", default))
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1048576:.1f} MB"
+    return f"{n / 1024:.1f} KB"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _said(data) -> str:
+    parts = [item.decode(errors="replace") if isinstance(item, bytes) else str(item) for item in data or [] if item]
+    return " ".join(parts)[:200]
+
+
+# --- The IMAP connection ------------------------------------------------------------------------------
+
+
+def imap_connect(mailbox: MailIntake) -> imaplib.IMAP4:
+    """Connect and log in as the mailbox's settings ask; raises ImapError."""
+    host, port = mailbox.imap_host, mailbox.imap_port
+    if mailbox.imap_security == Security.PLAIN and not is_loopback_host(host):
+        raise ImapError("Unencrypted IMAP is allowed only to 127.0.0.1 or localhost.")
+    context = ssl.create_default_context()
+    try:
+        if mailbox.imap_security == Security.TLS:
+            client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=network_timeout())
+        else:
+            client = imaplib.IMAP4(host, port, timeout=network_timeout())
+            if mailbox.imap_security == Security.STARTTLS:
+                client.starttls(ssl_context=context)
+    except ssl.SSLError as error:
+        raise ImapError(f"TLS with the IMAP server {host}:{port} failed ({error.reason or error}).") from error
+    except TimeoutError as error:
+        raise ImapError(f"The IMAP server {host}:{port} did not answer in time.") from error
+    except (imaplib.IMAP4.error, OSError) as error:
+        raise ImapError(
+            f"Cannot connect to the IMAP server {host}:{port} ({type(error).__name__}: {error})."
+        ) from error
+    try:
+        client.login(mailbox.username, mailbox.password)
+    except imaplib.IMAP4.error as error:
+        _close(client)
+        raise ImapError(f"The IMAP server {host}:{port} refused the login of {mailbox.username}.") from error
+    except (OSError, UnicodeEncodeError) as error:
+        _close(client)
+        raise ImapError(f"Logging in to the IMAP server {host}:{port} failed ({type(error).__name__}).") from error
+    return client
+
+
+def _close(client: imaplib.IMAP4) -> None:
+    try:
+        client.logout()
+    except (imaplib.IMAP4.error, OSError):
+        pass
+
+
+class ImapSession:
+    """A logged-in connection with the intake folder selected."""
+
+    def __init__(self, mailbox: MailIntake):
+        self.mailbox = mailbox
+        self.client: imaplib.IMAP4 | None = None
+        self.capabilities: set[str] = set()
+        self.uidvalidity = 0
+        self._processed_folder_ready = False
+
+    def __enter__(self) -> "ImapSession":
+        self.client = imap_connect(self.mailbox)
+        try:
+            self.capabilities = set(self._ok(self.client.capability(), "CAPABILITY")[0].decode().upper().split())
+            typ, data = self.client.select(_quote(self.mailbox.folder))
+            if typ != "OK":
+                raise ImapError(f'The folder "{self.mailbox.folder}" cannot be opened ({_said(data)}).')
+            self.uidvalidity = int(self.client.response("UIDVALIDITY")[1][0] or 0)
+        except BaseException:
+            _close(self.client)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        _close(self.client)
+
+    def _ok(self, answer, what: str):
+        typ, data = answer
+        if typ != "OK":
+            raise ImapRefused(f"The IMAP server refused {what} ({_said(data)}).")
+        return data
+
+    def search(self) -> list[int]:
+        data = self._ok(self.client.uid("SEARCH", None, "UNDELETED"), "SEARCH")
+        return sorted(int(uid) for uid in (data[0] or b"").split())
+
+    def _fetch(self, uid: int, items: str) -> tuple[bytes, bytes] | None:
+        data = self._ok(self.client.uid("FETCH", str(uid), items), "FETCH")
+        for item in data:
+            # Unsolicited flag updates of other mails come as plain bytes; ours carries a literal.
+            if isinstance(item, tuple) and re.search(rb"\bUID %d\b" % uid, item[0]):
+                return item[0], item[1]
+        return None
+
+    def fetch_head(self, uid: int) -> tuple[int, bytes] | None:
+        found = self._fetch(uid, HEAD_FIELDS)
+        if found is None:
+            return None  # gone: another poller moved it
+        size = re.search(rb"RFC822\.SIZE (\d+)", found[0])
+        return (int(size.group(1)) if size else 0), found[1]
+
+    def fetch_mail(self, uid: int) -> bytes | None:
+        found = self._fetch(uid, "(BODY.PEEK[])")
+        return found[1] if found else None
+
+    def move(self, uid: int) -> None:
+        folder = self.mailbox.processed_folder
+        if not self._processed_folder_ready:
+            self.client.create(_quote(folder))  # NO when it exists already, which is fine
+            self._processed_folder_ready = True
+        self._ok(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "STORE")
+        if "MOVE" in self.capabilities:
+            self._ok(self.client.uid("MOVE", str(uid), _quote(folder)), f'MOVE to "{folder}"')
+            return
+        self._ok(self.client.uid("COPY", str(uid), _quote(folder)), f'COPY to "{folder}"')
+        self._ok(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
+        if "UIDPLUS" in self.capabilities:
+            self._ok(self.client.uid("EXPUNGE", str(uid)), "UID EXPUNGE")
+        else:
+            self._ok(self.client.expunge(), "EXPUNGE")
+
+
+@contextmanager
+def _imap_errors(mailbox: MailIntake):
+    try:
+        yield
+    except ImapError:
+        raise
+    except imaplib.IMAP4.abort as error:
+        raise ImapError(f"The IMAP server {mailbox.imap_host} closed the connection ({error}).") from error
+    except TimeoutError as error:
+        raise ImapError(f"The IMAP server {mailbox.imap_host} stopped answering.") from error
+    except (imaplib.IMAP4.error, OSError) as error:
+        raise ImapError(f"Reading the mailbox failed ({type(error).__name__}: {error}).") from error
+
+
+# --- One poll -----------------------------------------------------------------------------------------
+
+
+def mailbox_poll(*, mailbox_id: int) -> dict:
+    """Handle every mail waiting in the mailbox (at most MAIL_INTAKE_BATCH a poll); never raises."""
+    mailbox = MailIntake.objects.get(pk=mailbox_id)
+    stats = {"mailbox": mailbox.pk, "handled": 0, "finished": 0, "skipped": 0, "errors": 0, "error": ""}
+    limit = int(getattr(settings, "MAIL_INTAKE_BATCH", 50))
+    try:
+        with _imap_errors(mailbox), ImapSession(mailbox) as session:
+            for uid in session.search()[:limit]:
+                try:
+                    outcome = _poll_one(session, uid)
+                except ImapRefused as error:
+                    # One mail the server will not hand over or move: the others still get their turn.
+                    logger.warning("Mailbox %s: mail UID %s: %s", mailbox.pk, uid, error)
+                    stats["errors"] += 1
+                    continue
+                except (ImapError, imaplib.IMAP4.abort, OSError):
+                    raise  # the connection is gone: stop this poll
+                except Exception:
+                    logger.exception("Mailbox %s: mail UID %s could not be handled", mailbox.pk, uid)
+                    stats["errors"] += 1
+                    continue
+                stats[outcome] += 1
+    except ImapError as error:
+        stats["error"] = str(error)
+        logger.warning("Mailbox %s (%s): %s", mailbox.pk, mailbox.name, error)
+    _retry_replies(mailbox)
+    MailIntake.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_error=stats["error"])
+    return stats
+
+
+def message_key(*, message_id: str, delivered_to: str, uidvalidity: int, uid: int) -> str:
+    # A mail sent to two intake addresses of one mailbox arrives as two copies with one Message-ID;
+    # the envelope recipient of each copy keeps them apart.
+    raw = f"mid:{message_id}|{delivered_to}" if message_id else f"uid:{uidvalidity}:{uid}"
+    return hashlib.sha256(raw.encode("utf-8", errors="replace")).hexdigest()
+
+
+def _poll_one(session: ImapSession, uid: int) -> str:
+    mailbox = session.mailbox
+    head = session.fetch_head(uid)
+    if head is None:
+        return "skipped"
+    size, header_bytes = head
+    headers = BytesParser(policy=policy.default).parsebytes(header_bytes, headersonly=True)
+    message_id = str(headers.get("Message-ID") or "").strip()[:998]
+    delivered = addresses_in(headers, ("Delivered-To", "X-Original-To"))
+    key = message_key(
+        message_id=message_id, delivered_to=delivered[0] if delivered else "", uidvalidity=session.uidvalidity, uid=uid
+    )
+    processed, state = _claim(mailbox, key, message_id=message_id, uidvalidity=session.uidvalidity, uid=uid)
+    if state == "busy":
+        return "skipped"
+    if state == "done":
+        _finish(session, processed, uid)
+        return "finished"
+    die_here_in_tests("claim")
+    raw = None if size > max_mail_bytes() else session.fetch_mail(uid)
+    if size <= max_mail_bytes() and raw is None:
+        return "skipped"  # moved away by someone else between the two fetches
+    if not mail_handle(processed=processed, raw=raw, header_bytes=header_bytes, size=size):
+        return "skipped"
+    processed.refresh_from_db()
+    _finish(session, processed, uid)
+    return "handled"
+
+
+def _claim(mailbox, key, *, message_id, uidvalidity, uid) -> tuple[ProcessedMail, str]:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            processed = ProcessedMail.objects.create(
+                mailbox=mailbox, message_key=key, message_id=message_id, uidvalidity=uidvalidity, uid=uid,
+                claimed_at=now,
+            )
+        return processed, "new"
+    except IntegrityError:
+        processed = ProcessedMail.objects.get(mailbox=mailbox, message_key=key)
+    if processed.status == ProcessedMail.Status.DONE:
+        return processed, "done"
+    taken = ProcessedMail.objects.filter(
+        pk=processed.pk,
+        status=ProcessedMail.Status.PROCESSING,
+        claimed_at=processed.claimed_at,
+        claimed_at__lt=now - stale_after(),
+    ).update(claimed_at=now, uid=uid, uidvalidity=uidvalidity)
+    if taken != 1:
+        return processed, "busy"  # another poller is on it
+    logger.warning("Mailbox %s: taking over mail %s left half-handled by a poller that stopped", mailbox.pk,
+                   processed.pk)
+    processed.refresh_from_db()
+    return processed, "resume"
+
+
+def _finish(session: ImapSession, processed: ProcessedMail, uid: int) -> None:
+    if processed.reply_status == ProcessedMail.ReplyStatus.PENDING:
+        if processed.mailbox.smtp_host:
+            mail_reply_send(processed_mail_id=processed.pk)
+        else:
+            ProcessedMail.objects.filter(pk=processed.pk, reply_status=ProcessedMail.ReplyStatus.PENDING).update(
+                reply_status=ProcessedMail.ReplyStatus.SKIPPED, reply_error="The mailbox has no SMTP server."
+            )
+    die_here_in_tests("reply")
+    # Two sessions moving one mail at once can leave two copies in the processed folder: the move is
+    # claimed too (again after INTAKE_STALE_SECONDS, if the mail is still here by then).
+    now = timezone.now()
+    claimed = ProcessedMail.objects.filter(
+        Q(moved_at__isnull=True) | Q(moved_at__lt=now - stale_after()), pk=processed.pk
+    ).update(moved_at=now)
+    if claimed:
+        session.move(uid)
+
+
+def _retry_replies(mailbox: MailIntake) -> None:
+    """Replies that failed on an earlier poll (the SMTP server was down) get a few more tries."""
+    if not mailbox.smtp_host:
+        return
+    due = ProcessedMail.objects.filter(
+        mailbox=mailbox,
+        status=ProcessedMail.Status.DONE,
+        reply_status=ProcessedMail.ReplyStatus.FAILED,
+        reply_attempts__lt=REPLY_RETRIES,
+        finished_at__gte=timezone.now() - datetime.timedelta(days=1),
+    ).values_list("pk", flat=True)[:20]
+    for pk in due:
+        mail_reply_send(processed_mail_id=pk)
+
+
+# --- What a mail says -----------------------------------------------------------------------------------
+
+
+def _is_robot(message, sender: str, mailbox: MailIntake) -> bool:
+    """Bounces, auto-replies and lists are never answered: two robots must not write to each other."""
+    if not sender or sender == mailbox.from_address.lower():
+        return True
+    if sender.split("@")[0] in ROBOT_SENDERS:
+        return True
+    auto = str(message.get("Auto-Submitted") or "no").strip().lower()
+    precedence = str(message.get("Precedence") or "").strip().lower()
+    return auto != "no" or precedence in ("bulk", "junk", "list") or message.get("List-Id") is not None
+
+
+def _attachments(message) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """(.csv/.zip attachments as (name, bytes)), and the names of the other attached files."""
+    taken, other = [], []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        name = part.get_filename()
+        if not name:
+            continue
+        name = str(name).replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "attachment"
+        if not name.lower().endswith(ACCEPTED):
+            other.append(name)
+            continue
+        taken.append((name, part.get_payload(decode=True) or b""))
+    return taken, other
+
+
+def mail_handle(*, processed: ProcessedMail, raw: bytes | None, header_bytes: bytes = b"", size: int = 0) -> bool:
+    """Decide what the claimed mail is, take its files, mark it done. `raw` is None for a mail too
+    large to fetch (its headers still say who sent it). False when an import is still running
+    elsewhere: the claim stays `processing` and a later poll finishes it."""
+    mailbox = processed.mailbox
+    refusal, flow, reply = "", None, ProcessedMail.ReplyStatus.PENDING
+    message = BytesParser(policy=policy.default).parsebytes(raw if raw is not None else header_bytes)
+    # The answer goes to From, the address that was checked (never to a Reply-To it may name).
+    sender = _header_address(message, "From")
+    recipients = addresses_in(message)
+    ProcessedMail.objects.filter(pk=processed.pk).update(
+        sender=sender[:320], recipients="\n".join(recipients), subject=_subject(message)
+    )
+    if _is_robot(message, sender, mailbox):
+        refusal = "An automatic mail (bounce, auto-reply or list); not answered."
+        reply = ProcessedMail.ReplyStatus.SKIPPED
+    elif (flow := flow_for_recipients(recipients)) is None:
+        refusal = (
+            f"No flow takes call lists at {', '.join(recipients) or 'the address this mail was sent to'}; "
+            "check the address on the flow's page."
+        )
+    elif not flow.allowed_senders.strip():
+        refusal = f"Flow {flow.flow_id} accepts call lists by mail from nobody yet; ask an administrator."
+    elif not sender_allowed(flow, sender):
+        refusal = (
+            f"{sender} is not allowed to send call lists to flow {flow.flow_id}; "
+            "ask an administrator to add you to the flow's allowed senders."
+        )
+    elif raw is None:
+        refusal = (
+            f"The mail is {_size(size)}, larger than the {_size(max_mail_bytes())} accepted; "
+            "send the list as a ZIP, or through SFTP."
+        )
+    else:
+        taken, other = _attachments(message)
+        if not taken:
+            named = f" (it has {', '.join(other[:5])})" if other else ""
+            refusal = f"The mail has no .csv or .zip attachment{named}; attach the call list and send it again."
+        for index, (name, payload) in enumerate(taken):
+            intake_file, _ = IntakeFile.objects.get_or_create(
+                processed_mail=processed, part_index=index,
+                defaults={"channel": IntakeFile.Channel.MAIL, "filename": name, "flow": flow},
+            )
+            finished = intake_file_take(
+                intake_file=intake_file, flow=flow, source=ContactList.Source.MAIL,
+                open_file=lambda payload=payload: BytesIO(payload),
+            )
+            if not finished:
+                return False
+    if refusal:
+        logger.info("Mailbox %s: mail %s refused: %s", mailbox.pk, processed.pk, refusal)
+    die_here_in_tests("import")
+    ProcessedMail.objects.filter(pk=processed.pk).update(
+        status=ProcessedMail.Status.DONE, refusal=refusal, flow=flow, finished_at=timezone.now(),
+        **({"reply_status": reply} if reply != ProcessedMail.ReplyStatus.PENDING else {}),
+    )
+    return True
+
+
+def _header_address(message, name: str) -> str:
+    try:
+        value = message.get(name)
+    except (ValueError, TypeError, IndexError):  # a header too broken for the parser
+        return ""
+    return parseaddr(str(value or ""))[1].strip().lower()
+
+
+def _subject(message) -> str:
+    try:
+        return " ".join(str(message.get("Subject") or "").split())[:255]
+    except (ValueError, TypeError, IndexError):
+        return ""
+

@@ -1,0 +1,1 @@
+"""The campaign managers' pages: views, forms, selectors and access rules, above the domain apps."""

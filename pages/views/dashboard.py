@@ -1,0 +1,22 @@
+from django.shortcuts import render
+
+from pages import access
+from pages import selectors as queries
+from pages.views import page
+
+
+@page
+def dashboard(request):
+    user = request.user
+    campaigns = access.campaigns_for(user)
+    contact_lists = access.contact_lists_for(user)
+    context = {
+        "active": queries.active_campaigns(campaigns),
+        "flows_today": queries.flows_today(access.flows_for(user)),
+        "problems": queries.problems(campaigns=campaigns, contact_lists=contact_lists),
+        "recent_lists": contact_lists.order_by("-created_at")[:5],
+        "recent_finished": campaigns.filter(status__in=("completed", "cancelled")).order_by("-updated_at")[:5],
+    }
+    if request.htmx:
+        return render(request, "pages/_dashboard_live.html", context)
+    return render(request, "pages/dashboard.html", context)

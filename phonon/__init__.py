@@ -1,0 +1,1 @@
+"""The provider's contract, without Django: limits, codes, bodies, envelopes, client, sandbox."""
