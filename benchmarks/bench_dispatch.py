@@ -21,8 +21,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from dialer import launching
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -88,6 +86,7 @@ def sandbox_reset(base: str) -> None:
 
 def run_campaign(contacts: int, *, workers: int, env: dict, batch_size: int = 500, timeout: float = 600):
     from campaigns.models import Campaign
+    from dialer import launching
     from tests.factories import make_contact_list, make_flow
     from tests.processes import Processes
 

@@ -88,7 +88,8 @@ def batch_send(*, batch_id: int) -> str:
             if not recorded:
                 # The attempt is recorded, and the batch marked as possibly delivered, before the send.
                 if not claimed(batch_id, token).update(
-                    attempts=F("attempts") + 1, maybe_delivered=True, lease_until=lease_until(), updated_at=timezone.now()
+                    attempts=F("attempts") + 1, maybe_delivered=True, lease_until=lease_until(),
+                    updated_at=timezone.now(),
                 ):
                     ratelimit.give_back(grant)
                     raise LostClaim()

@@ -4,9 +4,8 @@ import io
 import pytest
 
 from campaigns.models import Campaign, Contact, ContactList, RejectedRow
-from campaigns.reports import rejected_rows_csv, template_csv
+from campaigns.reports import excel_safe, rejected_rows_csv, template_csv
 from dialer.models import Batch, Call
-from campaigns.reports import excel_safe
 from dialer.results import RESULT_COLUMNS, export_results_csv
 
 pytestmark = pytest.mark.django_db

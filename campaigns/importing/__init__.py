@@ -1,0 +1,59 @@
+"""Call-list import: stream a CSV (or a ZIP of CSVs), validate every row, store contacts in chunks.
+
+The path of one file, module by module:
+
+    upload.contact_list_create   the upload is copied to a private file; the list waits in `pending`
+    job.contact_list_import      (a Celery task) claims the list and runs the import:
+      reading                    bytes -> counted and capped (limits) -> decoded -> physical lines
+      header                     which column is which
+      rows, numbers              every record validated, numbers normalised, start times read
+      writing                    contacts and rejected rows committed a chunk at a time
+    preview.preview_rows         what the upload page shows before the file is sent
+
+A file is either imported (every bad row kept as a RejectedRow with its line, column and reason)
+or refused whole with one sentence (`ContactList.error`). Nothing is half-imported: a refusal or
+a failure half way deletes the rows already committed, and only an `imported` list can be launched.
+
+Decisions that are not obvious from the provider's documents:
+- Encodings: a BOM always wins (UTF-8, UTF-16 LE/BE, UTF-32); without one the file must be valid
+  UTF-8 unless the uploader chose another encoding (cp1252 is never guessed).
+- Line numbers count records as a spreadsheet shows rows: the header is line 1, blank lines count
+  (and are skipped without a report line), a quoted cell holding a line break stays one line.
+- A header with tel11 or higher is refused whole; a row with non-empty cells beyond the header's
+  last column is rejected. Columns with no recognised name become flow variables named as written;
+  `$flow.key.` is stripped. Columns with an empty header cell are ignored.
+- Duplicates: a tel1 number already imported earlier in the list rejects the later row (the first
+  row is named). Alternate numbers repeated within one row are kept once.
+- Any number of a row on the account's do-not-call list rejects the whole row (column named).
+- ZIP: only .csv members, read as streams (never extracted); nested archives, encrypted members,
+  members with unsafe names ('..', absolute) and other files refuse the whole ZIP. Folders and the
+  `__MACOSX/`, `._*`, `.DS_Store`, `Thumbs.db` entries that zip tools add are skipped. In a ZIP of
+  several CSVs, lines count within each CSV and a rejected row's reason starts with the CSV's name.
+- Start times: ISO-8601, or the day-first `dd-mm-yyyy HH:MM[:SS]` / `dd/mm/yyyy ...` spreadsheets
+  write; no offset means PHONON_TIMEZONE. A date before today (in that zone) rejects the row.
+
+Limits (settings; defaults in config/settings.py): CALL_LIST_MAX_BYTES 5 MB per CSV, counted on the
+decompressed stream; CALL_LIST_MAX_TOTAL_BYTES 50 MB read from one ZIP; CALL_LIST_MAX_ROWS
+1,000,000; CALL_LIST_MAX_COLUMNS 50; CALL_LIST_MAX_LINE_BYTES 10,000 (characters of one line);
+CALL_LIST_MAX_ZIP_MEMBERS 20; CALL_LIST_CHUNK_ROWS 5,000 rows a transaction.
+"""
+
+from campaigns.importing.header import Header, parse_header
+from campaigns.importing.job import contact_list_import
+from campaigns.importing.limits import FileRefused, Limits
+from campaigns.importing.numbers import NumberNormaliser, parse_start_time
+from campaigns.importing.preview import preview_rows
+from campaigns.importing.upload import common_start_from_filename, contact_list_create
+
+__all__ = [
+    "FileRefused",
+    "Header",
+    "Limits",
+    "NumberNormaliser",
+    "common_start_from_filename",
+    "contact_list_create",
+    "contact_list_import",
+    "parse_header",
+    "parse_start_time",
+    "preview_rows",
+]

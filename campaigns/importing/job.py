@@ -1,0 +1,61 @@
+"""The import as a job: claim the list, run it, finish with imported, refused or failed."""
+
+import datetime
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.importing.limits import STALE_IMPORT_AFTER, FileRefused, _LostClaim
+from campaigns.importing.rows import _Import
+from campaigns.importing.writing import _delete_rows
+from campaigns.models import ContactList
+
+logger = logging.getLogger(__name__)
+
+
+def _claim(contact_list_id: int, now: datetime.datetime) -> bool:
+    counts = {"rows_done": 0, "imported_count": 0, "rejected_count": 0, "finished_at": None, "error": ""}
+    claimed = ContactList.objects.filter(pk=contact_list_id, status=ContactList.Status.PENDING).update(
+        status=ContactList.Status.IMPORTING, started_at=now, **counts
+    )
+    if claimed:
+        return True
+    # A worker that died mid-import leaves the list `importing`; after a while another may restart it.
+    with transaction.atomic():
+        claimed = ContactList.objects.filter(
+            pk=contact_list_id, status=ContactList.Status.IMPORTING, started_at__lt=now - STALE_IMPORT_AFTER
+        ).update(started_at=now, **counts)
+        if claimed:
+            _delete_rows(contact_list_id)
+    return bool(claimed)
+
+
+def _finish(contact_list_id: int, claim: datetime.datetime, status: str, error: str):
+    with transaction.atomic():
+        updated = ContactList.objects.filter(
+            pk=contact_list_id, status=ContactList.Status.IMPORTING, started_at=claim
+        ).update(
+            status=status, error=error, finished_at=timezone.now(), rows_done=0, imported_count=0, rejected_count=0
+        )
+        if updated:
+            _delete_rows(contact_list_id)
+
+
+def contact_list_import(*, contact_list_id: int) -> ContactList:
+    """Import a pending list synchronously; safe to call twice (a second call finds nothing to do)."""
+    claim = timezone.now()
+    if _claim(contact_list_id, claim):
+        contact_list = ContactList.objects.select_related("flow").get(pk=contact_list_id)
+        try:
+            _Import(contact_list, claim).run()
+        except FileRefused as refusal:
+            _finish(contact_list_id, claim, ContactList.Status.REFUSED, refusal.message)
+        except _LostClaim:
+            logger.warning("Import of contact list %s was restarted elsewhere; this run stops.", contact_list_id)
+        except FileNotFoundError:
+            _finish(contact_list_id, claim, ContactList.Status.FAILED, "The uploaded file is no longer on the server.")
+        except Exception as error:
+            logger.exception("Import of contact list %s failed", contact_list_id)
+            _finish(contact_list_id, claim, ContactList.Status.FAILED, f"The import failed ({type(error).__name__}).")
+    return ContactList.objects.get(pk=contact_list_id)
