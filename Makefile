@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARTIFACTS ?= test-artifacts
 
-.PHONY: install run test test-fast bench lint migrate
+.PHONY: install run test test-fast bench lint migrate requirements
 
-$(VENV)/.installed: requirements.txt
+# Development installs both lists; the production image installs requirements.txt only.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,3 +36,9 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+# Recompile the pins after editing requirements.in or requirements-dev.in.
+requirements: install
+	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras -o requirements-dev.txt requirements-dev.in

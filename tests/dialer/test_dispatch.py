@@ -4,7 +4,9 @@ import datetime
 import hashlib
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns import lifecycle
@@ -302,9 +304,6 @@ def test_an_encrypted_flow_sends_the_envelope_and_is_placed(sandbox, profile):
 
 
 def test_an_rsa_key_under_2048_bits_is_refused_when_the_flow_is_saved():
-    from cryptography.hazmat.primitives import serialization
-    from django.core.exceptions import ValidationError
-
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     pem = small.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     with pytest.raises(ValidationError, match="1024 bits"):

@@ -6,6 +6,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
@@ -281,7 +282,6 @@ def test_every_admin_list_and_page_opens(client, root, campaign, model):
     BatchAttempt.objects.create(batch=batch, number=1, outcome="timeout")
     assert client.get(reverse(f"admin:{model}_changelist")).status_code == 200
     app_label, model_name = model.split("_", 1)
-    from django.apps import apps
 
     first = apps.get_model(app_label, model_name).objects.first()
     if first is not None:

@@ -18,6 +18,7 @@ from campaigns.models import Campaign
 from dialer.models import Batch
 from flows.encrypted_fields import TOKEN_PREFIX, encrypted_models
 from flows.models import Flow
+from intake.models import MailIntake, SftpIntake
 from tests.factories import make_contact_list, make_flow
 
 OLD_KEY = Fernet.generate_key().decode()
@@ -42,7 +43,6 @@ def table_exists(model) -> bool:
 def make_secrets() -> None:
     for index, secret in enumerate(SECRETS):
         make_flow(flow_id=f"FLOW000{index}", security_id=secret)
-    from intake.models import MailIntake, SftpIntake
 
     if table_exists(MailIntake):  # the intake channels' migration may not be in this tree yet
         MailIntake.objects.create(

@@ -9,6 +9,7 @@ from django.test import RequestFactory
 from intake.admin import MailIntakeAdmin, MailIntakeForm, SftpIntakeAdmin
 from intake.connections import file_intake_check, imap_check, mail_intake_check, smtp_check
 from intake.models import MailIntake, Security, SftpIntake
+from tests.intake.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +41,6 @@ def test_wrong_passwords_and_a_missing_folder_are_said_in_words(mailbox, smtp_si
 
 
 def test_nothing_listening_is_said_in_words(mailbox, smtp_sink):
-    from tests.intake.servers import free_port
-
     mailbox.imap_port = mailbox.smtp_port = free_port()
     ok, sentence = imap_check(mailbox)
     assert not ok and sentence.startswith(f"IMAP: Cannot connect to the IMAP server 127.0.0.1:{mailbox.imap_port}")

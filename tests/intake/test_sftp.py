@@ -3,10 +3,13 @@ drop folder with the same layout on this machine."""
 
 import csv
 import datetime
+from io import BytesIO
 
+import asyncssh
 import pytest
 
 from campaigns.models import Campaign, ContactList
+from intake.files import intake_file_take
 from intake.models import IntakeFile, SeenRemoteFile, SftpIntake
 from intake.sftp import file_intake_poll
 from tests.factories import make_flow
@@ -132,8 +135,6 @@ def test_partial_upload_names_are_never_taken(flow, sftp_intake, sftp_server):
 
 
 def test_a_wrong_pinned_host_key_refuses_to_connect(flow, sftp_intake, sftp_server, smtp_sink):
-    import asyncssh
-
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
     sftp_intake.host_key = other
     sftp_intake.save()
@@ -191,9 +192,7 @@ def test_a_resumed_claim_moves_the_file_without_importing_it_again(flow, sftp_in
     file_intake_poll(intake_id=sftp_intake.pk)
     seen = SeenRemoteFile.objects.get()
     intake_file = IntakeFile.objects.create(channel="sftp", file_intake=sftp_intake, filename=seen.name)
-    from io import BytesIO
 
-    from intake.files import intake_file_take
 
     intake_file_take(intake_file=intake_file, flow=flow, source="sftp", open_file=lambda: BytesIO(csv_bytes(2)))
     old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)

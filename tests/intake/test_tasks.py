@@ -3,6 +3,7 @@
 import pytest
 
 from campaigns.models import ContactList
+from config.celery import app
 from intake.tasks import poll_mailbox_task, poll_mailboxes_task, poll_sftp_task
 from tests.intake.conftest import csv_bytes, deliver, make_mail, upload
 
@@ -11,8 +12,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def eager():
-    from config.celery import app
-
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
