@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
+from phonon.limits import MAX_CALLS_PER_REQUEST
 
 Status = Campaign.Status
 
@@ -71,8 +72,8 @@ def campaign_create(
         raise ValueError(f"The list “{contact_list.name}” has no contacts to call.")
     window_start, window_end = parse_window(window)
     size = batch_size or settings.PHONON_BATCH_SIZE
-    if not 1 <= size <= 500:
-        raise ValueError("A batch holds 1 to 500 calls (the provider's maximum).")
+    if not 1 <= size <= MAX_CALLS_PER_REQUEST:
+        raise ValueError(f"A batch holds 1 to {MAX_CALLS_PER_REQUEST} calls (the provider's maximum).")
     days = sorted(set(window_days if window_days is not None else range(7)))
     if not days or not all(0 <= day <= 6 for day in days):
         raise ValueError("Choose at least one weekday for the calling window.")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from flows.models import Account, Flow
+from phonon.limits import MAX_CALLS_PER_REQUEST
 
 
 class ContactList(models.Model):
@@ -129,7 +130,7 @@ class Campaign(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
     status_reason = models.TextField(blank=True, help_text="Why the campaign is paused, cancelled or failed.")
     api_version = models.CharField(max_length=8, choices=Flow.ApiVersion.choices, default=Flow.ApiVersion.PRODUCTION)
-    batch_size = models.PositiveSmallIntegerField(default=500)
+    batch_size = models.PositiveSmallIntegerField(default=MAX_CALLS_PER_REQUEST)
     # Identifies this campaign's calls to the provider: client-identifiers are <token>-<seq>, so
     # launching the same list again never repeats an earlier request.
     token = models.CharField(max_length=16, unique=True)
@@ -151,7 +152,8 @@ class Campaign(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(batch_size__gte=1) & models.Q(batch_size__lte=500), name="campaign_batch_size_1_500"
+                condition=models.Q(batch_size__gte=1) & models.Q(batch_size__lte=MAX_CALLS_PER_REQUEST),
+                name="campaign_batch_size_1_500",
             ),
         ]
 

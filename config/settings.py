@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from phonon.limits import MAX_CALLS_PER_REQUEST, MAX_FILE_BYTES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -145,7 +147,7 @@ STORAGES = {
 # only through views that check the user's account.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
-CALL_LIST_MAX_BYTES = env.int("CALL_LIST_MAX_BYTES", default=5 * 1024 * 1024)
+CALL_LIST_MAX_BYTES = env.int("CALL_LIST_MAX_BYTES", default=MAX_FILE_BYTES)
 # Django refuses request bodies larger than this before any view runs (a ZIP may carry several
 # CSVs, so it is larger than one CSV's limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -221,6 +223,8 @@ INTAKE_STALE_SECONDS = env.int("INTAKE_STALE_SECONDS", default=600)
 INTAKE_FILE_SETTLE_SECONDS = env.int("INTAKE_FILE_SETTLE_SECONDS", default=10)
 INTAKE_NETWORK_TIMEOUT = env.int("INTAKE_NETWORK_TIMEOUT", default=30)
 MAIL_INTAKE_BATCH = env.int("MAIL_INTAKE_BATCH", default=50)
+# The largest mail read: a mailed ZIP is base64-encoded, a third larger than the file itself.
+MAIL_INTAKE_MAX_BYTES = env.int("MAIL_INTAKE_MAX_BYTES", default=UPLOAD_MAX_BYTES * 4 // 3 + 1024 * 1024)
 
 # --- The provider -----------------------------------------------------------------------------
 
@@ -237,9 +241,11 @@ PHONON_BULK_RATE = env.str("PHONON_BULK_RATE", default="30000/60")
 # Seconds added to every rate window, so that the jitter between a grant and the request's
 # arrival at the provider can never put two windows' worth of calls in one of theirs.
 PHONON_RATE_MARGIN = env.float("PHONON_RATE_MARGIN", default=0.2)
-PHONON_BATCH_SIZE = env.int("PHONON_BATCH_SIZE", default=500)
-if not 1 <= PHONON_BATCH_SIZE <= 500:
-    raise ImproperlyConfigured("PHONON_BATCH_SIZE must be between 1 and 500 (the provider's maximum).")
+PHONON_BATCH_SIZE = env.int("PHONON_BATCH_SIZE", default=MAX_CALLS_PER_REQUEST)
+if not 1 <= PHONON_BATCH_SIZE <= MAX_CALLS_PER_REQUEST:
+    raise ImproperlyConfigured(
+        f"PHONON_BATCH_SIZE must be between 1 and {MAX_CALLS_PER_REQUEST} (the provider's maximum)."
+    )
 PHONON_TIMEZONE = env.str("PHONON_TIMEZONE", default="Asia/Kolkata")
 PHONON_DEFAULT_REGION = env.str("PHONON_DEFAULT_REGION", default="IN")
 PHONON_CONNECT_TIMEOUT = env.float("PHONON_CONNECT_TIMEOUT", default=5.0)

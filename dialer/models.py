@@ -2,6 +2,7 @@ from django.db import models
 
 from campaigns.models import Campaign, Contact
 from flows.encrypted_fields import EncryptedBinaryField
+from phonon.limits import MAX_CALLS_PER_REQUEST
 
 
 class Batch(models.Model):
@@ -63,7 +64,8 @@ class Batch(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "sequence"], name="batch_sequence_unique"),
             models.CheckConstraint(
-                condition=models.Q(call_count__gte=1) & models.Q(call_count__lte=500), name="batch_1_to_500_calls"
+                condition=models.Q(call_count__gte=1) & models.Q(call_count__lte=MAX_CALLS_PER_REQUEST),
+                name="batch_1_to_500_calls",
             ),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="batch_due_idx")]

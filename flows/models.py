@@ -5,9 +5,11 @@ from django.db import models
 
 from flows.encrypted_fields import EncryptedTextField
 from phonon.envelope import PublicKeyRefused, validate_public_key
+from phonon.limits import FLOW_ID_LENGTH, FLOW_ID_PATTERN
 
 flow_id_validator = RegexValidator(
-    r"^[A-Za-z0-9]{8}$", "A flow-id is exactly 8 letters or digits, as the provider issues it."
+    rf"^{FLOW_ID_PATTERN.pattern}$",
+    f"A flow-id is exactly {FLOW_ID_LENGTH} letters or digits, as the provider issues it.",
 )
 did_validator = RegexValidator(r"^\+?[0-9]{6,15}$", "A DID is a phone number of 6 to 15 digits.")
 
@@ -57,7 +59,7 @@ class Flow(models.Model):
         PKCS1_ECB = "pkcs1-ecb", "RSA PKCS#1 v1.5 + AES-256-ECB (legacy)"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="flows")
-    flow_id = models.CharField("flow-id", max_length=8, unique=True, validators=[flow_id_validator])
+    flow_id = models.CharField("flow-id", max_length=FLOW_ID_LENGTH, unique=True, validators=[flow_id_validator])
     name = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MULTICAST)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.REALTIME)

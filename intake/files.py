@@ -6,8 +6,8 @@ links to (contact list, campaign) and does only what is missing, so a poller tha
 finished by the next one without importing or launching anything twice.
 """
 
+import datetime
 import logging
-import os
 
 from django.conf import settings
 from django.db import transaction
@@ -27,11 +27,9 @@ class _AlreadyLinked(Exception):
     """Another poller linked a contact list to this file first; ours is rolled back."""
 
 
-def die_here_in_tests(point: str) -> None:
-    """Crash tests kill the poller at an exact point (INTAKE_TEST_DIE_AFTER=claim|import|reply);
-    honoured only with DEBUG on."""
-    if settings.DEBUG and os.environ.get("INTAKE_TEST_DIE_AFTER") == point:
-        os._exit(137)
+def claim_stale_after() -> datetime.timedelta:
+    """A mail or file claimed this long ago by a poller that never finished is taken over."""
+    return datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
 
 
 def intake_file_take(*, intake_file: IntakeFile, flow, source: str, open_file) -> bool:

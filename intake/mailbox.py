@@ -29,8 +29,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.importing.limits import human_size
 from campaigns.models import ContactList
-from intake.files import die_here_in_tests, intake_file_take
+from intake.files import claim_stale_after, intake_file_take
 from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
 from intake.replies import mail_reply_send, network_timeout
 from intake.routing import addresses_in, flow_for_recipients, sender_allowed
@@ -51,20 +52,8 @@ class ImapRefused(ImapError):
     """The server answered NO or BAD to one command; the connection itself is fine."""
 
 
-def stale_after() -> datetime.timedelta:
-    return datetime.timedelta(seconds=float(getattr(settings, "INTAKE_STALE_SECONDS", 600)))
-
-
 def max_mail_bytes() -> int:
-    # A mailed ZIP is base64-encoded: a third larger than the file itself.
-    default = settings.UPLOAD_MAX_BYTES * 4 // 3 + 1024 * 1024
-    return int(getattr(settings, "MAIL_INTAKE_MAX_BYTES", default))
-
-
-def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1048576:.1f} MB"
-    return f"{n / 1024:.1f} KB"
+    return settings.MAIL_INTAKE_MAX_BYTES
 
 
 def _quote(name: str) -> str:
@@ -211,7 +200,7 @@ def mailbox_poll(*, mailbox_id: int) -> dict:
     """Handle every mail waiting in the mailbox (at most MAIL_INTAKE_BATCH a poll); never raises."""
     mailbox = MailIntake.objects.get(pk=mailbox_id)
     stats = {"mailbox": mailbox.pk, "handled": 0, "finished": 0, "skipped": 0, "errors": 0, "error": ""}
-    limit = int(getattr(settings, "MAIL_INTAKE_BATCH", 50))
+    limit = settings.MAIL_INTAKE_BATCH
     try:
         with _imap_errors(mailbox), ImapSession(mailbox) as session:
             for uid in session.search()[:limit]:
@@ -262,7 +251,6 @@ def _poll_one(session: ImapSession, uid: int) -> str:
     if state == "done":
         _finish(session, processed, uid)
         return "finished"
-    die_here_in_tests("claim")
     raw = None if size > max_mail_bytes() else session.fetch_mail(uid)
     if size <= max_mail_bytes() and raw is None:
         return "skipped"  # moved away by someone else between the two fetches
@@ -290,7 +278,7 @@ def _claim(mailbox, key, *, message_id, uidvalidity, uid) -> tuple[ProcessedMail
         pk=processed.pk,
         status=ProcessedMail.Status.PROCESSING,
         claimed_at=processed.claimed_at,
-        claimed_at__lt=now - stale_after(),
+        claimed_at__lt=now - claim_stale_after(),
     ).update(claimed_at=now, uid=uid, uidvalidity=uidvalidity)
     if taken != 1:
         return processed, "busy"  # another poller is on it
@@ -308,12 +296,11 @@ def _finish(session: ImapSession, processed: ProcessedMail, uid: int) -> None:
             ProcessedMail.objects.filter(pk=processed.pk, reply_status=ProcessedMail.ReplyStatus.PENDING).update(
                 reply_status=ProcessedMail.ReplyStatus.SKIPPED, reply_error="The mailbox has no SMTP server."
             )
-    die_here_in_tests("reply")
     # Two sessions moving one mail at once can leave two copies in the processed folder: the move is
     # claimed too (again after INTAKE_STALE_SECONDS, if the mail is still here by then).
     now = timezone.now()
     claimed = ProcessedMail.objects.filter(
-        Q(moved_at__isnull=True) | Q(moved_at__lt=now - stale_after()), pk=processed.pk
+        Q(moved_at__isnull=True) | Q(moved_at__lt=now - claim_stale_after()), pk=processed.pk
     ).update(moved_at=now)
     if claimed:
         session.move(uid)
@@ -395,7 +382,7 @@ def mail_handle(*, processed: ProcessedMail, raw: bytes | None, header_bytes: by
         )
     elif raw is None:
         refusal = (
-            f"The mail is {_size(size)}, larger than the {_size(max_mail_bytes())} accepted; "
+            f"The mail is {human_size(size)}, larger than the {human_size(max_mail_bytes())} accepted; "
             "send the list as a ZIP, or through SFTP."
         )
     else:
@@ -416,7 +403,6 @@ def mail_handle(*, processed: ProcessedMail, raw: bytes | None, header_bytes: by
                 return False
     if refusal:
         logger.info("Mailbox %s: mail %s refused: %s", mailbox.pk, processed.pk, refusal)
-    die_here_in_tests("import")
     ProcessedMail.objects.filter(pk=processed.pk).update(
         status=ProcessedMail.Status.DONE, refusal=refusal, flow=flow, finished_at=timezone.now(),
         **({"reply_status": reply} if reply != ProcessedMail.ReplyStatus.PENDING else {}),

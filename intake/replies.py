@@ -28,7 +28,7 @@ class SmtpError(Exception):
 
 
 def network_timeout() -> float:
-    return float(getattr(settings, "INTAKE_NETWORK_TIMEOUT", 30.0))
+    return settings.INTAKE_NETWORK_TIMEOUT
 
 
 def smtp_connect(mailbox: MailIntake) -> smtplib.SMTP:

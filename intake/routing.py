@@ -28,7 +28,7 @@ PARTIAL_SUFFIXES = (".part", ".partial", ".filepart", ".tmp", ".temp", ".crdownl
 
 
 def intake_pattern() -> str:
-    return getattr(settings, "MAIL_INTAKE_PATTERN", "") or DEFAULT_PATTERN
+    return settings.MAIL_INTAKE_PATTERN or DEFAULT_PATTERN
 
 
 def flow_intake_address(flow: Flow) -> str:

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from intake.files import die_here_in_tests, intake_file_take
+from intake.files import claim_stale_after, intake_file_take
 from intake.host_keys import key_line, parse_host_key
 from intake.models import IntakeFile, SeenRemoteFile, SftpIntake
 from intake.replies import file_succeeded, files_summary_send, network_timeout, report_csv, report_name
@@ -59,12 +59,8 @@ class Entry:
     mtime: int
 
 
-def stale_after() -> datetime.timedelta:
-    return datetime.timedelta(seconds=float(getattr(settings, "INTAKE_STALE_SECONDS", 600)))
-
-
 def settle_seconds() -> float:
-    return float(getattr(settings, "INTAKE_FILE_SETTLE_SECONDS", 10))
+    return settings.INTAKE_FILE_SETTLE_SECONDS
 
 
 # --- Folders: SFTP and local ------------------------------------------------------------------------
@@ -352,7 +348,7 @@ def _look(intake: SftpIntake, entry: Entry) -> SeenRemoteFile | None:
         return None
     same = (seen.size, seen.mtime) == (entry.size, entry.mtime)
     if seen.status == SeenRemoteFile.Status.TAKING:
-        if seen.claimed_at and seen.claimed_at > now - stale_after():
+        if seen.claimed_at and seen.claimed_at > now - claim_stale_after():
             return None  # another poller is taking it
         if not same and seen.intake_file_id:
             # The claimed file was moved out by a poller that died before it could say so, and a new
@@ -381,7 +377,7 @@ def _look(intake: SftpIntake, entry: Entry) -> SeenRemoteFile | None:
 def _close_vanished(intake: SftpIntake, present: dict) -> None:
     gone = SeenRemoteFile.objects.filter(file_intake=intake).exclude(name__in=list(present))
     gone.filter(status=SeenRemoteFile.Status.WAITING).delete()
-    stale = gone.filter(status=SeenRemoteFile.Status.TAKING, claimed_at__lt=timezone.now() - stale_after())
+    stale = gone.filter(status=SeenRemoteFile.Status.TAKING, claimed_at__lt=timezone.now() - claim_stale_after())
     for seen in stale.select_related("intake_file"):
         _close_taken(seen)
 
@@ -400,7 +396,6 @@ def _take(intake: SftpIntake, folder, seen: SeenRemoteFile, entry: Entry) -> str
     or the folder failed: the claim is given back for the next poll)."""
     try:
         intake_file = _intake_file_for(intake, seen)
-        die_here_in_tests("claim")
         if not intake_file.refusal:
             # Resumed with a list already made: finish its import and launch, never make another.
             flow = intake_file.flow if intake_file.contact_list_id else None
@@ -414,7 +409,6 @@ def _take(intake: SftpIntake, folder, seen: SeenRemoteFile, entry: Entry) -> str
                 open_file=lambda: folder.open_upload(entry.name),
             ):
                 return ""  # its import runs elsewhere; the claim stays, a later poll finishes it
-        die_here_in_tests("import")
         intake_file.refresh_from_db()
         outcome = SUCCESS if file_succeeded(intake_file) else FAILURE
         folder.write_text(outcome, report_name(entry.name), report_csv(intake_file))

@@ -10,6 +10,7 @@ from django.utils.timezone import make_naive
 
 from campaigns.windows import WEEKDAY_NAMES, parse_window
 from flows.models import Flow
+from phonon.limits import MAX_CALLS_PER_REQUEST
 
 ENCODING_CHOICES = [
     ("", "Detect (UTF-8, or UTF-16 with a byte-order mark)"),
@@ -89,8 +90,8 @@ class CampaignForm(forms.Form):
         widget=forms.CheckboxSelectMultiple, error_messages={"required": "Choose at least one weekday."},
     )
     batch_size = forms.IntegerField(
-        label="Calls per request", min_value=1, max_value=500,
-        help_text="1 to 500 (the provider's maximum per request).",
+        label="Calls per request", min_value=1, max_value=MAX_CALLS_PER_REQUEST,
+        help_text=f"1 to {MAX_CALLS_PER_REQUEST} (the provider's maximum per request).",
     )
     api_version = forms.ChoiceField(
         label="Flow version", choices=Flow.ApiVersion.choices, widget=forms.RadioSelect,

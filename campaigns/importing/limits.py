@@ -69,16 +69,16 @@ class Limits:
     @classmethod
     def from_settings(cls) -> "Limits":
         return cls(
-            max_bytes=getattr(settings, "CALL_LIST_MAX_BYTES", 5 * MB),
-            max_rows=getattr(settings, "CALL_LIST_MAX_ROWS", 1_000_000),
-            max_columns=getattr(settings, "CALL_LIST_MAX_COLUMNS", 50),
-            max_line=getattr(settings, "CALL_LIST_MAX_LINE_BYTES", 10_000),
-            max_members=getattr(settings, "CALL_LIST_MAX_ZIP_MEMBERS", 20),
-            max_total=getattr(settings, "CALL_LIST_MAX_TOTAL_BYTES", 50 * MB),
+            max_bytes=settings.CALL_LIST_MAX_BYTES,
+            max_rows=settings.CALL_LIST_MAX_ROWS,
+            max_columns=settings.CALL_LIST_MAX_COLUMNS,
+            max_line=settings.CALL_LIST_MAX_LINE_BYTES,
+            max_members=settings.CALL_LIST_MAX_ZIP_MEMBERS,
+            max_total=settings.CALL_LIST_MAX_TOTAL_BYTES,
         )
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     if n >= MB:
         return f"{n / MB:.1f}".removesuffix(".0") + " MB"
     if n >= 1024:

@@ -16,8 +16,8 @@ from campaigns.importing.limits import (
     ZIP_JUNK_NAMES,
     FileRefused,
     Limits,
-    _size,
     _where,
+    human_size,
 )
 
 
@@ -48,12 +48,12 @@ class _CappedReader(io.RawIOBase):
         self._totals.bytes += n
         if self._count > self._limits.max_bytes:
             raise FileRefused(
-                f"The CSV{_where(self._member)} is larger than {_size(self._limits.max_bytes)}; "
+                f"The CSV{_where(self._member)} is larger than {human_size(self._limits.max_bytes)}; "
                 "split it into smaller files."
             )
         if self._member is not None and self._totals.bytes > self._limits.max_total:
             raise FileRefused(
-                f"The ZIP unpacks to more than {_size(self._limits.max_total)}; send fewer or smaller CSV files."
+                f"The ZIP unpacks to more than {human_size(self._limits.max_total)}; send fewer or smaller CSV files."
             )
         return n
 

@@ -40,7 +40,7 @@ class _Import:
         self.list = contact_list
         self.claim = claim
         self.limits = Limits.from_settings()
-        self.chunk_rows = getattr(settings, "CALL_LIST_CHUNK_ROWS", 5000)
+        self.chunk_rows = settings.CALL_LIST_CHUNK_ROWS
         self.zone = ZoneInfo(settings.PHONON_TIMEZONE)
         self.today = timezone.now().astimezone(self.zone).date()
         self.normalise = NumberNormaliser(settings.PHONON_DEFAULT_REGION)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns.importing.limits import ACCEPTED_EXTENSIONS, FILENAME_START_RE, FileRefused, _size
+from campaigns.importing.limits import ACCEPTED_EXTENSIONS, FILENAME_START_RE, FileRefused, human_size
 from campaigns.models import ContactList
 
 
@@ -69,7 +69,7 @@ def contact_list_create(
             out.write(chunk)
     if size > limit:
         path.unlink(missing_ok=True)
-        _refuse_upload(contact_list, f"The upload is larger than {_size(limit)}, the most the server accepts.")
+        _refuse_upload(contact_list, f"The upload is larger than {human_size(limit)}, the most the server accepts.")
     contact_list.stored_file = f"call_lists/{stored_name}"
     contact_list.save()
     return contact_list

@@ -244,7 +244,7 @@ def test_a_mail_too_large_is_answered_without_being_downloaded(settings, flow, m
 
     assert ContactList.objects.count() == 0
     text = body_of(only_reply(smtp_sink))
-    assert "larger than the 2.0 KB accepted; send the list as a ZIP, or through SFTP." in text
+    assert "larger than the 2 KB accepted; send the list as a ZIP, or through SFTP." in text
 
 
 def test_a_mail_without_message_id_is_still_handled_once(flow, mailbox, smtp_sink):

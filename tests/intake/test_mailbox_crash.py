@@ -1,5 +1,5 @@
 """Each mail is handled once, whatever happens to the pollers: real `manage.py poll_intake` processes,
-killed at exact points (INTAKE_TEST_DIE_AFTER) or run two at a time, against Dovecot and aiosmtpd."""
+killed at exact points (tests/intake/killed_poller.py) or run two at a time, against Dovecot and aiosmtpd."""
 
 import datetime
 import json
@@ -14,13 +14,15 @@ from intake.models import ProcessedMail
 from tests.intake.conftest import csv_bytes, deliver, folder_count, make_mail
 from tests.processes import ROOT, process_env
 
+KILLED_POLLER = ROOT / "tests" / "intake" / "killed_poller.py"
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def poll(settings, **env) -> subprocess.CompletedProcess:
+def poll(settings, die_after: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "poll_intake", "--only", "mail"], cwd=ROOT, capture_output=True, timeout=120,
-        env=process_env(MEDIA_ROOT=settings.MEDIA_ROOT, **env),
+        [sys.executable, str(KILLED_POLLER), "mail", die_after], cwd=ROOT, capture_output=True, timeout=120,
+        env=process_env(MEDIA_ROOT=settings.MEDIA_ROOT),
     )
 
 
@@ -42,7 +44,7 @@ def test_a_poller_killed_mid_mail_is_finished_by_the_next_without_a_second_impor
     deliver(mailbox, make_mail(attachments=[("customers.csv", csv_bytes(3, bad=1))]))
 
     # when a poller is SIGKILLed at that point
-    crashed = poll(settings, INTAKE_TEST_DIE_AFTER=point)
+    crashed = poll(settings, die_after=point)
     assert crashed.returncode == 137, crashed.stderr.decode()[-2000:]
     assert ContactList.objects.count() == lists_after_crash
     assert len(smtp_sink.received()) == replies_after_crash

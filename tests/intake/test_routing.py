@@ -33,8 +33,8 @@ def test_a_flow_answers_at_the_pattern_address_unless_it_has_its_own(settings, f
     assert flow_for_address("lists+ZH0RKJvh@intake.example") is None
 
 
-def test_the_default_pattern_is_used_without_the_setting(settings, flow):
-    del settings.MAIL_INTAKE_PATTERN
+def test_the_default_pattern_is_used_when_the_setting_is_empty(settings, flow):
+    settings.MAIL_INTAKE_PATTERN = ""
     assert flow_intake_address(flow) == "calls+ZH0RKJvh@example.com"
 
 

@@ -11,13 +11,15 @@ from intake.models import SeenRemoteFile
 from tests.intake.conftest import csv_bytes, listing, summaries, upload
 from tests.processes import ROOT, process_env
 
+KILLED_POLLER = ROOT / "tests" / "intake" / "killed_poller.py"
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def poll(settings, **env) -> subprocess.CompletedProcess:
+def poll(settings, die_after: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "poll_intake", "--only", "files"], cwd=ROOT, capture_output=True, timeout=120,
-        env=process_env(MEDIA_ROOT=settings.MEDIA_ROOT, **env),
+        [sys.executable, str(KILLED_POLLER), "files", die_after], cwd=ROOT, capture_output=True, timeout=120,
+        env=process_env(MEDIA_ROOT=settings.MEDIA_ROOT),
     )
 
 
@@ -31,7 +33,7 @@ def test_a_poller_killed_mid_file_is_finished_by_the_next_with_one_list(
     SeenRemoteFile.objects.update(looked_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
 
     # when the poller that takes it is SIGKILLed
-    crashed = poll(settings, INTAKE_TEST_DIE_AFTER=point)
+    crashed = poll(settings, die_after=point)
     assert crashed.returncode == 137, crashed.stderr.decode()[-2000:]
     assert ContactList.objects.count() == lists_after_crash
     assert listing(sftp_server.root, "Upload") == ["C129113_ZH0RKJvh.csv"]
