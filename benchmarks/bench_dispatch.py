@@ -25,12 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def free_port() -> int:
-    from config.embedded_redis import free_port as pick
-
-    return pick()
-
-
 def setup_environment(database: str) -> dict:
     os.environ["DEBUG"] = "1"
     tmp = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
@@ -44,10 +38,10 @@ def setup_environment(database: str) -> dict:
         os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    from config.embedded_redis import EmbeddedRedis, free_port
+
     redis_server = None
     if not os.environ.get("REDIS_URL"):
-        from config.embedded_redis import EmbeddedRedis
-
         redis_server = EmbeddedRedis().start()
         os.environ["REDIS_URL"] = redis_server.url
     port = free_port()

@@ -13,6 +13,7 @@ Also a container health check without HTTP: `python -m config.health beat` runs 
 """
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -60,6 +61,7 @@ def run_checks(names=None) -> dict:
     return results
 
 
+@login_not_required
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:

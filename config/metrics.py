@@ -11,6 +11,7 @@ import logging
 
 import redis
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
@@ -110,6 +111,7 @@ def _allowed(request: HttpRequest) -> bool:
     return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+@login_not_required
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:

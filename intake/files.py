@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from campaigns.importing import FileRefused, contact_list_create, contact_list_import
 from campaigns.lifecycle import TransitionRefused
@@ -30,6 +31,12 @@ class _AlreadyLinked(Exception):
 def claim_stale_after() -> datetime.timedelta:
     """A mail or file claimed this long ago by a poller that never finished is taken over."""
     return datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
+
+
+def poll_record(channel, stats: dict) -> dict:
+    """Stamp a mailbox's or folder's last poll, with the error that stopped it (empty if none)."""
+    type(channel).objects.filter(pk=channel.pk).update(last_polled_at=timezone.now(), last_error=stats["error"])
+    return stats
 
 
 def intake_file_take(*, intake_file: IntakeFile, flow, source: str, open_file) -> bool:

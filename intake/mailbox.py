@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from campaigns.importing.limits import human_size
 from campaigns.models import ContactList
-from intake.files import claim_stale_after, intake_file_take
+from intake.files import claim_stale_after, intake_file_take, poll_record
 from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
 from intake.replies import mail_reply_send, network_timeout
 from intake.routing import addresses_in, flow_for_recipients, sender_allowed
@@ -222,8 +222,7 @@ def mailbox_poll(*, mailbox_id: int) -> dict:
         stats["error"] = str(error)
         logger.warning("Mailbox %s (%s): %s", mailbox.pk, mailbox.name, error)
     _retry_replies(mailbox)
-    MailIntake.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_error=stats["error"])
-    return stats
+    return poll_record(mailbox, stats)
 
 
 def message_key(*, message_id: str, delivered_to: str, uidvalidity: int, uid: int) -> str:

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from intake.files import claim_stale_after, intake_file_take
+from intake.files import claim_stale_after, intake_file_take, poll_record
 from intake.host_keys import key_line, parse_host_key
 from intake.models import IntakeFile, SeenRemoteFile, SftpIntake
 from intake.replies import file_succeeded, files_summary_send, network_timeout, report_csv, report_name
@@ -328,8 +328,7 @@ def file_intake_poll(*, intake_id: int) -> dict:
         stats["error"] = str(error)
         logger.warning("File intake %s (%s): %s", intake.pk, intake.name, error)
     _send_summary(intake)
-    SftpIntake.objects.filter(pk=intake.pk).update(last_polled_at=timezone.now(), last_error=stats["error"])
-    return stats
+    return poll_record(intake, stats)
 
 
 def _look(intake: SftpIntake, entry: Entry) -> SeenRemoteFile | None:

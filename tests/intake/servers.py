@@ -18,17 +18,13 @@ import asyncssh
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from config.embedded_redis import free_port
+
 # The sink asks for AUTH without TLS on purpose: it listens on 127.0.0.1 only.
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 DOVECOT_PATHS = ("dovecot", "/usr/sbin/dovecot")
 DOVECOT_APT = "apt-get install -y dovecot-imapd"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

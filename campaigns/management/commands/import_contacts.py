@@ -5,19 +5,18 @@ Imports synchronously and prints one JSON line:
 A file refused whole (or an unknown flow) prints {"error": "<one sentence>"} and exits with status 1.
 """
 
-import json
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
 from campaigns.importing import FileRefused, contact_list_create, contact_list_import
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
+from flows.json_command import JsonCommand
 from flows.models import Flow
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = "Import a call list (.csv or .zip) for a flow and print the outcome as JSON."
 
     def add_arguments(self, parser):
@@ -31,10 +30,10 @@ class Command(BaseCommand):
         if flow is None and options["flow"].isdigit():
             flow = Flow.objects.filter(pk=int(options["flow"])).first()
         if flow is None:
-            self._fail(f'No flow "{options["flow"]}" exists.')
+            self.refuse(f'No flow "{options["flow"]}" exists.')
         path = Path(options["file"])
         if not path.is_file():
-            self._fail(f'No file "{path}" exists.')
+            self.refuse(f'No file "{path}" exists.')
         try:
             with path.open("rb") as fileobj:
                 contact_list = contact_list_create(
@@ -46,10 +45,10 @@ class Command(BaseCommand):
                     encoding=options["encoding"],
                 )
         except FileRefused as refusal:
-            self._fail(refusal.message)
+            self.refuse(refusal.message)
         contact_list = contact_list_import(contact_list_id=contact_list.pk)
         if contact_list.status != ContactList.Status.IMPORTED:
-            self._fail(contact_list.error or f"The import did not finish (status {contact_list.status}).")
+            self.refuse(contact_list.error or f"The import did not finish (status {contact_list.status}).")
         report = None
         if contact_list.rejected_count:
             folder = Path(settings.MEDIA_ROOT) / "reports"
@@ -58,7 +57,7 @@ class Command(BaseCommand):
             with report_path.open("w", newline="", encoding="utf-8") as out:
                 rejected_rows_csv(contact_list, out)
             report = str(report_path.resolve())
-        self._print(
+        self.print_json(
             {
                 "contact_list_id": contact_list.pk,
                 "imported": contact_list.imported_count,
@@ -66,10 +65,3 @@ class Command(BaseCommand):
                 "report": report,
             }
         )
-
-    def _print(self, data):
-        self.stdout.write(json.dumps(data))
-
-    def _fail(self, message):
-        self._print({"error": message})
-        raise SystemExit(1)

@@ -1,20 +1,13 @@
 import datetime
-import json
 import time
-
-from django.core.management.base import BaseCommand
 
 from campaigns.models import Campaign, ContactList
 from dialer import launching
 from dialer.progress import campaign_summary
+from flows.json_command import JsonCommand
 
 
-def _fail(command, message):
-    command.stdout.write(json.dumps({"error": message}))
-    raise SystemExit(1)
-
-
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = "Launch an imported contact list as a campaign; with --wait, block until it is final."
 
     def add_arguments(self, parser):
@@ -31,24 +24,24 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         contact_list = ContactList.objects.select_related("flow").filter(pk=options["list_id"]).first()
         if contact_list is None:
-            _fail(self, f"There is no contact list {options['list_id']}.")
+            self.refuse(f"There is no contact list {options['list_id']}.")
         start_at = None
         if options["start"]:
             try:
                 start_at = datetime.datetime.fromisoformat(options["start"])
             except ValueError:
-                _fail(self, f"--start must be ISO-8601, e.g. 2026-11-24T10:30:00+05:30; got {options['start']!r}.")
+                self.refuse(f"--start must be ISO-8601, e.g. 2026-11-24T10:30:00+05:30; got {options['start']!r}.")
             if start_at.tzinfo is None:
-                _fail(self, "--start needs a UTC offset, e.g. +05:30.")
+                self.refuse("--start needs a UTC offset, e.g. +05:30.")
         try:
             campaign = launching.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
                 batch_size=options["batch_size"], api_version=options["api_version"],
             )
         except ValueError as error:
-            _fail(self, str(error))
+            self.refuse(str(error))
         if not options["wait"]:
-            self.stdout.write(json.dumps({"campaign_id": campaign.pk, "status": campaign.status}))
+            self.print_json({"campaign_id": campaign.pk, "status": campaign.status})
             return
         deadline = time.monotonic() + options["timeout"]
         while not campaign.is_final and campaign.status != Campaign.Status.PAUSED:
@@ -59,6 +52,6 @@ class Command(BaseCommand):
         summary = campaign_summary(campaign)
         if campaign.status_reason:
             summary["reason"] = campaign.status_reason
-        self.stdout.write(json.dumps(summary))
+        self.print_json(summary)
         if campaign.status != Campaign.Status.COMPLETED:
             raise SystemExit(1)
