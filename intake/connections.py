@@ -3,10 +3,10 @@
 import imaplib
 import os
 
+from intake.folders import UPLOAD, FolderError, open_folder
 from intake.mailbox import ImapError, ImapSession
 from intake.models import MailIntake, SftpIntake
 from intake.replies import SmtpError, smtp_connect
-from intake.sftp import UPLOAD, FolderError, open_folder
 
 Check = tuple[bool, str]
 

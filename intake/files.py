@@ -28,6 +28,10 @@ class _AlreadyLinked(Exception):
     """Another poller linked a contact list to this file first; ours is rolled back."""
 
 
+def network_timeout() -> float:
+    return settings.INTAKE_NETWORK_TIMEOUT
+
+
 def claim_stale_after() -> datetime.timedelta:
     """A mail or file claimed this long ago by a poller that never finished is taken over."""
     return datetime.timedelta(seconds=settings.INTAKE_STALE_SECONDS)
@@ -60,6 +64,13 @@ def intake_file_take(*, intake_file: IntakeFile, flow, source: str, open_file) -
 
 
 def _create_list(intake_file: IntakeFile, flow, source: str, open_file) -> None:
+    try:
+        _create_list_from(intake_file, flow, source, open_file)
+    except FileRefused as refusal:  # refused before its bytes were read (too large to download)
+        IntakeFile.objects.filter(pk=intake_file.pk).update(refusal=refusal.message, flow=flow)
+
+
+def _create_list_from(intake_file: IntakeFile, flow, source: str, open_file) -> None:
     with open_file() as fileobj:
         try:
             with transaction.atomic():

@@ -31,9 +31,9 @@ from django.utils import timezone
 
 from campaigns.importing.limits import human_size
 from campaigns.models import ContactList
-from intake.files import claim_stale_after, intake_file_take, poll_record
+from intake.files import claim_stale_after, intake_file_take, network_timeout, poll_record
 from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
-from intake.replies import mail_reply_send, network_timeout
+from intake.replies import mail_reply_send
 from intake.routing import addresses_in, flow_for_recipients, sender_allowed
 
 logger = logging.getLogger(__name__)

@@ -235,6 +235,7 @@ class SeenRemoteFile(models.Model):
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting to be complete"
         TAKING = "taking", "Being taken"
+        IGNORED = "ignored", "Not a regular file: reported, left alone"
 
     file_intake = models.ForeignKey(SftpIntake, on_delete=models.CASCADE, related_name="seen_files")
     name = models.CharField(max_length=255)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
+from intake.files import network_timeout
 from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
 
 logger = logging.getLogger(__name__)
@@ -25,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 class SmtpError(Exception):
     """The mail could not be sent; the message says why in words (never holding a secret)."""
-
-
-def network_timeout() -> float:
-    return settings.INTAKE_NETWORK_TIMEOUT
 
 
 def smtp_connect(mailbox: MailIntake) -> smtplib.SMTP:
@@ -237,6 +234,10 @@ def summary_mailbox(file_intake) -> MailIntake | None:
     return MailIntake.objects.filter(enabled=True).exclude(smtp_host="").order_by("pk").first()
 
 
+def _where_it_went(intake_file: IntakeFile) -> str:
+    return f"Moved to {intake_file.outcome_folder}." if intake_file.outcome_folder else "Left in Upload, not read."
+
+
 def files_summary_send(*, file_intake, files: list[IntakeFile]) -> bool:
     """Mail the account holder one summary of the files just taken; each file is named in at most
     one summary (claimed by setting notified_at before the send)."""
@@ -269,7 +270,7 @@ def files_summary_send(*, file_intake, files: list[IntakeFile]) -> bool:
         f"“{file_intake.name}” ({file_intake.get_mode_display()}): {taken} imported, {len(files) - taken} "
         "moved to Failure.",
         "",
-        *(f"{file_outcome_line(f)} Moved to {f.outcome_folder or '?'}." for f in files),
+        *(f"{file_outcome_line(f)} {_where_it_went(f)}" for f in files),
         "",
         "Each file's report (<name>.report.csv) lies beside it in Success or Failure.",
         "This is an automatic message from the campaign manager.",

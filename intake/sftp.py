@@ -19,45 +19,22 @@ Host keys: the server's key must equal the pinned one (`SftpIntake.host_key`); a
 pinned refuses the connection, naming the key the server presented.
 """
 
-import asyncio
 import datetime
 import logging
-import os
-import posixpath
-import shutil
-import stat
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
-import asyncssh
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from intake.files import claim_stale_after, intake_file_take, poll_record
-from intake.host_keys import key_line, parse_host_key
+from intake.folders import FAILURE, SUCCESS, Entry, FolderError, open_folder
 from intake.models import IntakeFile, SeenRemoteFile, SftpIntake
-from intake.replies import file_succeeded, files_summary_send, network_timeout, report_csv, report_name
+from intake.replies import file_succeeded, files_summary_send, report_csv, report_name
 from intake.routing import is_partial_name, route_file_name
 
 logger = logging.getLogger(__name__)
 
-UPLOAD, SUCCESS, FAILURE = "Upload", "Success", "Failure"
 REPORT_SUFFIX = ".report.csv"
-
-
-class FolderError(Exception):
-    """The folder cannot be reached or changed; the message says why in words (never a secret)."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    size: int
-    mtime: int
-
 
 def settle_seconds() -> float:
     return settings.INTAKE_FILE_SETTLE_SECONDS
@@ -66,243 +43,13 @@ def settle_seconds() -> float:
 # --- Folders: SFTP and local ------------------------------------------------------------------------
 
 
-class LocalFolder:
-    """The provider's layout on this machine (drop folder)."""
-
-    def __init__(self, intake: SftpIntake):
-        self.base = Path(intake.base_folder)
-
-    def __enter__(self):
-        if not self.base.is_dir():
-            raise FolderError(f'The drop folder "{self.base}" does not exist.')
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def _path(self, folder: str, name: str = "") -> Path:
-        return self.base / folder / name if name else self.base / folder
-
-    def ensure_layout(self) -> None:
-        try:
-            for folder in (UPLOAD, SUCCESS, FAILURE):
-                self._path(folder).mkdir(exist_ok=True)
-        except OSError as error:
-            raise FolderError(f'Cannot create the folders in "{self.base}" ({error.strerror}).') from error
-
-    def list_upload(self) -> list[Entry]:
-        try:
-            entries = []
-            with os.scandir(self._path(UPLOAD)) as scan:
-                for item in scan:
-                    if item.is_file(follow_symlinks=False):
-                        info = item.stat(follow_symlinks=False)
-                        entries.append(Entry(item.name, info.st_size, int(info.st_mtime)))
-            return sorted(entries, key=lambda e: e.name)
-        except OSError as error:
-            raise FolderError(f'Cannot list "{self._path(UPLOAD)}" ({error.strerror}).') from error
-
-    @contextmanager
-    def open_upload(self, name: str):
-        try:
-            handle = open(self._path(UPLOAD, name), "rb")
-        except OSError as error:
-            raise FolderError(f'Cannot read "{name}" ({error.strerror}).') from error
-        with handle:
-            yield handle
-
-    def write_text(self, folder: str, name: str, text: str) -> None:
-        try:
-            self._path(folder, name).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise FolderError(f'Cannot write "{folder}/{name}" ({error.strerror}).') from error
-
-    def move(self, name: str, folder: str) -> None:
-        try:
-            os.replace(self._path(UPLOAD, name), self._path(folder, name))
-        except OSError as error:
-            raise FolderError(f'Cannot move "{name}" to {folder} ({error.strerror}).') from error
-
-
-class SftpFolder:
-    """The provider's layout on an SFTP server. asyncssh is driven from synchronous code by a private
-    event loop, run only while a call is in flight (so the ORM is never used inside a running loop)."""
-
-    def __init__(self, intake: SftpIntake):
-        self.intake = intake
-        self.base = intake.base_folder.rstrip("/") if intake.base_folder not in ("", "/") else intake.base_folder
-        self.loop = asyncio.new_event_loop()
-        self.connection = None
-        self.sftp = None
-        self.server_key = None
-
-    def _run(self, coroutine, what: str):
-        try:
-            return self.loop.run_until_complete(asyncio.wait_for(coroutine, network_timeout()))
-        except FolderError:
-            raise
-        except TimeoutError as error:
-            raise FolderError(f"The SFTP server {self._where()} did not answer in time ({what}).") from error
-        except asyncssh.SFTPError as error:
-            raise FolderError(f"The SFTP server refused to {what} ({error.reason}).") from error
-        except (asyncssh.Error, OSError) as error:
-            raise FolderError(f"SFTP failed while trying to {what} ({type(error).__name__}: {error}).") from error
-
-    def _where(self) -> str:
-        return f"{self.intake.host}:{self.intake.port}"
-
-    def _path(self, folder: str, name: str = "") -> str:
-        path = posixpath.join(self.base, folder) if self.base else folder
-        return posixpath.join(path, name) if name else path
-
-    def __enter__(self):
-        try:
-            self._run(self._connect(), "connect")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    async def _connect(self):
-        intake = self.intake
-        if not intake.host_key.strip():
-            presented = await _presented_key(intake, ())
-            shown = f"“{key_line(presented)}” ({presented.get_fingerprint()})" if presented else "no key (unreachable)"
-            raise FolderError(
-                f"No host key is pinned for {self._where()}, so the connection was refused. The server presents "
-                f"{shown}; check it with the server's administrator and paste it into the intake's pinned host key."
-            )
-        try:
-            pinned = parse_host_key(intake.host_key)
-        except ValueError as error:
-            raise FolderError(str(error)) from error
-        client_keys = None
-        if intake.private_key.strip():
-            try:
-                client_keys = [asyncssh.import_private_key(intake.private_key, intake.private_key_passphrase or None)]
-            except (asyncssh.KeyImportError, ValueError) as error:
-                raise FolderError("The intake's private key cannot be read (wrong format or passphrase).") from error
-        try:
-            self.connection = await asyncssh.connect(
-                intake.host, intake.port, username=intake.username, password=intake.password or None,
-                client_keys=client_keys, known_hosts=([pinned], [], []), agent_path=None, config=None,
-                connect_timeout=network_timeout(), login_timeout=network_timeout(),
-                # Offer only the pinned key's algorithm family, so the server shows that key.
-                server_host_key_algs=_algorithms_for(pinned),
-            )
-        except asyncssh.HostKeyNotVerifiable as error:
-            presented = await _presented_key(intake, _algorithms_for(pinned))
-            shown = presented.get_fingerprint() if presented else "?"
-            raise FolderError(
-                f"The SFTP server {self._where()} presented host key {shown}"
-                f", not the pinned key {pinned.get_fingerprint()}: the connection was refused. If the server's key "
-                "was changed on purpose, pin the new one."
-            ) from error
-        except asyncssh.PermissionDenied as error:
-            raise FolderError(
-                f"The SFTP server {self._where()} refused the login of {intake.username} (wrong password or key)."
-            ) from error
-        self.server_key = pinned
-        self.sftp = await self.connection.start_sftp_client()
-
-    def close(self):
-        if self.connection is not None:
-            self.connection.close()
-            try:
-                self.loop.run_until_complete(asyncio.wait_for(self.connection.wait_closed(), 5))
-            except (TimeoutError, asyncssh.Error, OSError):
-                pass
-            self.connection = None
-        if not self.loop.is_closed():
-            self.loop.close()
-
-    def ensure_layout(self) -> None:
-        async def make():
-            for folder in (UPLOAD, SUCCESS, FAILURE):
-                if not await self.sftp.isdir(self._path(folder)):
-                    await self.sftp.mkdir(self._path(folder))
-
-        self._run(make(), "create Upload, Success and Failure")
-
-    def list_upload(self) -> list[Entry]:
-        async def scan():
-            entries = []
-            for item in await self.sftp.readdir(self._path(UPLOAD)):
-                attrs = item.attrs
-                kind = attrs.type
-                if kind == asyncssh.FILEXFER_TYPE_UNKNOWN and attrs.permissions is not None:
-                    kind = asyncssh.FILEXFER_TYPE_REGULAR if stat.S_ISREG(attrs.permissions) else kind
-                if item.filename in (".", "..") or kind != asyncssh.FILEXFER_TYPE_REGULAR:
-                    continue
-                entries.append(Entry(item.filename, attrs.size or 0, int(attrs.mtime or 0)))
-            return sorted(entries, key=lambda e: e.name)
-
-        return self._run(scan(), f"list {self._path(UPLOAD)}")
-
-    @contextmanager
-    def open_upload(self, name: str):
-        folder = tempfile.mkdtemp(prefix="intake-")
-        local = os.path.join(folder, "file")
-        try:
-            self._run(self.sftp.get(self._path(UPLOAD, name), local), f'download "{name}"')
-            with open(local, "rb") as handle:
-                yield handle
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def write_text(self, folder: str, name: str, text: str) -> None:
-        async def write():
-            async with self.sftp.open(self._path(folder, name), "wb") as handle:
-                await handle.write(text.encode("utf-8"))
-
-        self._run(write(), f'write "{folder}/{name}"')
-
-    def move(self, name: str, folder: str) -> None:
-        source, target = self._path(UPLOAD, name), self._path(folder, name)
-
-        async def move():
-            try:
-                await self.sftp.posix_rename(source, target)  # replaces an older file of the same name
-            except asyncssh.SFTPOpUnsupported:
-                if await self.sftp.exists(target):
-                    await self.sftp.remove(target)
-                await self.sftp.rename(source, target)
-
-        self._run(move(), f'move "{name}" to {folder}')
-
-
-def _algorithms_for(key: asyncssh.SSHKey) -> list[str]:
-    algorithm = key.get_algorithm()
-    if algorithm == "ssh-rsa":
-        return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]
-    return [algorithm]
-
-
-async def _presented_key(intake: SftpIntake, algorithms) -> asyncssh.SSHKey | None:
-    """The host key the server shows, for the refusal message (no login is attempted)."""
-    try:
-        return await asyncssh.get_server_host_key(
-            intake.host, intake.port, server_host_key_algs=algorithms, config=None
-        )
-    except (asyncssh.Error, OSError):
-        return None
-
-
-def open_folder(intake: SftpIntake):
-    return SftpFolder(intake) if intake.mode == SftpIntake.Mode.SFTP else LocalFolder(intake)
-
-
 # --- One poll ---------------------------------------------------------------------------------------------
 
 
 def file_intake_poll(*, intake_id: int) -> dict:
     """Take every complete file in the intake's Upload folder; never raises."""
     intake = SftpIntake.objects.select_related("account", "notify_via").get(pk=intake_id)
-    stats = {"intake": intake.pk, "taken": 0, "waiting": 0, "success": 0, "failure": 0, "error": ""}
+    stats = {"intake": intake.pk, "taken": 0, "waiting": 0, "success": 0, "failure": 0, "refused": 0, "error": ""}
     try:
         with open_folder(intake) as folder:
             folder.ensure_layout()
@@ -310,6 +57,9 @@ def file_intake_poll(*, intake_id: int) -> dict:
             _close_vanished(intake, entries)
             for entry in entries.values():
                 if is_partial_name(entry.name) or entry.name.endswith(REPORT_SUFFIX):
+                    continue
+                if not entry.regular:
+                    stats["refused"] += _refuse_irregular(intake, entry)
                     continue
                 seen = _look(intake, entry)
                 if seen is None:
@@ -329,6 +79,28 @@ def file_intake_poll(*, intake_id: int) -> dict:
         logger.warning("File intake %s (%s): %s", intake.pk, intake.name, error)
     _send_summary(intake)
     return poll_record(intake, stats)
+
+
+def _refuse_irregular(intake: SftpIntake, entry: Entry) -> int:
+    """A link, folder or device in Upload is never followed or moved: it is reported to the account
+    holder once (in the next summary) and then left alone until it goes away."""
+    with transaction.atomic():
+        seen, created = SeenRemoteFile.objects.get_or_create(
+            file_intake=intake, name=entry.name,
+            defaults={"size": 0, "mtime": entry.mtime, "looked_at": timezone.now(),
+                      "status": SeenRemoteFile.Status.IGNORED},
+        )
+        if not created:
+            return 0
+        channel = IntakeFile.Channel.SFTP if intake.mode == SftpIntake.Mode.SFTP else IntakeFile.Channel.DROP
+        intake_file = IntakeFile.objects.create(
+            channel=channel, file_intake=intake, filename=entry.name, finished_at=timezone.now(),
+            refusal=f"“{entry.name}” is a link or a folder, not a file; it was left in Upload and not read "
+            "(links are never followed). Upload the file itself.",
+        )
+        SeenRemoteFile.objects.filter(pk=seen.pk).update(intake_file=intake_file)
+    logger.warning("File intake %s: %s is not a regular file; left alone", intake.pk, entry.name)
+    return 1
 
 
 def _look(intake: SftpIntake, entry: Entry) -> SeenRemoteFile | None:
@@ -375,7 +147,7 @@ def _look(intake: SftpIntake, entry: Entry) -> SeenRemoteFile | None:
 
 def _close_vanished(intake: SftpIntake, present: dict) -> None:
     gone = SeenRemoteFile.objects.filter(file_intake=intake).exclude(name__in=list(present))
-    gone.filter(status=SeenRemoteFile.Status.WAITING).delete()
+    gone.filter(status__in=(SeenRemoteFile.Status.WAITING, SeenRemoteFile.Status.IGNORED)).delete()
     stale = gone.filter(status=SeenRemoteFile.Status.TAKING, claimed_at__lt=timezone.now() - claim_stale_after())
     for seen in stale.select_related("intake_file"):
         _close_taken(seen)
