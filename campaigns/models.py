@@ -150,6 +150,10 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("manage_all_accounts", "Can see and run the campaigns of every account in the pages"),
+            ("requeue_batches", "Can re-queue a campaign's failed batches"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(batch_size__gte=1) & models.Q(batch_size__lte=MAX_CALLS_PER_REQUEST),

@@ -217,7 +217,16 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Intake (mail and SFTP) -------------------------------------------------------------------
 
-# A flow's mail intake address when it has no explicit one.
+# Who vouches for a mail's sender (docs/security.md): the authserv-id our MTA writes in
+# Authentication-Results (dmarc=pass, or aligned dkim=pass); empty: verify DKIM here with DNS.
+MAIL_INTAKE_AUTHSERV_ID = env.str("MAIL_INTAKE_AUTHSERV_ID", default="")
+# The header our MTA adds with the envelope recipient; mail is routed by it alone, never To or Cc.
+MAIL_INTAKE_RECIPIENT_HEADER = env.str("MAIL_INTAKE_RECIPIENT_HEADER", default="Delivered-To")
+if MAIL_INTAKE_RECIPIENT_HEADER.lower() not in ("delivered-to", "x-original-to"):
+    raise ImproperlyConfigured("MAIL_INTAKE_RECIPIENT_HEADER must be Delivered-To or X-Original-To.")
+# Answers to one sender at most this often a day (a flood of mails must not make us a spam cannon).
+MAIL_INTAKE_REPLIES_PER_SENDER_PER_DAY = env.int("MAIL_INTAKE_REPLIES_PER_SENDER_PER_DAY", default=20)
+# A flow's mail intake address when it has no explicit one ({flow_id} becomes <flow-id>.<secret token>).
 MAIL_INTAKE_PATTERN = env.str("MAIL_INTAKE_PATTERN", default="calls+{flow_id}@example.com")
 # A claimed mail or file left unfinished this long by a dead poller is finished by the next one.
 INTAKE_STALE_SECONDS = env.int("INTAKE_STALE_SECONDS", default=600)

@@ -160,25 +160,28 @@ class CampaignAdmin(admin.ModelAdmin):
         if changed:
             self.message_user(request, f"{changed} campaign(s) {done}.", messages.SUCCESS)
 
-    @admin.action(description="Pause the selected campaigns")
+    def has_requeue_permission(self, request):
+        return request.user.has_perm("campaigns.requeue_batches")
+
+    @admin.action(description="Pause the selected campaigns", permissions=["change"])
     def pause(self, request, queryset):
         self._each(
             request, queryset,
             lambda campaign: lifecycle.campaign_pause(campaign=campaign, reason="Paused by an admin."), "paused",
         )
 
-    @admin.action(description="Resume the selected campaigns")
+    @admin.action(description="Resume the selected campaigns", permissions=["change"])
     def resume(self, request, queryset):
         self._each(request, queryset, steering.campaign_resume, "resumed")
 
-    @admin.action(description="Cancel the selected campaigns")
+    @admin.action(description="Cancel the selected campaigns", permissions=["change"])
     def cancel(self, request, queryset):
         self._each(
             request, queryset,
             lambda campaign: steering.campaign_cancel(campaign=campaign, reason="Cancelled by an admin."), "cancelled",
         )
 
-    @admin.action(description="Re-queue failed batches of the selected campaigns")
+    @admin.action(description="Re-queue failed batches of the selected campaigns", permissions=["requeue"])
     def requeue_failed_batches(self, request, queryset):
         for campaign in queryset:
             try:

@@ -12,6 +12,8 @@ from django.utils import timezone
 from flows import services
 from flows.encrypted_fields import mask_secret
 from flows.models import DID, Account, Flow
+from flows.secret_admin import MaskedSecretsAdmin
+from flows.services import flow_intake_address
 
 KEEP_SECRET_HELP = "Leave blank to keep the current one; type a new one to replace it."
 
@@ -79,8 +81,9 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(MaskedSecretsAdmin):
     form = FlowAdminForm
+    secret_fields = ("security_id",)
     inlines = [DIDInline]
     list_display = (
         "flow_id", "name", "account", "kind", "mode", "api_version", "encrypted", "masked_security_id",
@@ -89,14 +92,14 @@ class FlowAdmin(admin.ModelAdmin):
     list_filter = ("kind", "mode", "api_version", "encrypted", "account", ("activated_at", admin.EmptyFieldListFilter))
     search_fields = ("flow_id", "name", "account__name", "account__client_id", "dids__number")
     list_select_related = ("account",)
-    readonly_fields = ("created_at", "updated_at")
-    actions = ["mark_activation_requested", "mark_activated"]
+    readonly_fields = ("created_at", "updated_at", "intake_address_now")
+    actions = ["mark_activation_requested", "mark_activated", "rotate_intake_address"]
     fieldsets = (
         (None, {"fields": ("account", "flow_id", "name", "kind", "mode", "api_version")}),
         ("Secret", {"fields": ("security_id",)}),
         ("Encrypted endpoint", {"fields": ("encrypted", "encryption_profile", "public_key_pem")}),
         ("Listener", {"fields": ("activation_requested_at", "activated_at")}),
-        ("Intake", {"fields": ("intake_address", "allowed_senders", "auto_launch")}),
+        ("Intake", {"fields": ("intake_address", "intake_address_now", "allowed_senders", "auto_launch")}),
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -119,13 +122,25 @@ class FlowAdmin(admin.ModelAdmin):
             return f"requested {timezone.localtime(flow.activation_requested_at):%Y-%m-%d}"
         return "not requested"
 
-    @admin.action(description="Mark activation as requested")
+    @admin.display(description="mail intake address")
+    def intake_address_now(self, flow):
+        return flow_intake_address(flow) if flow.pk else "–"
+
+    @admin.action(description="Rotate the mail intake address (the old one stops working)", permissions=["change"])
+    def rotate_intake_address(self, request, queryset):
+        for flow in queryset:
+            services.flow_intake_token_rotate(flow=flow)
+        self.message_user(
+            request, f"{queryset.count()} flow(s) have a new mail intake address; tell the senders.", messages.SUCCESS
+        )
+
+    @admin.action(description="Mark activation as requested", permissions=["change"])
     def mark_activation_requested(self, request, queryset):
         for flow in queryset:
             services.flow_mark_activation_requested(flow=flow)
         self.message_user(request, f"{queryset.count()} flow(s) marked as requested.", messages.SUCCESS)
 
-    @admin.action(description="Mark listener as activated")
+    @admin.action(description="Mark listener as activated", permissions=["change"])
     def mark_activated(self, request, queryset):
         for flow in queryset:
             services.flow_mark_activated(flow=flow)

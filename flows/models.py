@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -12,6 +14,11 @@ flow_id_validator = RegexValidator(
     f"A flow-id is exactly {FLOW_ID_LENGTH} letters or digits, as the provider issues it.",
 )
 did_validator = RegexValidator(r"^\+?[0-9]{6,15}$", "A DID is a phone number of 6 to 15 digits.")
+
+
+def new_intake_token() -> str:
+    # 12 hex characters (48 bits), lower case: some mail systems lower-case the local part.
+    return secrets.token_hex(6)
 
 
 def _check_public_key(pem: str) -> None:
@@ -79,7 +86,12 @@ class Flow(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     # Intake
     intake_address = models.EmailField(
-        blank=True, help_text="Explicit mail intake address; empty means the account-wide pattern."
+        blank=True, help_text="Explicit mail intake address (keep it unguessable); empty means the pattern."
+    )
+    intake_token = models.CharField(
+        max_length=32, default=new_intake_token,
+        help_text="The secret in the pattern's address (calls+<flow-id>.<token>@…): mail to the flow without it "
+        "is never read. Rotate it when the address leaked.",
     )
     allowed_senders = models.TextField(
         blank=True, help_text="Addresses (one a line; @domain for a whole domain) allowed to mail lists in."

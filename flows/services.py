@@ -1,9 +1,10 @@
 """Writes on accounts and flows."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from flows.models import DID, Account, Flow
+from flows.models import DID, Account, Flow, new_intake_token
 
 
 def flow_upsert(
@@ -44,3 +45,22 @@ def flow_mark_activation_requested(*, flow: Flow) -> None:
 
 def flow_mark_activated(*, flow: Flow) -> None:
     Flow.objects.filter(pk=flow.pk).update(activated_at=timezone.now())
+
+
+def flow_intake_token_rotate(*, flow: Flow) -> str:
+    """Give the flow a new secret in its mail intake address; mail to the old address is never read."""
+    flow.intake_token = new_intake_token()
+    Flow.objects.filter(pk=flow.pk).update(intake_token=flow.intake_token, updated_at=timezone.now())
+    return flow.intake_token
+
+
+DEFAULT_INTAKE_PATTERN = "calls+{flow_id}@example.com"
+
+
+def intake_pattern() -> str:
+    return settings.MAIL_INTAKE_PATTERN or DEFAULT_INTAKE_PATTERN
+
+
+def flow_intake_address(flow: Flow) -> str:
+    """Where mail for this flow goes: its explicit address, or the pattern with `<flow-id>.<secret>`."""
+    return flow.intake_address or intake_pattern().replace("{flow_id}", f"{flow.flow_id}.{flow.intake_token}")

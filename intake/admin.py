@@ -1,11 +1,13 @@
-"""Admin for the intake channels (imported by campaigns/admin.py). Secrets are write-only: a form shows
-whether one is stored, never its value, and leaving the field empty keeps it."""
+"""Admin for the intake channels. Secrets are write-only: a form shows whether one is stored, never its
+value, and leaving the field empty keeps it; staff who may only view see them masked. "Test connection"
+needs its own permission (intake.test_connection), since it logs in with the stored secrets."""
 
 from django import forms
 from django.contrib import admin, messages
 
 from flows.encrypted_fields import mask_secret
 from flows.readonly_admin import ReadOnlyAdmin
+from flows.secret_admin import MaskedSecretsAdmin
 from intake.connections import file_intake_check, mail_intake_check
 from intake.models import IntakeFile, MailIntake, ProcessedMail, SeenRemoteFile, SftpIntake
 
@@ -72,9 +74,16 @@ def _report(modeladmin, request, checks):
         modeladmin.message_user(request, sentence, messages.SUCCESS if ok else messages.ERROR)
 
 
+class ConnectionTestAdmin(MaskedSecretsAdmin):
+    def has_test_connection_permission(self, request):
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.test_connection_{opts.model_name}")
+
+
 @admin.register(MailIntake)
-class MailIntakeAdmin(admin.ModelAdmin):
+class MailIntakeAdmin(ConnectionTestAdmin):
     form = MailIntakeForm
+    secret_fields = ("password", "smtp_password")
     list_display = ("name", "username", "imap_host", "folder", "enabled", "last_polled_at", "last_error")
     list_filter = ("enabled",)
     readonly_fields = ("last_polled_at", "last_error", "created_at")
@@ -88,15 +97,16 @@ class MailIntakeAdmin(admin.ModelAdmin):
         ("State", {"fields": ("last_polled_at", "last_error", "created_at")}),
     )
 
-    @admin.action(description="Test connection (IMAP login and folder, SMTP login)")
+    @admin.action(description="Test connection (IMAP login and folder, SMTP login)", permissions=["test_connection"])
     def test_connection(self, request, queryset):
         for mailbox in queryset:
             _report(self, request, [(ok, f"{mailbox}: {sentence}") for ok, sentence in mail_intake_check(mailbox)])
 
 
 @admin.register(SftpIntake)
-class SftpIntakeAdmin(admin.ModelAdmin):
+class SftpIntakeAdmin(ConnectionTestAdmin):
     form = SftpIntakeForm
+    secret_fields = ("password", "private_key", "private_key_passphrase")
     list_display = ("name", "account", "mode", "host", "base_folder", "enabled", "last_polled_at", "last_error")
     list_filter = ("enabled", "mode")
     readonly_fields = ("last_polled_at", "last_error", "created_at")
@@ -108,7 +118,7 @@ class SftpIntakeAdmin(admin.ModelAdmin):
         ("State", {"fields": ("last_polled_at", "last_error", "created_at")}),
     )
 
-    @admin.action(description="Test connection (host key, login, list Upload)")
+    @admin.action(description="Test connection (host key, login, list Upload)", permissions=["test_connection"])
     def test_connection(self, request, queryset):
         for intake in queryset:
             _report(self, request, [(ok, f"{intake}: {sentence}") for ok, sentence in file_intake_check(intake)])
@@ -116,8 +126,10 @@ class SftpIntakeAdmin(admin.ModelAdmin):
 
 @admin.register(ProcessedMail)
 class ProcessedMailAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "mailbox", "sender", "subject", "flow", "status", "reply_status", "refusal")
-    list_filter = ("status", "reply_status", "mailbox")
+    list_display = (
+        "created_at", "mailbox", "sender", "authenticated", "subject", "flow", "status", "reply_status", "refusal"
+    )
+    list_filter = ("authenticated", "status", "reply_status", "mailbox")
     search_fields = ("sender", "subject", "message_id")
 
 

@@ -4,9 +4,9 @@ import imaplib
 import os
 
 from intake.folders import UPLOAD, FolderError, open_folder
+from intake.mail_transport import SmtpError, smtp_open
 from intake.mailbox import ImapError, ImapSession
 from intake.models import MailIntake, SftpIntake
-from intake.replies import SmtpError, smtp_connect
 
 Check = tuple[bool, str]
 
@@ -31,13 +31,9 @@ def smtp_check(mailbox: MailIntake) -> Check:
     if not mailbox.smtp_host:
         return False, "SMTP: no server is set, so senders get no reply."
     try:
-        client = smtp_connect(mailbox)
+        smtp_open(mailbox).close()
     except SmtpError as error:
         return False, f"SMTP: {error}"
-    try:
-        client.quit()
-    except OSError:
-        client.close()
     login = f" and logged in as {mailbox.smtp_username}" if mailbox.smtp_username else " (no login)"
     return True, f"SMTP: connected to {mailbox.smtp_host}:{mailbox.smtp_port}{login}."
 

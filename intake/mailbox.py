@@ -31,10 +31,11 @@ from django.utils import timezone
 
 from campaigns.importing.limits import human_size
 from campaigns.models import ContactList
+from intake.authentication import sender_check
 from intake.files import claim_stale_after, intake_file_take, network_timeout, poll_record
 from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
 from intake.replies import mail_reply_send
-from intake.routing import addresses_in, flow_for_recipients, sender_allowed
+from intake.routing import envelope_recipient, flow_for_address, sender_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -240,9 +241,8 @@ def _poll_one(session: ImapSession, uid: int) -> str:
     size, header_bytes = head
     headers = BytesParser(policy=policy.default).parsebytes(header_bytes, headersonly=True)
     message_id = str(headers.get("Message-ID") or "").strip()[:998]
-    delivered = addresses_in(headers, ("Delivered-To", "X-Original-To"))
     key = message_key(
-        message_id=message_id, delivered_to=delivered[0] if delivered else "", uidvalidity=session.uidvalidity, uid=uid
+        message_id=message_id, delivered_to=envelope_recipient(headers), uidvalidity=session.uidvalidity, uid=uid
     )
     processed, state = _claim(mailbox, key, message_id=message_id, uidvalidity=session.uidvalidity, uid=uid)
     if state == "busy":
@@ -358,27 +358,27 @@ def mail_handle(*, processed: ProcessedMail, raw: bytes | None, header_bytes: by
     mailbox = processed.mailbox
     refusal, flow, reply = "", None, ProcessedMail.ReplyStatus.PENDING
     message = BytesParser(policy=policy.default).parsebytes(raw if raw is not None else header_bytes)
-    # The answer goes to From, the address that was checked (never to a Reply-To it may name).
+    # The answer goes to From, the address that was authenticated (never to a Reply-To it may name).
     sender = _header_address(message, "From")
-    recipients = addresses_in(message)
+    recipient = envelope_recipient(message)
+    check = sender_check(message, raw, from_domain=sender.rsplit("@", 1)[-1] if "@" in sender else "")
     ProcessedMail.objects.filter(pk=processed.pk).update(
-        sender=sender[:320], recipients="\n".join(recipients), subject=_subject(message)
+        sender=sender[:320], recipients=recipient, subject=_subject(message),
+        authenticated=check.authenticated, authentication=check.reason[:400],
     )
+    # Only an authenticated, allowed sender is ever answered: anyone can forge a From, and an answer to
+    # a forged one is spam to a stranger (and tells them which flows exist).
+    silent = ProcessedMail.ReplyStatus.SKIPPED
     if _is_robot(message, sender, mailbox):
-        refusal = "An automatic mail (bounce, auto-reply or list); not answered."
-        reply = ProcessedMail.ReplyStatus.SKIPPED
-    elif (flow := flow_for_recipients(recipients)) is None:
-        refusal = (
-            f"No flow takes call lists at {', '.join(recipients) or 'the address this mail was sent to'}; "
-            "check the address on the flow's page."
-        )
-    elif not flow.allowed_senders.strip():
-        refusal = f"Flow {flow.flow_id} accepts call lists by mail from nobody yet; ask an administrator."
+        refusal, reply = "An automatic mail (bounce, auto-reply or list); not answered.", silent
+    elif not check.authenticated:
+        refusal, reply = f"The sender is not authenticated: {check.reason} Nothing was read; not answered.", silent
+    elif (flow := flow_for_address(recipient)) is None:
+        refusal = f"No flow takes call lists at {recipient or 'the address this mail was delivered to'}; not answered."
+        reply = silent
     elif not sender_allowed(flow, sender):
-        refusal = (
-            f"{sender} is not allowed to send call lists to flow {flow.flow_id}; "
-            "ask an administrator to add you to the flow's allowed senders."
-        )
+        refusal = f"{sender} is not among the allowed senders of flow {flow.flow_id}; not answered."
+        reply, flow = silent, None
     elif raw is None:
         refusal = (
             f"The mail is {human_size(size)}, larger than the {human_size(max_mail_bytes())} accepted; "

@@ -65,6 +65,7 @@ class MailIntake(models.Model):
     class Meta:
         verbose_name = "mail intake"
         ordering = ["name"]
+        permissions = [("test_connection_mailintake", "Can test the connection of a mail intake")]
 
     def __str__(self):
         return self.name
@@ -117,6 +118,7 @@ class SftpIntake(models.Model):
     class Meta:
         verbose_name = "SFTP or drop folder intake"
         ordering = ["name"]
+        permissions = [("test_connection_sftpintake", "Can test the connection of an SFTP or drop folder intake")]
 
     def __str__(self):
         return self.name
@@ -167,6 +169,10 @@ class ProcessedMail(models.Model):
     sender = models.CharField(max_length=320, blank=True)
     recipients = models.TextField(blank=True)
     subject = models.CharField(max_length=255, blank=True)
+    authenticated = models.BooleanField(
+        default=False, help_text="A trusted mail server or a verified DKIM signature vouched for the sender."
+    )
+    authentication = models.CharField(max_length=400, blank=True, help_text="What vouched, or why nothing did.")
     flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     refusal = models.TextField(blank=True, help_text="Why the whole mail was refused.")
     reply_status = models.CharField(max_length=16, choices=ReplyStatus.choices, default=ReplyStatus.PENDING)

@@ -1,98 +1,27 @@
-"""Mails the intake sends: the answer to a mailed list, and the summary of files taken by SFTP.
+"""What the intake's mails say: the answer to a mailed list, and the summary of files taken by SFTP.
 
-Both go through the SMTP server of a MailIntake (smtplib). Every text is built from what the database
-holds, so a reply can be sent by whichever poller gets to it, and is sent at most once.
+They are sent through intake.mail_transport (Django's SMTP backend). Every text is built from what the
+database holds, so a reply can be sent by whichever poller gets to it, and is sent at most once. An
+answer goes only to an authenticated, allowed sender, never quotes the mail's subject (which a stranger
+wrote), and at most MAIL_INTAKE_REPLIES_PER_SENDER_PER_DAY times a day to one sender.
 """
 
 import csv
+import datetime
 import io
 import logging
-import smtplib
-import ssl
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
-from intake.files import network_timeout
-from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
+from intake.mail_transport import SmtpError, automatic_mail, mail_send
+from intake.models import IntakeFile, MailIntake, ProcessedMail
 
 logger = logging.getLogger(__name__)
-
-
-class SmtpError(Exception):
-    """The mail could not be sent; the message says why in words (never holding a secret)."""
-
-
-def smtp_connect(mailbox: MailIntake) -> smtplib.SMTP:
-    """Connect, say EHLO, secure and log in as the mailbox's settings ask; raises SmtpError."""
-    host, port = mailbox.smtp_host, mailbox.smtp_port
-    if not host:
-        raise SmtpError(f'The mailbox "{mailbox}" has no SMTP server configured.')
-    if mailbox.smtp_security == Security.PLAIN and not is_loopback_host(host):
-        raise SmtpError("Unencrypted SMTP is allowed only to 127.0.0.1 or localhost.")
-    context = ssl.create_default_context()
-    try:
-        if mailbox.smtp_security == Security.TLS:
-            client = smtplib.SMTP_SSL(host, port, timeout=network_timeout(), context=context)
-        else:
-            client = smtplib.SMTP(host, port, timeout=network_timeout())
-        try:
-            client.ehlo()
-            if mailbox.smtp_security == Security.STARTTLS:
-                client.starttls(context=context)
-                client.ehlo()
-            if mailbox.smtp_username:
-                client.login(mailbox.smtp_username, mailbox.smtp_password)
-        except BaseException:
-            client.close()
-            raise
-    except smtplib.SMTPAuthenticationError as error:
-        raise SmtpError(
-            f"The SMTP server {host}:{port} refused the user name or password ({error.smtp_code})."
-        ) from error
-    except smtplib.SMTPNotSupportedError as error:
-        raise SmtpError(f"The SMTP server {host}:{port} does not offer STARTTLS or login as configured.") from error
-    except ssl.SSLError as error:
-        raise SmtpError(f"TLS with the SMTP server {host}:{port} failed ({error.reason or error}).") from error
-    except TimeoutError as error:
-        raise SmtpError(f"The SMTP server {host}:{port} did not answer in time.") from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise SmtpError(f"Cannot talk to the SMTP server {host}:{port} ({type(error).__name__}: {error}).") from error
-    return client
-
-
-def smtp_send(mailbox: MailIntake, message: EmailMessage) -> None:
-    client = smtp_connect(mailbox)
-    try:
-        client.send_message(message)
-    except smtplib.SMTPRecipientsRefused as error:
-        raise SmtpError(f"The SMTP server refused the recipient {', '.join(error.recipients)}.") from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise SmtpError(
-            f"Sending through {mailbox.smtp_host}:{mailbox.smtp_port} failed ({type(error).__name__})."
-        ) from error
-    finally:
-        try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
-            client.close()
-
-
-def _new_message(mailbox: MailIntake, to: str, subject: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = mailbox.from_address
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=mailbox.from_address.rsplit("@", 1)[-1] or None)
-    # RFC 3834: an automatic answer, so that other robots do not answer it in turn.
-    message["Auto-Submitted"] = "auto-replied"
-    return message
 
 
 def report_name(filename: str) -> str:
@@ -162,20 +91,19 @@ def _zone():
     return ZoneInfo(settings.PHONON_TIMEZONE)
 
 
-def _attach_reports(message: EmailMessage, files) -> None:
+def _reports(files) -> list[tuple[str, str]]:
+    """(name, CSV) of each file's report, for the files that have something to report."""
+    reports = []
     for intake_file in files:
         contact_list = intake_file.contact_list
         clean = contact_list is not None and contact_list.status == ContactList.Status.IMPORTED
-        if clean and not contact_list.rejected_count:
-            continue
-        message.add_attachment(
-            report_csv(intake_file).encode(), maintype="text", subtype="csv", filename=report_name(intake_file.filename)
-        )
+        if not (clean and not contact_list.rejected_count):
+            reports.append((report_name(intake_file.filename), report_csv(intake_file)))
+    return reports
 
 
 def mail_reply_build(processed: ProcessedMail) -> EmailMessage:
     files = list(processed.files.select_related("contact_list").order_by("part_index"))
-    subject = processed.subject or "(no subject)"
     if processed.refusal:
         headline = "Your call list was not taken."
     elif files and all(file_succeeded(f) for f in files):
@@ -184,22 +112,29 @@ def mail_reply_build(processed: ProcessedMail) -> EmailMessage:
         headline = "Some of your call lists were imported; see each file below."
     else:
         headline = "Your call list was not imported."
+    flow = f"{processed.flow.flow_id} {processed.flow.name}".rstrip() if processed.flow_id else ""
     lines = [headline, ""]
-    if processed.flow_id:
-        lines.append(f"Flow: {processed.flow.flow_id} {processed.flow.name}".rstrip())
-    lines.append(f"Mail: “{subject}”, received {timezone.localtime(processed.created_at, _zone()):%d %b %Y %H:%M}.")
+    if flow:
+        lines.append(f"Flow: {flow}")
+    received = timezone.localtime(processed.created_at, _zone())
+    lines.append(f"Your mail of {received:%d %b %Y %H:%M} ({settings.PHONON_TIMEZONE}).")
     lines.append("")
     if processed.refusal:
         lines.append(processed.refusal)
     lines.extend(file_outcome_line(f) for f in files)
     lines += ["", "This is an automatic answer from the campaign manager; replies to it are not read."]
-    message = _new_message(processed.mailbox, processed.sender, f"Re: {subject}"[:250])
-    if processed.message_id:
-        message["In-Reply-To"] = processed.message_id
-        message["References"] = processed.message_id
-    message.set_content("\n".join(lines) + "\n")
-    _attach_reports(message, files)
-    return message
+    return automatic_mail(
+        processed.mailbox, to=processed.sender, subject=f"{headline} {('Flow ' + flow) if flow else ''}".strip(),
+        body="\n".join(lines) + "\n", answering=processed.message_id, attachments=_reports(files),
+    )
+
+
+def _over_reply_limit(processed: ProcessedMail) -> bool:
+    since = timezone.now() - datetime.timedelta(days=1)
+    sent = ProcessedMail.objects.filter(
+        sender=processed.sender, reply_status=ProcessedMail.ReplyStatus.SENT, replied_at__gte=since
+    ).count()
+    return sent >= settings.MAIL_INTAKE_REPLIES_PER_SENDER_PER_DAY
 
 
 def mail_reply_send(*, processed_mail_id: int) -> str:
@@ -213,8 +148,14 @@ def mail_reply_send(*, processed_mail_id: int) -> str:
     )
     if claimed != 1:
         return ProcessedMail.ReplyStatus.SENDING
+    if _over_reply_limit(processed):
+        ProcessedMail.objects.filter(pk=processed.pk).update(
+            reply_status=ProcessedMail.ReplyStatus.SKIPPED,
+            reply_error="Not sent: this sender already got the most answers allowed in a day.",
+        )
+        return ProcessedMail.ReplyStatus.SKIPPED
     try:
-        smtp_send(processed.mailbox, mail_reply_build(processed))
+        mail_send(processed.mailbox, mail_reply_build(processed))
     except SmtpError as error:
         logger.warning("Reply to mail %s not sent: %s", processed.pk, error)
         ProcessedMail.objects.filter(pk=processed.pk).update(
@@ -275,13 +216,12 @@ def files_summary_send(*, file_intake, files: list[IntakeFile]) -> bool:
         "Each file's report (<name>.report.csv) lies beside it in Success or Failure.",
         "This is an automatic message from the campaign manager.",
     ]
-    subject = f"Call lists taken from {file_intake.name}: {taken} of {len(files)} imported"
-    message = _new_message(mailbox, holder, subject)
-    message.replace_header("Auto-Submitted", "auto-generated")
-    message.set_content("\n".join(lines) + "\n")
-    _attach_reports(message, files)
+    message = automatic_mail(
+        mailbox, to=holder, subject=f"Call lists taken from {file_intake.name}: {taken} of {len(files)} imported",
+        body="\n".join(lines) + "\n", attachments=_reports(files),
+    )
     try:
-        smtp_send(mailbox, message)
+        mail_send(mailbox, message)
     except SmtpError as error:
         # Not accepted by the server: give the files back, the next poll tries again.
         logger.warning("Summary for intake %s not sent: %s", file_intake.pk, error)

@@ -1,13 +1,17 @@
 """Which flow a mail or a file is for: recipient addresses, allowed senders, SFTP file names.
 
 Mail: a flow's intake address is `Flow.intake_address` when set, else MAIL_INTAKE_PATTERN with
-`{flow_id}` replaced by the provider's flow-id (default `calls+{flow_id}@example.com`).
+`{flow_id}` replaced by the provider's flow-id and the flow's secret token (default
+`calls+{flow_id}@example.com`, so `calls+ZH0RKJvh.3f9a0c1d2e4b@example.com`). A mail is routed only by the
+envelope recipient our MTA records (MAIL_INTAKE_RECIPIENT_HEADER: Delivered-To or X-Original-To), never by
+To or Cc, which the sender writes.
 
 Files: `C<UserID>_<FlowID>.csv` or `C<UserID>_<FlowID>_upload_DDMMYYYYHHMMSS.csv` (`.zip` too). The
 account's client ID may be stored with its leading `C` (`C129113`) or without it (`129113`): both
 match. The start time in the name is read by the importer (`common_start_from_filename`).
 """
 
+import hmac
 import re
 from dataclasses import dataclass
 from email.utils import getaddresses
@@ -16,9 +20,8 @@ from django.conf import settings
 
 from campaigns.importing import common_start_from_filename
 from flows.models import Flow
+from flows.services import intake_pattern
 
-DEFAULT_PATTERN = "calls+{flow_id}@example.com"
-RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 FILE_NAME_RE = re.compile(
     r"^C(?P<user>[A-Za-z0-9]+)_(?P<flow>[A-Za-z0-9]{8})(?:_upload_(?P<start>\d{14}))?\.(?P<ext>csv|zip)$",
     re.IGNORECASE,
@@ -27,24 +30,26 @@ FILE_NAME_RE = re.compile(
 PARTIAL_SUFFIXES = (".part", ".partial", ".filepart", ".tmp", ".temp", ".crdownload", ".uploading")
 
 
-def intake_pattern() -> str:
-    return settings.MAIL_INTAKE_PATTERN or DEFAULT_PATTERN
-
-
-def flow_intake_address(flow: Flow) -> str:
-    return flow.intake_address or intake_pattern().replace("{flow_id}", flow.flow_id)
-
-
 def _pattern_regex() -> re.Pattern | None:
     pattern = intake_pattern()
     if "{flow_id}" not in pattern:
         return None
     before, after = pattern.split("{flow_id}", 1)
-    return re.compile(f"^{re.escape(before)}(?P<flow_id>[A-Za-z0-9]{{8}}){re.escape(after)}$", re.IGNORECASE)
+    return re.compile(
+        f"^{re.escape(before)}(?P<flow_id>[A-Za-z0-9]{{8}})\\.(?P<token>[A-Za-z0-9]+){re.escape(after)}$",
+        re.IGNORECASE,
+    )
 
 
-def addresses_in(message, headers=RECIPIENT_HEADERS) -> list[str]:
-    """Every address in the recipient headers, lower-cased, in header order, without repeats."""
+def envelope_recipient(message) -> str:
+    """The address this copy was delivered to, as our MTA wrote it on top of the mail: the topmost
+    MAIL_INTAKE_RECIPIENT_HEADER. Lower headers of that name may come from the sender."""
+    found = addresses_in(message, (settings.MAIL_INTAKE_RECIPIENT_HEADER,))
+    return found[0] if found else ""
+
+
+def addresses_in(message, headers) -> list[str]:
+    """Every address in these headers, lower-cased, in header order, without repeats."""
     found = []
     for header in headers:
         values = [str(value) for value in message.get_all(header, [])]
@@ -70,17 +75,11 @@ def flow_for_address(address: str) -> Flow | None:
     if flow is None:
         candidates = list(Flow.objects.filter(flow_id__iexact=flow_id).select_related("account")[:2])
         flow = candidates[0] if len(candidates) == 1 else None
-    if flow is not None and flow.intake_address and flow.intake_address.lower() != address:
+    if flow is None or flow.intake_address:
         return None  # a flow with its own address does not also answer to the pattern
+    if not hmac.compare_digest(match.group("token").lower(), flow.intake_token.lower()):
+        return None  # a guessed or rotated-away address: as if no flow were there
     return flow
-
-
-def flow_for_recipients(addresses: list[str]) -> Flow | None:
-    for address in addresses:
-        flow = flow_for_address(address)
-        if flow is not None:
-            return flow
-    return None
 
 
 def sender_allowed(flow: Flow, sender: str) -> bool:

@@ -1,8 +1,9 @@
 """Which accounts a user may see and act on in the pages.
 
-Staff see every account; a campaign manager sees only the accounts they are assigned to
-(Account.managers). Anything outside those is answered with 404, never 403, so that a manager
-cannot even learn that another account's object exists.
+Superusers and users with the permission campaigns.manage_all_accounts see every account (being
+staff is not enough: staff may be admins of something else); a campaign manager sees only the
+accounts they are assigned to (Account.managers). Anything outside those is answered with 404,
+never 403, so that a manager cannot even learn that another account's object exists.
 """
 
 from django.db.models import QuerySet
@@ -13,7 +14,7 @@ from flows.models import Account, Flow
 
 
 def sees_all(user) -> bool:
-    return bool(user.is_active and (user.is_staff or user.is_superuser))
+    return bool(user.is_active and (user.is_superuser or user.has_perm("campaigns.manage_all_accounts")))
 
 
 def accounts_for(user) -> QuerySet[Account]:

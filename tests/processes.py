@@ -40,6 +40,9 @@ def process_env(**extra) -> dict:
         DISPATCH_MAX_ATTEMPTS=str(settings.DISPATCH_MAX_ATTEMPTS),
         DISPATCH_BACKOFF_BASE=str(settings.DISPATCH_BACKOFF_BASE),
         DISPATCH_BACKOFF_CAP=str(settings.DISPATCH_BACKOFF_CAP),
+        MAIL_INTAKE_PATTERN=settings.MAIL_INTAKE_PATTERN,
+        MAIL_INTAKE_AUTHSERV_ID=settings.MAIL_INTAKE_AUTHSERV_ID,
+        MAIL_INTAKE_RECIPIENT_HEADER=settings.MAIL_INTAKE_RECIPIENT_HEADER,
         PYTHONUNBUFFERED="1",
     )
     env.update({key: str(value) for key, value in extra.items()})

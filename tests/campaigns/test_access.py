@@ -2,7 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.http import Http404
 
 from campaigns import lifecycle
@@ -60,9 +60,21 @@ def test_charlie_gets_404_for_alices_objects(world):
         access.campaign_or_404(charlie, world["acme_campaign"].pk)
 
 
-def test_staff_see_every_account(world):
-    assert set(access.accounts_for(world["staff"])) == {world["acme"], world["globex"]}
-    assert access.campaign_or_404(world["staff"], world["globex_campaign"].pk) == world["globex_campaign"]
+def test_being_staff_alone_shows_no_account(world):
+    # finding 6: is_staff is for admin work; it grants nothing in the pages
+    assert not access.accounts_for(world["staff"]).exists()
+    with pytest.raises(Http404):
+        access.campaign_or_404(world["staff"], world["globex_campaign"].pk)
+
+
+def test_the_manage_all_accounts_permission_or_superuser_sees_every_account(world):
+    staff = world["staff"]
+    staff.user_permissions.add(Permission.objects.get(codename="manage_all_accounts"))
+    staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached on the instance
+    root = type(staff).objects.create_superuser("root", password="x")
+    for user in (staff, root):
+        assert set(access.accounts_for(user)) == {world["acme"], world["globex"]}
+        assert access.campaign_or_404(user, world["globex_campaign"].pk) == world["globex_campaign"]
 
 
 def test_anonymous_and_inactive_users_see_nothing(world):

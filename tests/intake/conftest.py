@@ -2,7 +2,7 @@ import datetime
 import imaplib
 import os
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 import pytest
 
@@ -12,7 +12,9 @@ from tests.intake.servers import DOVECOT_APT, Dovecot, SftpServer, SmtpSink, dov
 
 ALICE = "alice@customer.example"
 FLOW_ID = "ZH0RKJvh"
-FLOW_ADDRESS = f"calls+{FLOW_ID}@example.com"
+FLOW_TOKEN = "a1b2c3d4e5f6"
+FLOW_ADDRESS = f"calls+{FLOW_ID}.{FLOW_TOKEN}@example.com"
+OUR_MTA = "mx.campaigns.test"  # the authserv-id our MTA writes in Authentication-Results
 SUMMARY_TO = "holder@customer.example"
 
 
@@ -39,6 +41,8 @@ def summaries(smtp_sink):
 def _intake_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MAIL_INTAKE_PATTERN = "calls+{flow_id}@example.com"
+    settings.MAIL_INTAKE_AUTHSERV_ID = OUR_MTA
+    settings.MAIL_INTAKE_RECIPIENT_HEADER = "Delivered-To"
     settings.INTAKE_NETWORK_TIMEOUT = 10.0
     settings.INTAKE_FILE_SETTLE_SECONDS = 0
 
@@ -62,7 +66,9 @@ def smtp_sink():
 
 @pytest.fixture
 def flow(db):
-    return make_flow(flow_id=FLOW_ID, name="Reminders", allowed_senders=f"{ALICE}\n@partner.example")
+    return make_flow(
+        flow_id=FLOW_ID, name="Reminders", allowed_senders=f"{ALICE}\n@partner.example", intake_token=FLOW_TOKEN
+    )
 
 
 @pytest.fixture
@@ -109,8 +115,19 @@ def csv_bytes(count: int, *, first: int = 0, bad: int = 0) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-def make_mail(*, sender=ALICE, to=FLOW_ADDRESS, subject="Today's list", attachments=(), body="List attached."):
+def make_mail(
+    *, sender=ALICE, to=FLOW_ADDRESS, subject="Today's list", attachments=(), body="List attached.",
+    vouched: str | None = "dkim=pass", delivered_to: str | None = None,
+):
+    """A mail as our MTA hands it over: its Authentication-Results (`vouched`, None for none) and the
+    envelope recipient (Delivered-To, by default the address in To) on top of what the sender wrote."""
     message = EmailMessage()
+    domain = parseaddr(sender)[1].rsplit("@", 1)[-1]
+    if vouched == "dkim=pass":
+        message["Authentication-Results"] = f"{OUR_MTA}; dkim=pass header.d={domain}; spf=pass smtp.mailfrom={domain}"
+    elif vouched:
+        message["Authentication-Results"] = f"{OUR_MTA}; {vouched}"
+    message["Delivered-To"] = delivered_to if delivered_to is not None else parseaddr(to)[1]
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject

@@ -82,9 +82,12 @@ def test_a_poller_killed_mid_mail_is_finished_by_the_next_without_a_second_impor
 
 def test_two_pollers_at_once_handle_each_mail_once(settings, flow, mailbox, smtp_sink):
     # given six mails, each with its own list
+    sent_ids = []
     for index in range(6):
         attachment = (f"list{index}.csv", csv_bytes(2, first=index * 10))
-        deliver(mailbox, make_mail(subject=f"List {index}", attachments=[attachment]))
+        mail = make_mail(subject=f"List {index}", attachments=[attachment])
+        sent_ids.append(mail["Message-ID"])
+        deliver(mailbox, mail)
 
     # when two pollers run at the same time
     env = process_env(MEDIA_ROOT=settings.MEDIA_ROOT)
@@ -96,8 +99,8 @@ def test_two_pollers_at_once_handle_each_mail_once(settings, flow, mailbox, smtp
 
     # then every mail made one list and got one answer
     assert sorted(ContactList.objects.values_list("original_filename", flat=True)) == [f"list{i}.csv" for i in range(6)]
-    subjects = sorted(message["Subject"] for message in smtp_sink.received())
-    assert subjects == [f"Re: List {i}" for i in range(6)]
+    answered = sorted(message["In-Reply-To"] for message in smtp_sink.received())
+    assert answered == sorted(sent_ids)
     assert ProcessedMail.objects.filter(status="done", reply_status="sent").count() == 6
     assert folder_count(mailbox, "INBOX") == 0
     assert folder_count(mailbox, "Processed") == 6

@@ -4,10 +4,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from flows.services import flow_intake_address, flow_intake_token_rotate
 from intake.routing import (
-    addresses_in,
+    envelope_recipient,
     flow_for_address,
-    flow_intake_address,
     is_partial_name,
     route_file_name,
     sender_allowed,
@@ -17,33 +17,49 @@ from tests.factories import make_flow
 pytestmark = pytest.mark.django_db
 
 
-def test_a_flow_answers_at_the_pattern_address_unless_it_has_its_own(settings, flow):
+def test_a_flow_answers_at_the_pattern_address_with_its_token_unless_it_has_its_own(settings, flow):
     settings.MAIL_INTAKE_PATTERN = "lists+{flow_id}@intake.example"
-    assert flow_intake_address(flow) == "lists+ZH0RKJvh@intake.example"
-    assert flow_for_address("lists+ZH0RKJvh@intake.example") == flow
+    assert flow_intake_address(flow) == "lists+ZH0RKJvh.a1b2c3d4e5f6@intake.example"
+    assert flow_for_address("lists+ZH0RKJvh.a1b2c3d4e5f6@intake.example") == flow
     # mail systems may lower-case the local part; the flow-id is still found when unambiguous
-    assert flow_for_address("LISTS+zh0rkjvh@Intake.Example") == flow
-    assert flow_for_address("lists+Unknown1@intake.example") is None
-    assert flow_for_address("other+ZH0RKJvh@intake.example") is None
+    assert flow_for_address("LISTS+zh0rkjvh.A1B2C3D4E5F6@Intake.Example") == flow
+    assert flow_for_address("lists+Unknown1.a1b2c3d4e5f6@intake.example") is None
+    assert flow_for_address("other+ZH0RKJvh.a1b2c3d4e5f6@intake.example") is None
 
     flow.intake_address = "reminders@lists.example"
     flow.save()
     assert flow_intake_address(flow) == "reminders@lists.example"
     assert flow_for_address("Reminders@Lists.Example") == flow
-    assert flow_for_address("lists+ZH0RKJvh@intake.example") is None
+    assert flow_for_address("lists+ZH0RKJvh.a1b2c3d4e5f6@intake.example") is None
+
+
+def test_the_flow_id_alone_or_a_wrong_or_rotated_token_routes_nowhere(settings, flow):
+    settings.MAIL_INTAKE_PATTERN = "calls+{flow_id}@example.com"
+    assert flow_for_address("calls+ZH0RKJvh@example.com") is None
+    assert flow_for_address("calls+ZH0RKJvh.000000000000@example.com") is None
+    old = flow_intake_address(flow)
+    flow_intake_token_rotate(flow=flow)
+    assert flow_for_address(old) is None
+    assert flow_for_address(flow_intake_address(flow)) == flow
 
 
 def test_the_default_pattern_is_used_when_the_setting_is_empty(settings, flow):
     settings.MAIL_INTAKE_PATTERN = ""
-    assert flow_intake_address(flow) == "calls+ZH0RKJvh@example.com"
+    assert flow_intake_address(flow) == "calls+ZH0RKJvh.a1b2c3d4e5f6@example.com"
 
 
-def test_recipients_are_read_envelope_first_without_repeats():
+def test_only_the_topmost_envelope_recipient_routes_never_to_or_cc(settings):
+    settings.MAIL_INTAKE_RECIPIENT_HEADER = "Delivered-To"
     message = EmailMessage()
+    message["Delivered-To"] = "calls+ZH0RKJvh.a1b2c3d4e5f6@example.com"
+    message["Delivered-To"] = "forged@example.com"  # lower down: written before our MTA saw the mail
     message["To"] = "A <a@x.example>, b@x.example"
-    message["Cc"] = "a@x.example"
-    message["Delivered-To"] = "calls+ZH0RKJvh@example.com"
-    assert addresses_in(message) == ["calls+zh0rkjvh@example.com", "a@x.example", "b@x.example"]
+    assert envelope_recipient(message) == "calls+zh0rkjvh.a1b2c3d4e5f6@example.com"
+    only_to = EmailMessage()
+    only_to["To"] = "calls+ZH0RKJvh.a1b2c3d4e5f6@example.com"
+    assert envelope_recipient(only_to) == ""
+    settings.MAIL_INTAKE_RECIPIENT_HEADER = "X-Original-To"
+    assert envelope_recipient(message) == ""
 
 
 @pytest.mark.parametrize(
