@@ -21,6 +21,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # --- Core -------------------------------------------------------------------------------------
 
 DEBUG = env.bool("DEBUG", default=False)
+EXAMPLE_SECRET_KEY = "change-me-to-50-random-characters"  # the placeholder in .env.example
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
@@ -42,6 +43,13 @@ if not DEBUG:
         )
     if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY is the development key; set a real one.")
+    # The placeholder of .env.example, copied unchanged, would sign every session with a known key.
+    if SECRET_KEY == EXAMPLE_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY is the placeholder from .env.example; set a real one.")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY has {len(SECRET_KEY)} characters; production needs at least 50 random ones."
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
