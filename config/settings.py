@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body (CSRF reads it in process_view, after every middleware's
+    # request phase); after the session, since only a logged-in user may send a file.
+    "config.uploads.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -152,11 +155,24 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 CALL_LIST_MAX_BYTES = env.int("CALL_LIST_MAX_BYTES", default=5 * 1024 * 1024)
-# Django refuses request bodies larger than this before any view runs (a ZIP may carry several
-# CSVs, so it is larger than one CSV's limit).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# The largest body of any page but the two upload pages, and of every request by someone not
+# logged in (config.uploads refuses a larger one from its Content-Length, unread). Django counts
+# only form fields against it, never files: config.uploads counts the whole body. Our forms are
+# small; it stays below FILE_UPLOAD_MAX_MEMORY_SIZE, so a stranger's body is never spooled to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# A file part larger than this is spooled to a temporary file in FILE_UPLOAD_TEMP_DIR.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+if DATA_UPLOAD_MAX_MEMORY_SIZE > FILE_UPLOAD_MAX_MEMORY_SIZE:
+    raise ImproperlyConfigured("DATA_UPLOAD_MAX_MEMORY_SIZE must not exceed 2621440 (bodies kept in memory).")
+# The largest upload on the upload page (a ZIP may carry several CSVs); the preview page takes at
+# most CALL_LIST_MAX_BYTES. Both plus the multipart overhead, checked before the body is read.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# The upload limit counts the bytes of the file parts as they are parsed, before Django's own.
+FILE_UPLOAD_HANDLERS = [
+    "config.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Call-list limits, each refused with one sentence naming the limit.
 CALL_LIST_MAX_ROWS = env.int("CALL_LIST_MAX_ROWS", default=1_000_000)
 CALL_LIST_MAX_COLUMNS = env.int("CALL_LIST_MAX_COLUMNS", default=50)

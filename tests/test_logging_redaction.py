@@ -162,7 +162,8 @@ def test_every_handler_django_configures_redacts_with_debug_on():
         "            for h in getattr(logging.getLogger(name), 'handlers', [])"
         "            if not isinstance(h, logging.NullHandler)};"
         "from flows.logging import RedactSecretsFilter;"
-        "assert handlers and all(any(isinstance(f, RedactSecretsFilter) for f in h.filters) for h in handlers), handlers;"
+        "redacting = lambda h: any(isinstance(f, RedactSecretsFilter) for f in h.filters);"
+        "assert handlers and all(redacting(h) for h in handlers), handlers;"
         f"logging.getLogger('django.request').error('Internal Server Error: %s', 'security_id={SECRET}');"
         f"logging.getLogger('django.server').info('\"POST /flows/ HTTP/1.1\" 500 %s', 'password=\"{SECRET} x\"')"
     )
