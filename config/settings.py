@@ -6,11 +6,13 @@ without real secrets.
 """
 
 import base64
+import datetime
 import hashlib
 import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from phonon.limits import MAX_CALLS_PER_REQUEST, MAX_FILE_BYTES
@@ -23,6 +25,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # --- Core -------------------------------------------------------------------------------------
 
 DEBUG = env.bool("DEBUG", default=False)
+EXAMPLE_SECRET_KEY = "change-me-to-50-random-characters"  # the placeholder in .env.example
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"
 SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
@@ -44,6 +47,13 @@ if not DEBUG:
         )
     if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY is the development key; set a real one.")
+    # The placeholder of .env.example, copied unchanged, would sign every session with a known key.
+    if SECRET_KEY == EXAMPLE_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY is the placeholder from .env.example; set a real one.")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY has {len(SECRET_KEY)} characters; production needs at least 50 random ones."
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +64,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "flows",
     "campaigns",
     "dialer",
@@ -65,16 +76,22 @@ MIDDLEWARE = [
     # First: /health answers load balancers over plain HTTP whatever their Host header.
     "config.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads the body (CSRF reads it in process_view, after every middleware's
+    # request phase); after the session, since only a logged-in user may send a file.
+    "config.uploads.RequestSizeLimitMiddleware",
     # Every URL needs a login unless its view says otherwise (login, health, metrics, the API).
     "pages.login_required.LoginRequiredForPages",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused by the lockout into the page that says to wait.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,6 +142,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login lockout (django-axes, state in the database): after LOGIN_FAILURE_LIMIT wrong passwords
+# for one username, or from one address, both logins (pages and admin) refuse for
+# LOGIN_LOCKOUT_MINUTES, counted anew from each further attempt.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_LOCKOUT_CALLABLE = "config.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.login_lockout.client_ip"
+# Proxies in front of gunicorn that append to X-Forwarded-For (the TLS proxy: 1). With 0 the
+# address is the connection's own, which behind a proxy is the proxy's: everyone would share it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -150,11 +182,24 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 CALL_LIST_MAX_BYTES = env.int("CALL_LIST_MAX_BYTES", default=MAX_FILE_BYTES)
-# Django refuses request bodies larger than this before any view runs (a ZIP may carry several
-# CSVs, so it is larger than one CSV's limit).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# The largest body of any page but the two upload pages, and of every request by someone not
+# logged in (config.uploads refuses a larger one from its Content-Length, unread). Django counts
+# only form fields against it, never files: config.uploads counts the whole body. Our forms are
+# small; it stays below FILE_UPLOAD_MAX_MEMORY_SIZE, so a stranger's body is never spooled to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# A file part larger than this is spooled to a temporary file in FILE_UPLOAD_TEMP_DIR.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+if DATA_UPLOAD_MAX_MEMORY_SIZE > FILE_UPLOAD_MAX_MEMORY_SIZE:
+    raise ImproperlyConfigured("DATA_UPLOAD_MAX_MEMORY_SIZE must not exceed 2621440 (bodies kept in memory).")
+# The largest upload on the upload page (a ZIP may carry several CSVs); the preview page takes at
+# most CALL_LIST_MAX_BYTES. Both plus the multipart overhead, checked before the body is read.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# The upload limit counts the bytes of the file parts as they are parsed, before Django's own.
+FILE_UPLOAD_HANDLERS = [
+    "config.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Call-list limits, each refused with one sentence naming the limit.
 CALL_LIST_MAX_ROWS = env.int("CALL_LIST_MAX_ROWS", default=1_000_000)
 CALL_LIST_MAX_COLUMNS = env.int("CALL_LIST_MAX_COLUMNS", default=50)
@@ -177,6 +222,23 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp), on every response: scripts and styles only from our own
+# static files, so an injected <script>, inline handler or style cannot run. The templates carry
+# no inline script or style (a bar's width is an SVG attribute); htmx runs with eval, script tags
+# in swapped HTML and its injected indicator style off (the htmx-config meta tag in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 # Bearer token for Prometheus at /metrics (a staff login needs none); empty: staff logins only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
@@ -299,5 +361,13 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_secrets"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # Django configures its own handlers first (DEFAULT_LOGGING: a DEBUG-only console, the
+    # runserver lines, mail to admins), none of which redacts: naming its loggers here replaces
+    # their handlers with ours, so every line Django writes passes the filter too.
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner, in every command's output
+    },
 }

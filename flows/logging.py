@@ -12,12 +12,19 @@ import logging
 import re
 
 # `security-id` (and other secrets) in JSON bodies, form posts, reprs, headers and key=value pairs.
+# A quoted value is redacted whole, up to its closing quote (a value may hold spaces or commas);
+# an unquoted one up to the first separator.
 SECRET_PATTERN = re.compile(
     r"""(?P<key>(?:\\?["'])?(?:security[-_ ]?id|password|passwd|private[-_]?key|secret[-_]?key"""
     r"""|field[-_]encryption[-_]keys|metrics[-_]token|requestDigitalSignatureValue|authorization)"""
-    r"""(?:\\?["'])?\s*[:=]\s*(?:(?:bearer|basic)\s+)?\[?\s*(?:\\?["'])?)"""
-    r"""(?P<value>[^"',\s}&\\]+)""",
+    r"""(?:\\?["'])?\s*[:=]\s*(?:(?:bearer|basic)\s+)?\[?\s*(?P<quote>\\?["'])?)"""
+    r"""(?P<value>(?(quote)(?:(?!(?P=quote))(?:\\.|.))+|[^"',\s}&\\]+))""",
     re.IGNORECASE,
+)
+# A PEM block (private key, certificate ...), with real or escaped line breaks; one cut short by a
+# truncated log line is redacted to its end.
+PEM_PATTERN = re.compile(
+    r"(?P<key>-----BEGIN [A-Z0-9 ]+-----)(?P<value>.*?(?=-----END [A-Z0-9 ]+-----)|.*)", re.DOTALL
 )
 # The password in a URL: postgres://user:password@host, redis://:password@host.
 URL_PASSWORD_PATTERN = re.compile(r"(?P<key>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<value>[^@/\s]+)(?=@)", re.IGNORECASE)
@@ -25,6 +32,7 @@ REDACTED = "***"
 
 
 def redact(text: str) -> str:
+    text = PEM_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
     text = SECRET_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
     return URL_PASSWORD_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
 

@@ -120,3 +120,60 @@ def test_log_format_json_redacts_and_writes_one_object_a_line():
     failed = next(line for line in lines if line["message"].startswith("batch failed"))
     assert failed["campaign_id"] == 7 and failed["batch_id"] == 12 and "ValueError" in failed["exception"]
     assert SECRET not in result.stderr
+
+
+PEM_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAq1Zq81pemsecret\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+def test_pem_blocks_and_quoted_values_with_spaces_are_redacted_whole():
+    # given lines carrying a private key (plain, JSON-escaped, cut short) and passphrases with spaces
+    lines = [
+        ("sftp key %s", (PEM_KEY,)),
+        ("form %r", ({"private_key": PEM_KEY},)),
+        ("cut short %s", (PEM_KEY[:60],)),
+        ('login password="%s" user=alice', ("correct horse battery staple",)),
+        ("intake %r", ({"password": "correct horse, battery staple"},)),
+        ("body %s", (json.dumps({"security-id": "Zq81 secret with spaces", "flow-id": "ZH0RKJvh"}),)),
+    ]
+    cleaned = []
+    for message, args in lines:
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, message, args, None)
+
+        # when each passes the filter
+        RedactSecretsFilter().filter(record)
+        cleaned.append(record.getMessage())
+    text = "\n".join(cleaned)
+
+    # then no part of a key or of a passphrase is left, and the rest of each line is
+    for fragment in ("MIIEowIBAAKCAQEAq1Zq81pemsecret", "b3BlbnNzaC1rZXkt", "horse", "battery", "staple", "Zq81"):
+        assert fragment not in text
+    assert "-----BEGIN RSA PRIVATE KEY-----***-----END RSA PRIVATE KEY-----" in text
+    assert 'user=alice' in text and '"flow-id": "ZH0RKJvh"' in text
+
+
+def test_every_handler_django_configures_redacts_with_debug_on():
+    # given a process with DEBUG=1, where Django adds its own console, runserver and mail handlers
+    script = (
+        "import django, logging; django.setup();"
+        "handlers = {h for name in ['', *logging.Logger.manager.loggerDict]"
+        "            for h in getattr(logging.getLogger(name), 'handlers', [])"
+        "            if not isinstance(h, logging.NullHandler)};"
+        "from flows.logging import RedactSecretsFilter;"
+        "redacting = lambda h: any(isinstance(f, RedactSecretsFilter) for f in h.filters);"
+        "assert handlers and all(redacting(h) for h in handlers), handlers;"
+        f"logging.getLogger('django.request').error('Internal Server Error: %s', 'security_id={SECRET}');"
+        f"logging.getLogger('django.server').info('\"POST /flows/ HTTP/1.1\" 500 %s', 'password=\"{SECRET} x\"')"
+    )
+    env = {**os.environ, "DEBUG": "1", "LOG_FORMAT": "plain", "DJANGO_SETTINGS_MODULE": "config.settings"}
+
+    # when Django's own loggers write a secret
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+
+    # then every handler carries the filter, each line is written once, and the secret never
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Internal Server Error") == 1 and result.stderr.count("POST /flows/") == 1
+    assert SECRET not in result.stderr

@@ -49,6 +49,37 @@ def test_production_refuses_the_development_secret_key(tmp_path):
     assert result.returncode != 0 and "development key" in result.stderr
 
 
+def example_secret_key() -> str:
+    (line,) = [line for line in (ROOT / ".env.example").read_text().splitlines() if line.startswith("SECRET_KEY=")]
+    return line.split("=", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "sentence"),
+    [
+        (example_secret_key(), "SECRET_KEY is the placeholder from .env.example; set a real one."),
+        (secrets.token_urlsafe(40)[:49], "SECRET_KEY has 49 characters; production needs at least 50 random ones."),
+    ],
+    ids=["the .env.example placeholder", "49 characters"],
+)
+def test_production_refuses_a_weak_secret_key(secret_key, sentence, tmp_path):
+    # given production settings with a copied placeholder or a short key
+    env = production_env(tmp_path, SECRET_KEY=secret_key)
+
+    # when Django starts
+    result = run(["-c", "import django; django.setup()"], env)
+
+    # then it refuses, with one clear sentence
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {sentence}" in result.stderr
+
+
+def test_production_accepts_a_50_character_secret_key(tmp_path):
+    key = secrets.token_urlsafe(40)[:50]
+    result = run(["-c", "import django; django.setup()"], production_env(tmp_path, SECRET_KEY=key))
+    assert result.returncode == 0, result.stderr
+
+
 def test_check_deploy_passes_without_a_single_warning(tmp_path):
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -142,7 +142,7 @@
         button.disabled = false;
         progressBox.hidden = true;
         if (/\/login\//.test(xhr.responseURL || "")) showError("Your session has ended; log in again, then upload the file.");
-        else if (xhr.status === 413) showError("The file is larger than the server accepts.");
+        else if (xhr.status === 413) showError(answer.error || "The file is larger than the server accepts.");
         else if (xhr.status === 403) showError("The form has expired; reload the page and try again.");
         else showError(answer.error || "The upload failed (" + xhr.status + "); try again.");
       });

@@ -40,12 +40,25 @@ def chromium():
 def page(chromium):
     context = chromium.new_context(viewport=DESKTOP, accept_downloads=True)
     context.set_default_timeout(15_000)
+    # Every page runs under the Content-Security-Policy: a violation (an inline script or style,
+    # eval, a foreign source) is reported by the page itself and fails the test that caused it.
+    context.add_init_script(
+        """document.addEventListener("securitypolicyviolation", (e) =>
+               console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI} on ${e.documentURI}`));"""
+    )
     page = context.new_page()
-    errors = []
+    errors, violations, unprotected = [], [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text or "CSP violation" in message.text else None)
+    page.on("response", lambda response: unprotected.append(response.url)
+            if response.request.resource_type == "document" and response.status != 302
+            and "content-security-policy" not in response.headers else None)
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the pages: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+    assert not unprotected, f"Pages sent without a Content-Security-Policy: {unprotected}"
 
 
 @pytest.fixture
