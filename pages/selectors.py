@@ -1,6 +1,6 @@
 """Reads for the pages: campaign progress, the calls-per-minute chart, today's numbers, problems.
 
-Every function takes querysets already narrowed to what the user may see (pages.access),
+Every function takes querysets already narrowed to what the user may see (campaigns.access),
 so access rules live in one place and these stay plain queries.
 """
 

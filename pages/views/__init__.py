@@ -2,7 +2,7 @@
 
 A login is needed everywhere (pages.login_required, in MIDDLEWARE); every view is wrapped in
 `page`, which renders times in the provider's zone.
-Objects are always fetched through pages.access, so another account's object is a 404.
+Objects are always fetched through campaigns.access, so another account's object is a 404.
 """
 
 import functools

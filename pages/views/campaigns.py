@@ -7,14 +7,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns import lifecycle
+from campaigns import access, lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, campaign_in_window, next_window_opening
 from dialer import steering
 from dialer.models import Call
 from dialer.progress import campaign_progress, progress_by_campaign
 from dialer.results import export_results_csv
-from pages import access
 from pages import selectors as queries
 from pages.forms import CancelForm, ContactSearchForm
 from pages.views import page

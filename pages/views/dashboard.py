@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from pages import access
+from campaigns import access
 from pages import selectors as queries
 from pages.views import page
 

@@ -5,11 +5,11 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns import access
 from campaigns.reports import template_csv
 from dialer.test_call import test_call_launch
 from flows import services
 from flows.encrypted_fields import mask_secret
-from pages import access
 from pages.forms import TestCallForm
 from pages.views import csv_attachment, page
 

@@ -9,12 +9,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from campaigns import lifecycle
+from campaigns import access, lifecycle
 from campaigns.importing import FileRefused, contact_list_create, preview_rows
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
 from campaigns.tasks import import_contact_list_task
-from pages import access
 from pages.forms import CampaignForm, PreviewForm, UploadForm
 from pages.views import csv_attachment, page
 

@@ -5,9 +5,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.http import Http404
 
-from campaigns import lifecycle
+from campaigns import access, lifecycle
 from flows.models import Account, Flow
-from pages import access
 from tests.factories import make_contact_list
 
 pytestmark = pytest.mark.django_db
