@@ -59,6 +59,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Contact, ContactList, RejectedRow, SuppressedNumber
+from events.recording import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -213,8 +214,16 @@ def _refuse_upload(contact_list: ContactList, message: str):
     contact_list.status = ContactList.Status.REFUSED
     contact_list.error = message
     contact_list.started_at = contact_list.finished_at = now
-    contact_list.save()
+    with transaction.atomic():
+        contact_list.save()
+        _record(contact_list.pk, "list.refused", status=contact_list.status, error=message)
     raise FileRefused(message, contact_list)
+
+
+def _record(contact_list_id: int, event: str, **facts) -> None:
+    """The webhooks' outbox row, in the transaction of the change it reports."""
+    account_id = ContactList.objects.filter(pk=contact_list_id).values_list("flow__account_id", flat=True).first()
+    event_record(account=account_id, type=event, payload={"object": "list", "id": contact_list_id, **facts})
 
 
 # --- Reading: sources, bytes, text, lines, header -----------------------------------------------
@@ -919,6 +928,8 @@ class _Import:
         ).update(**fields)
         if updated != 1:
             raise _LostClaim
+        if final:
+            _record(self.list.pk, "list.imported", status=ContactList.Status.IMPORTED, error="")
         commit, self.transaction = self.transaction, None
         commit.close()
         self.imported, self.rejected = imported, rejected
@@ -970,6 +981,8 @@ def _finish(contact_list_id: int, claim: datetime.datetime, status: str, error: 
         )
         if updated:
             _delete_rows(contact_list_id)
+            event = "list.refused" if status == ContactList.Status.REFUSED else "list.failed"
+            _record(contact_list_id, event, status=status, error=error)
 
 
 def contact_list_import(*, contact_list_id: int) -> ContactList:

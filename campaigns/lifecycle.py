@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import Call, Campaign, ContactList
 from campaigns.windows import parse_window
+from events.recording import event_record
 
 Status = Campaign.Status
 
@@ -34,12 +35,21 @@ class TransitionRefused(Exception):
     """The campaign is not in a state that allows this action; the message says so in words."""
 
 
-def _transition(campaign_id: int, to: str, *, reason: str = "", **fields) -> bool:
+def _transition(campaign_id: int, to: str, *, reason: str = "", event: str = "", event_facts=None, **fields) -> bool:
     now = timezone.now()
-    updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to]).update(
-        status=to, status_reason=reason, updated_at=now, **fields
-    )
+    with transaction.atomic():
+        updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to]).update(
+            status=to, status_reason=reason, updated_at=now, **fields
+        )
+        if updated == 1 and event:
+            _record(campaign_id, event, status=to, status_reason=reason, **(event_facts or {}))
     return updated == 1
+
+
+def _record(campaign_id: int, event: str, **facts) -> None:
+    """The webhooks' outbox row, in the transaction of the transition it reports."""
+    account_id = Campaign.objects.filter(pk=campaign_id).values_list("flow__account_id", flat=True).first()
+    event_record(account=account_id, type=event, payload={"object": "campaign", "id": campaign_id, **facts})
 
 
 def new_campaign_token() -> str:
@@ -106,17 +116,19 @@ def campaign_launch(*, contact_list: ContactList, **options) -> Campaign:
 
 def campaign_start(*, campaign_id: int) -> bool:
     """scheduled -> running, once planned and due (the dispatch tick calls this)."""
-    return _transition(campaign_id, Status.RUNNING, started_at=timezone.now())
+    return _transition(campaign_id, Status.RUNNING, started_at=timezone.now(), event="campaign.started")
 
 
 def campaign_pause(*, campaign: Campaign, reason: str = "Paused by a manager.") -> None:
-    if not _transition(campaign.pk, Status.PAUSED, reason=reason):
+    facts = {"provider_code": None}
+    if not _transition(campaign.pk, Status.PAUSED, reason=reason, event="campaign.paused", event_facts=facts):
         campaign.refresh_from_db()
         raise TransitionRefused(f"Only a running campaign can be paused; this one is {campaign.status}.")
 
 
-def campaign_pause_by_system(*, campaign_id: int, reason: str) -> bool:
-    return _transition(campaign_id, Status.PAUSED, reason=reason)
+def campaign_pause_by_system(*, campaign_id: int, reason: str, provider_code: int | None = None) -> bool:
+    facts = {"provider_code": provider_code}
+    return _transition(campaign_id, Status.PAUSED, reason=reason, event="campaign.paused", event_facts=facts)
 
 
 def campaign_resume(*, campaign: Campaign) -> None:
@@ -131,6 +143,7 @@ def campaign_resume(*, campaign: Campaign) -> None:
         ):
             campaign.refresh_from_db()
             raise TransitionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")
+        _record(campaign.pk, "campaign.resumed", status=Status.RUNNING, status_reason="")
         held = Batch.objects.filter(campaign=campaign, status=Batch.Status.HELD)
         held.filter(maybe_delivered=False).update(
             status=Batch.Status.PLANNED, body=None, body_sha256="", frozen_at=None, next_attempt_at=None
@@ -144,7 +157,9 @@ def campaign_cancel(*, campaign: Campaign, reason: str = "Cancelled by a manager
     from dialer.models import Batch
 
     with transaction.atomic():
-        if not _transition(campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now()):
+        if not _transition(
+            campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now(), event="campaign.cancelled"
+        ):
             campaign.refresh_from_db()
             raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
         unsent = Batch.objects.filter(campaign=campaign).exclude(
@@ -174,4 +189,4 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         return False
     if Batch.objects.filter(campaign_id=campaign_id).exclude(status__in=Batch.FINAL_STATUSES).exists():
         return False
-    return _transition(campaign_id, Status.COMPLETED, finished_at=timezone.now())
+    return _transition(campaign_id, Status.COMPLETED, finished_at=timezone.now(), event="campaign.completed")
