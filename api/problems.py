@@ -39,7 +39,12 @@ def _flatten(detail, path=""):
     """DRF's nested error dict/list as [{"field": "rows[3].tel1", "detail": "..."}]."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = path if key in ("non_field_errors", "__all__") else (f"{path}.{key}" if path else str(key))
+            if key in ("non_field_errors", "__all__"):
+                name = path
+            elif isinstance(key, int):  # a ListField's errors come keyed by index
+                name = f"{path}[{key}]"
+            else:
+                name = f"{path}.{key}" if path else str(key)
             yield from _flatten(value, name)
     elif isinstance(detail, list) and detail and not all(isinstance(item, str) for item in detail):
         for index, value in enumerate(detail):
