@@ -65,4 +65,6 @@ def target_resolve(url: str) -> Target:
     addresses = [info[4][0] for info in infos]
     for address in addresses:
         address_check(ipaddress.ip_address(address.split("%", 1)[0]))
-    return Target(scheme=scheme, host=host, ip=addresses[0], port=port, path=path)
+    # IPv4 first: a worker without IPv6 egress still reaches a host that has both.
+    chosen = sorted(addresses, key=lambda address: ":" in address)[0]
+    return Target(scheme=scheme, host=host, ip=chosen, port=port, path=path)

@@ -185,3 +185,17 @@ def test_loopback_is_refused_after_dns_when_local_delivery_is_not_allowed(acme_a
     # then
     assert receiver.received == []
     assert "a private, loopback or link-local address" in Delivery.objects.get().attempt_log.get().error
+
+
+def test_a_failed_tls_handshake_is_recorded_and_retried(acme_api, acme, receiver):
+    # given an https:// endpoint whose server speaks plain HTTP
+    add_webhook(acme, receiver.url.replace("http://127.0.0.1", "https://localhost"))
+    acme_api.post("lists/", json={"flow": "AcmeFlw1", "rows": rows(1), "close": True})
+
+    # when
+    webhooks_tick_task()
+
+    # then
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending" and delivery.next_attempt_at > delivery.attempt_log.get().started_at
+    assert "SSL" in delivery.attempt_log.get().error
