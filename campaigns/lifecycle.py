@@ -13,10 +13,12 @@ import datetime
 import secrets
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
+from events.recording import event_record
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 Status = Campaign.Status
@@ -34,12 +36,24 @@ class TransitionRefused(Exception):
     """The campaign is not in a state that allows this action; the message says so in words."""
 
 
-def campaign_transition(campaign_id: int, to: str, *, reason: str = "", **fields) -> bool:
+def campaign_transition(
+    campaign_id: int, to: str, *, reason: str = "", event: str = "", event_facts=None, **fields
+) -> bool:
+    """Compare-and-set the status; when it wins, the webhooks' event is recorded in the same transaction."""
     now = timezone.now()
-    updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to]).update(
-        status=to, status_reason=reason, updated_at=now, **fields
-    )
+    with transaction.atomic():
+        updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to]).update(
+            status=to, status_reason=reason, updated_at=now, **fields
+        )
+        if updated == 1 and event:
+            campaign_event_record(campaign_id, event, status=to, status_reason=reason, **(event_facts or {}))
     return updated == 1
+
+
+def campaign_event_record(campaign_id: int, event: str, **facts) -> None:
+    """The webhooks' outbox row, in the transaction of the transition it reports."""
+    account_id = Campaign.objects.filter(pk=campaign_id).values_list("flow__account_id", flat=True).first()
+    event_record(account=account_id, type=event, payload={"object": "campaign", "id": campaign_id, **facts})
 
 
 def campaign_status(campaign_id: int) -> str:
@@ -95,17 +109,19 @@ def campaign_create(
 
 def campaign_start(*, campaign_id: int) -> bool:
     """scheduled -> running, once planned and due (the dispatch tick calls this)."""
-    return campaign_transition(campaign_id, Status.RUNNING, started_at=timezone.now())
+    return campaign_transition(campaign_id, Status.RUNNING, started_at=timezone.now(), event="campaign.started")
 
 
 def campaign_pause(*, campaign: Campaign, reason: str = "Paused by a manager.") -> None:
-    if not campaign_transition(campaign.pk, Status.PAUSED, reason=reason):
+    facts = {"provider_code": None}
+    if not campaign_transition(campaign.pk, Status.PAUSED, reason=reason, event="campaign.paused", event_facts=facts):
         campaign.refresh_from_db()
         raise TransitionRefused(f"Only a running campaign can be paused; this one is {campaign.status}.")
 
 
-def campaign_pause_by_system(*, campaign_id: int, reason: str) -> bool:
-    return campaign_transition(campaign_id, Status.PAUSED, reason=reason)
+def campaign_pause_by_system(*, campaign_id: int, reason: str, provider_code: int | None = None) -> bool:
+    facts = {"provider_code": provider_code}
+    return campaign_transition(campaign_id, Status.PAUSED, reason=reason, event="campaign.paused", event_facts=facts)
 
 
 def campaign_schedule(*, campaign: Campaign) -> None:

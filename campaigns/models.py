@@ -16,6 +16,7 @@ class ContactList(models.Model):
         MAIL = "mail", "Mail"
         SFTP = "sftp", "SFTP"
         DROP = "drop", "Drop folder"
+        API = "api", "API"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to import"

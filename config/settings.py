@@ -65,11 +65,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "flows",
+    "events",
     "campaigns",
     "dialer",
     "intake",
     "pages",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -268,13 +274,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # autodiscover_tasks() finds each app's tasks.py; the intake tasks live beside them.
-CELERY_IMPORTS = ["intake.tasks"]
+CELERY_IMPORTS = ["intake.tasks", "api.webhooks.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "dispatch-tick": {"task": "dialer.tasks.dispatch_tick_task", "schedule": env.float("DISPATCH_TICK_SECONDS", 2.0)},
     "poll-mailboxes": {
         "task": "intake.tasks.poll_mailboxes_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0),
     },
     "poll-sftp": {"task": "intake.tasks.poll_sftp_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0)},
+    "webhooks-tick": {
+        "task": "api.webhooks.tasks.webhooks_tick_task", "schedule": env.float("WEBHOOK_TICK_SECONDS", 2.0),
+    },
 }
 
 # --- Intake (mail and SFTP) -------------------------------------------------------------------
@@ -341,6 +350,48 @@ DISPATCH_REQUEUE_AFTER = env.float("DISPATCH_REQUEUE_AFTER", default=30.0)
 # Circuit breaker: of the last N finished attempts of a campaign, this share failing pauses it.
 BREAKER_WINDOW = env.int("BREAKER_WINDOW", default=20)
 BREAKER_FAILURE_RATIO = env.float("BREAKER_FAILURE_RATIO", default=0.8)
+
+# --- API and webhooks -------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.AccountKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasAccountKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.KeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Phonon campaign manager API",
+    "DESCRIPTION": "Call lists, campaigns and their calls, scoped to the account of the API key.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests one API key may make per window, counted in Redis across every web process.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/60")
+# Rows one JSON request may append to an open list, and the largest JSON body read (bytes).
+API_ROWS_PER_REQUEST = env.int("API_ROWS_PER_REQUEST", default=10_000)
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)
+# How long an Idempotency-Key's first answer is replayed.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)
+# Webhooks: http:// and loopback addresses allowed (development and tests only).
+WEBHOOK_ALLOW_LOCAL = env.bool("WEBHOOK_ALLOW_LOCAL", default=DEBUG)
+# A delivery is retried with backoff (base, cap, seconds) for this long, then marked failed.
+WEBHOOK_RETRY_HOURS = env.float("WEBHOOK_RETRY_HOURS", default=24.0)
+WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=5.0)
+WEBHOOK_BACKOFF_CAP = env.float("WEBHOOK_BACKOFF_CAP", default=3600.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# A claimed delivery whose worker died is tried again after this lease.
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
 
 # --- Logging ----------------------------------------------------------------------------------
 

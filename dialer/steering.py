@@ -10,6 +10,7 @@ from django.utils import timezone
 from campaigns.lifecycle import (
     Status,
     TransitionRefused,
+    campaign_event_record,
     campaign_transition,
 )
 from campaigns.models import Campaign
@@ -28,6 +29,7 @@ def campaign_resume(*, campaign: Campaign) -> None:
         ):
             campaign.refresh_from_db()
             raise TransitionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")
+        campaign_event_record(campaign.pk, "campaign.resumed", status=Status.RUNNING, status_reason="")
         held = Batch.objects.filter(campaign=campaign, status=Batch.Status.HELD)
         held.filter(maybe_delivered=False).update(
             status=Batch.Status.PLANNED, body=None, body_sha256="", frozen_at=None, next_attempt_at=None
@@ -39,7 +41,9 @@ def campaign_cancel(*, campaign: Campaign, reason: str = "Cancelled by a manager
     """Cancel now: nothing more is sent. Batches being sent this instant finish on their own
     (their worker re-checks the status before the request leaves)."""
     with transaction.atomic():
-        if not campaign_transition(campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now()):
+        if not campaign_transition(
+            campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now(), event="campaign.cancelled"
+        ):
             campaign.refresh_from_db()
             raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
         unsent = Batch.objects.filter(campaign=campaign).exclude(
@@ -65,4 +69,4 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         return False
     if Batch.objects.filter(campaign_id=campaign_id).exclude(status__in=Batch.FINAL_STATUSES).exists():
         return False
-    return campaign_transition(campaign_id, Status.COMPLETED, finished_at=timezone.now())
+    return campaign_transition(campaign_id, Status.COMPLETED, finished_at=timezone.now(), event="campaign.completed")

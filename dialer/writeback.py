@@ -129,7 +129,9 @@ def _record_held(batch: Batch, token: str, answer: client.Answer, message: str) 
             maybe_delivered=_an_attempt_went_unanswered(batch),
             updated_at=timezone.now(),
         )
-        lifecycle.campaign_pause_by_system(campaign_id=batch.campaign_id, reason=f"The provider answered {message}")
+        lifecycle.campaign_pause_by_system(
+            campaign_id=batch.campaign_id, reason=f"The provider answered {message}", provider_code=answer.code
+        )
     return "held"
 
 

@@ -6,6 +6,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.importing.events import list_event_record
 from campaigns.importing.limits import STALE_IMPORT_AFTER, FileRefused, _LostClaim
 from campaigns.importing.rows import _Import
 from campaigns.importing.writing import _delete_rows
@@ -40,6 +41,8 @@ def _finish(contact_list_id: int, claim: datetime.datetime, status: str, error: 
         )
         if updated:
             _delete_rows(contact_list_id)
+            event = "list.refused" if status == ContactList.Status.REFUSED else "list.failed"
+            list_event_record(contact_list_id, event, status=status, error=error)
 
 
 def contact_list_import(*, contact_list_id: int) -> ContactList:

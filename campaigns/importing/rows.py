@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campaigns.importing.events import list_event_record
 from campaigns.importing.header import _read_header, parse_header
 from campaigns.importing.limits import (
     CODEC_NAMES,
@@ -319,6 +320,8 @@ class _Import:
         ).update(**fields)
         if updated != 1:
             raise _LostClaim
+        if final:
+            list_event_record(self.list.pk, "list.imported", status=ContactList.Status.IMPORTED, error="")
         commit, self.transaction = self.transaction, None
         commit.close()
         self.imported, self.rejected = imported, rejected

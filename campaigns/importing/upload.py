@@ -7,8 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from campaigns.importing.events import list_event_record
 from campaigns.importing.limits import ACCEPTED_EXTENSIONS, FILENAME_START_RE, FileRefused, human_size
 from campaigns.models import ContactList
 
@@ -80,5 +82,7 @@ def _refuse_upload(contact_list: ContactList, message: str):
     contact_list.status = ContactList.Status.REFUSED
     contact_list.error = message
     contact_list.started_at = contact_list.finished_at = now
-    contact_list.save()
+    with transaction.atomic():
+        contact_list.save()
+        list_event_record(contact_list.pk, "list.refused", status=contact_list.status, error=message)
     raise FileRefused(message, contact_list)

@@ -14,6 +14,7 @@ from campaigns.importing import FileRefused, contact_list_create, preview_rows
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
 from campaigns.tasks import import_contact_list_task
+from dialer import launching
 from pages.forms import CampaignForm, PreviewForm, UploadForm
 from pages.views import csv_attachment, page
 
@@ -151,12 +152,11 @@ def list_launch(request, pk):
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                campaign = lifecycle.campaign_create(
+                campaign = launching.campaign_launch(
                     contact_list=contact_list, name=data["name"], start_at=data["start_at"], window=data["window"],
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
                     api_version=data["api_version"], created_by=request.user,
                 )
-                lifecycle.campaign_schedule(campaign=campaign)
         except (ValueError, lifecycle.TransitionRefused) as error:
             form.add_error(None, str(error))
         else:

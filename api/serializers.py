@@ -1,0 +1,248 @@
+"""What the API reads and writes: representations of flows, lists, campaigns and calls, and the
+parsing of requests. Rules stay in the services; these only check types and shapes."""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from campaigns.models import Campaign, ContactList
+from campaigns.windows import parse_window
+from dialer.models import Batch, Call
+from dialer.progress import campaign_progress
+from flows.models import Flow
+
+LIST_STATUSES = ["open", *ContactList.Status.values]
+ENCODINGS = ["", "utf-8", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "iso8859-1"]
+
+
+class FlowSerializer(serializers.ModelSerializer):
+    activated = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Flow
+        fields = ["flow_id", "name", "kind", "mode", "api_version", "encrypted", "activated", "created_at"]
+
+    def get_activated(self, flow) -> bool:
+        return flow.activated_at is not None
+
+
+def list_status(contact_list: ContactList) -> str:
+    open_list = getattr(contact_list, "open_list", None)
+    if open_list is not None and open_list.closed_at is None:
+        return "open"
+    return contact_list.status
+
+
+class ContactListSerializer(serializers.ModelSerializer):
+    flow = serializers.SlugRelatedField(slug_field="flow_id", read_only=True)
+    status = serializers.SerializerMethodField()
+    rows_received = serializers.SerializerMethodField()
+    imported = serializers.IntegerField(source="imported_count", read_only=True)
+    rejected = serializers.IntegerField(source="rejected_count", read_only=True)
+    rows_per_second = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ContactList
+        fields = [
+            "id", "name", "flow", "source", "status", "error", "original_filename", "rows_received", "rows_done",
+            "imported", "rejected", "rows_per_second", "created_at", "started_at", "finished_at",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=LIST_STATUSES))
+    def get_status(self, contact_list) -> str:
+        return list_status(contact_list)
+
+    def get_rows_received(self, contact_list) -> int | None:
+        """Rows appended as JSON so far (lists filled with JSON rows only)."""
+        open_list = getattr(contact_list, "open_list", None)
+        return open_list.rows_received if open_list is not None else None
+
+
+class ListUploadSerializer(serializers.Serializer):
+    """multipart/form-data: a CSV or ZIP file, as in the upload page."""
+
+    flow = serializers.CharField(help_text="The flow-id that will call this list.")
+    file = serializers.FileField(help_text="A .csv file, or a .zip of .csv files.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    encoding = serializers.ChoiceField(choices=ENCODINGS, required=False, default="")
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": {
+            "oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True,
+        }},
+        "description": "Rows as objects keyed like a CSV header: tel1..tel10, starttime, client-identifier; "
+        "any other key is a flow variable.",
+    }
+)
+class RowsField(serializers.Field):
+    """Objects of strings, numbers or nulls; checked in one quick loop (10,000 rows a request)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError("rows is a list of objects, one a contact.")
+        limit = settings.API_ROWS_PER_REQUEST
+        if len(data) > limit:
+            raise serializers.ValidationError(f"At most {limit:,} rows a request; send the rest in further requests.")
+        errors = {}
+        for index, row in enumerate(data):
+            if not isinstance(row, dict):
+                errors[index] = ["Each row is an object such as {\"tel1\": \"919812345678\", \"name\": \"Asha\"}."]
+                continue
+            bad = [
+                key for key, value in row.items()
+                if not (value is None or isinstance(value, str | int | float) and not isinstance(value, bool))
+            ]
+            if bad:
+                errors[index] = {key: ["A value is a string, a number or null."] for key in bad}
+            if len(errors) >= 20:
+                break
+        if errors:
+            raise serializers.ValidationError([errors.get(index, {}) for index in range(max(errors) + 1)])
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ListRowsCreateSerializer(serializers.Serializer):
+    """application/json: a list filled with rows, now and in later requests, until it is closed."""
+
+    flow = serializers.CharField(help_text="The flow-id that will call this list.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    rows = RowsField(required=False, default=list)
+    close = serializers.BooleanField(
+        default=False, help_text="Close the list with these rows: its import starts at once."
+    )
+
+
+class ListRowsAppendSerializer(serializers.Serializer):
+    rows = RowsField()
+    close = serializers.BooleanField(default=False)
+
+
+class CountsSerializer(serializers.Serializer):
+    contacts = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    placed = serializers.IntegerField()
+    accepted_unknown = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    list = serializers.PrimaryKeyRelatedField(source="contact_list", read_only=True)
+    flow = serializers.SlugRelatedField(slug_field="flow_id", read_only=True)
+    window = serializers.SerializerMethodField()
+    provider_code = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField()
+    batches = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "name", "list", "flow", "status", "status_reason", "provider_code", "api_version", "batch_size",
+            "start_at", "timezone", "window", "window_days", "counts", "batches", "created_at", "started_at",
+            "finished_at",
+        ]
+
+    def get_window(self, campaign) -> str:
+        end = campaign.window_end.strftime("%H:%M") if campaign.window_end else "24:00"
+        return f"{campaign.window_start:%H:%M}-{end}"
+
+    def get_provider_code(self, campaign) -> int | None:
+        """The provider's code that paused the campaign (while it is paused by the provider's answer)."""
+        if campaign.status != Campaign.Status.PAUSED:
+            return None
+        held = campaign.batches.filter(status=Batch.Status.HELD).order_by("-updated_at")
+        return held.values_list("response_code", flat=True).first()
+
+    @extend_schema_field(CountsSerializer)
+    def get_counts(self, campaign) -> dict:
+        progress = campaign_progress(campaign)
+        return {"contacts": progress.total, **progress.counts}
+
+    def get_batches(self, campaign) -> int:
+        return campaign.batches.count()
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    """The launch form's options. A start time without an offset is read in `timezone`."""
+
+    list = serializers.IntegerField(help_text="The id of an imported call list.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    start_at = serializers.DateTimeField(required=False, allow_null=True, default=None, default_timezone=None)
+    timezone = serializers.CharField(required=False, default="")
+    window = serializers.CharField(
+        required=False, default="09:00-21:00", help_text="HH:MM-HH:MM; 00:00-24:00 calls around the clock."
+    )
+    window_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=None, allow_null=True,
+        help_text="Weekdays, Monday = 0; all by default.",
+    )
+    batch_size = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=500, help_text="Calls per request."
+    )
+    api_version = serializers.ChoiceField(
+        choices=Flow.ApiVersion.choices, required=False, allow_null=True, default=None
+    )
+
+    def validate_timezone(self, value):
+        value = value or settings.PHONON_TIMEZONE
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise serializers.ValidationError(f"{value!r} is not a time zone name such as Asia/Kolkata.") from error
+        return value
+
+    def validate_window(self, value):
+        try:
+            parse_window(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from error
+        return value
+
+    def validate(self, data):
+        start_at = data.get("start_at")
+        if start_at is not None and start_at.tzinfo is None:
+            data["start_at"] = start_at.replace(tzinfo=ZoneInfo(data["timezone"]))
+        return data
+
+
+class CampaignPauseSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class CallSerializer(serializers.ModelSerializer):
+    numbers = serializers.ListField(source="contact.numbers", child=serializers.CharField(), read_only=True)
+    primary_number = serializers.CharField(source="contact.primary_number", read_only=True)
+    external_id = serializers.CharField(source="contact.external_id", read_only=True)
+    variables = serializers.DictField(source="contact.variables", read_only=True)
+    line = serializers.IntegerField(source="contact.line", read_only=True)
+    request_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Call
+        fields = [
+            "id", "client_identifier", "state", "numbers", "primary_number", "external_id", "variables", "line",
+            "phonon_uuid", "request_id", "provider_code", "provider_message", "updated_at",
+        ]
+
+    def get_request_id(self, call) -> str:
+        return call.batch.request_id if call.batch_id else ""
+
+
+class CallFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Call.State.values, required=False)
+    number = serializers.CharField(required=False, help_text="At least 4 digits; matches the end of tel1.")
+
+    def validate_number(self, value):
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if len(digits) < 4:
+            raise serializers.ValidationError("Type at least 4 digits of the number.")
+        return digits
+

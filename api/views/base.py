@@ -1,0 +1,67 @@
+"""What every API view shares: the key's account, Idempotency-Key handling, size caps."""
+
+from django.conf import settings
+from rest_framework import generics
+from rest_framework.exceptions import NotFound
+
+from api.idempotency import Replay, idempotency_begin, idempotency_finish
+from api.problems import NOT_FOUND, Problem
+from campaigns.models import Campaign, ContactList
+from flows.models import Flow
+
+
+class AccountView(generics.GenericAPIView):
+    """Scoped to the API key's account: another account's object is a 404, never a 403."""
+
+    def initial(self, request, *args, **kwargs):
+        self.idempotency_record = None
+        super().initial(request, *args, **kwargs)  # authentication, permission, throttling
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if request.content_type.startswith("application/json") and length > settings.API_JSON_MAX_BYTES:
+            raise Problem(
+                f"A JSON body is at most {settings.API_JSON_MAX_BYTES:,} bytes; send fewer rows a request.",
+                status_code=413, code="too_large",
+            )
+        self.idempotency_record = idempotency_begin(request=request)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Replay):
+            return exc.response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "idempotency_record", None) is not None:
+            idempotency_finish(record=self.idempotency_record, response=response)
+        return response
+
+    @property
+    def account(self):
+        return self.request.auth.account
+
+    def flows(self):
+        return Flow.objects.filter(account=self.account)
+
+    def contact_lists(self):
+        return ContactList.objects.filter(flow__account=self.account).select_related("flow", "open_list")
+
+    def campaigns(self):
+        return Campaign.objects.filter(flow__account=self.account).select_related("flow")
+
+    def flow_by_id(self, flow_id: str, field: str = "flow") -> Flow:
+        flow = self.flows().filter(flow_id=flow_id).first()
+        if flow is None:
+            raise Problem(f"There is no flow {flow_id!r} in this account.", status_code=422, code="invalid",
+                          field=field)
+        return flow
+
+
+class CsvDownload(AccountView):
+    """A CSV answer: it never goes through a renderer, so any Accept header is fine."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
+def not_found():
+    return NotFound(NOT_FOUND)

@@ -1,0 +1,146 @@
+"""Campaigns: launch from a list, pause, resume, cancel, read; their calls and the results CSV."""
+
+import tempfile
+
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import get_object_or_404
+from rest_framework.mixins import ListModelMixin
+from rest_framework.response import Response
+
+from api.pagination import InCallOrder, NewestFirst
+from api.problems import conflict, unprocessable
+from api.serializers import (
+    CallFilterSerializer,
+    CallSerializer,
+    CampaignCreateSerializer,
+    CampaignPauseSerializer,
+    CampaignSerializer,
+)
+from api.views.base import AccountView, CsvDownload
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer import launching, steering
+from dialer.models import Call
+from dialer.results import export_results_csv
+
+EXPORT_CHUNK = 64 * 1024
+
+
+def _answer(campaign, code=status.HTTP_200_OK):
+    campaign = Campaign.objects.select_related("flow").get(pk=campaign.pk)
+    response = Response(CampaignSerializer(campaign).data, status=code)
+    if code == status.HTTP_201_CREATED:
+        response["Location"] = f"/api/v1/campaigns/{campaign.pk}/"
+    return response
+
+
+class CampaignIndex(ListModelMixin, AccountView):
+    serializer_class = CampaignSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return self.campaigns()
+
+    def get(self, request):
+        return self.list(request)
+
+    @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignSerializer})
+    def post(self, request):
+        """Launch: create the campaign from an imported list and schedule it, as the launch page does."""
+        data = CampaignCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = data.validated_data
+        contact_list = self.contact_lists().filter(pk=options["list"]).first()
+        if contact_list is None:
+            raise unprocessable(f"There is no list {options['list']} in this account.", field="list")
+        try:
+            with transaction.atomic():
+                campaign = launching.campaign_launch(
+                    contact_list=contact_list, name=options["name"], start_at=options["start_at"],
+                    window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
+                    batch_size=options["batch_size"], api_version=options["api_version"],
+                )
+        except ValueError as error:
+            raise unprocessable(str(error)) from error
+        except lifecycle.TransitionRefused as refused:
+            raise conflict(str(refused)) from refused
+        return _answer(campaign, status.HTTP_201_CREATED)
+
+
+class CampaignDetail(AccountView):
+    serializer_class = CampaignSerializer
+
+    def get(self, request, pk):
+        return _answer(get_object_or_404(self.campaigns(), pk=pk))
+
+
+class CampaignAction(AccountView):
+    """pause, resume, cancel: the lifecycle's transitions; a refused one is a 409 in words."""
+
+    serializer_class = CampaignSerializer
+    action = ""
+
+    def act(self, campaign, reason: str):
+        if self.action == "pause":
+            lifecycle.campaign_pause(campaign=campaign, reason=reason or "Paused through the API.")
+        elif self.action == "resume":
+            steering.campaign_resume(campaign=campaign)
+        else:
+            steering.campaign_cancel(campaign=campaign, reason=reason or "Cancelled through the API.")
+
+    @extend_schema(request=CampaignPauseSerializer, responses={200: CampaignSerializer})
+    def post(self, request, pk):
+        campaign = get_object_or_404(self.campaigns(), pk=pk)
+        data = CampaignPauseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            self.act(campaign, data.validated_data["reason"])
+        except lifecycle.TransitionRefused as refused:
+            raise conflict(str(refused)) from refused
+        return _answer(campaign)
+
+
+class CallList(ListModelMixin, AccountView):
+    serializer_class = CallSerializer
+    pagination_class = InCallOrder
+
+    def get_queryset(self):
+        campaign = get_object_or_404(self.campaigns(), pk=self.kwargs["pk"])
+        query = CallFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch")
+        if "state" in query.validated_data:
+            calls = calls.filter(state=query.validated_data["state"])
+        if "number" in query.validated_data:
+            calls = calls.filter(contact__primary_number__endswith=query.validated_data["number"])
+        return calls
+
+    @extend_schema(parameters=[CallFilterSerializer])
+    def get(self, request, pk):
+        return self.list(request)
+
+
+def _file_chunks(spooled):
+    try:
+        spooled.seek(0)
+        while chunk := spooled.read(EXPORT_CHUNK):
+            yield chunk.encode()
+    finally:
+        spooled.close()
+
+
+class CampaignResults(CsvDownload):
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The results "
+                                                                "export: one row per call, as export_results.")})
+    def get(self, request, pk):
+        campaign = get_object_or_404(self.campaigns(), pk=pk)
+        # Written inside the request, where the database connection is ours, then streamed.
+        spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")
+        export_results_csv(campaign, spooled)
+        response = StreamingHttpResponse(_file_chunks(spooled), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="campaign_{campaign.pk}_results.csv"'
+        return response

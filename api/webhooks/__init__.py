@@ -1,0 +1,1 @@
+"""Webhooks: endpoints of an account, deliveries of its events, signed and retried."""

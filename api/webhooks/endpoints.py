@@ -1,0 +1,48 @@
+"""Webhook endpoints: register (the secret is returned once), disable."""
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from api.webhooks.addresses import AddressRefused, url_check
+from api.webhooks.models import WebhookEndpoint
+from events.models import Event
+
+SECRET_PREFIX = "whsec_"
+
+
+def webhook_endpoint_validate(*, url: str, events: list[str] | None) -> tuple[str, list[str]]:
+    """The URL and event types cleaned, or ValueError with a sentence."""
+    url = (url or "").strip()
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError as error:
+        raise ValueError(f"{url!r} is not a web address (https://...).") from error
+    try:
+        url_check(url)
+    except AddressRefused as refused:
+        raise ValueError(str(refused)) from refused
+    events = list(dict.fromkeys(events or []))
+    unknown = [name for name in events if name not in Event.Type.values]
+    if unknown:
+        raise ValueError(f"Unknown event type {unknown[0]!r}; the types are {', '.join(Event.Type.values)}.")
+    return url, events
+
+
+def webhook_endpoint_create(
+    *, account, url: str, events: list[str] | None = None, description: str = "", created_by=None
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint of the account; the second value is its signing secret, shown once.
+    Raises ValueError with a sentence."""
+    url, events = webhook_endpoint_validate(url=url, events=events)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    endpoint = WebhookEndpoint.objects.create(
+        account=account, url=url, events=events, secret=secret, description=description[:200], created_by=created_by
+    )
+    return endpoint, secret
+
+
+def webhook_endpoint_disable(*, endpoint: WebhookEndpoint) -> None:
+    """Nothing more is sent to it; pending deliveries fail on their next try."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)

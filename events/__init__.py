@@ -1,0 +1,1 @@
+"""The outbox of things that happened to an account's lists and campaigns, for webhooks to send."""
