@@ -1,3 +1,5 @@
+"""The campaigns app."""
+
 from django.apps import AppConfig
 
 

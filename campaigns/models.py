@@ -1,3 +1,5 @@
+"""Call lists as they arrived, their contacts and rejected rows, the do-not-call list, and campaigns."""
+
 import datetime
 
 from django.conf import settings

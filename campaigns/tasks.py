@@ -1,3 +1,5 @@
+"""Celery tasks of the campaigns app: importing a list."""
+
 from celery import shared_task
 
 from campaigns.importing import contact_list_import

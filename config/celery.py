@@ -1,3 +1,5 @@
+"""The Celery app: settings under CELERY_, tasks found in each app's tasks.py, JSON only."""
+
 import os
 
 from celery import Celery

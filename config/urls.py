@@ -1,3 +1,5 @@
+"""The root URLs: health, metrics, admin, login, the API and the pages."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

@@ -1,3 +1,5 @@
+"""The dialer app."""
+
 from django.apps import AppConfig
 
 

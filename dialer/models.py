@@ -1,3 +1,5 @@
+"""Batches of up to 500 calls, each attempt to send one, and the calls (one contact in one campaign)."""
+
 from django.db import models
 
 from campaigns.models import Campaign, Contact

@@ -1,3 +1,5 @@
+"""The flows app."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""Accounts (the provider's client IDs), their flows (with the encrypted security-id) and DIDs."""
+
 import secrets
 
 from django.conf import settings

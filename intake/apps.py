@@ -1,3 +1,5 @@
+"""The intake app."""
+
 from django.apps import AppConfig
 
 

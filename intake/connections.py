@@ -4,8 +4,8 @@ import imaplib
 import os
 
 from intake.folders import UPLOAD, FolderError, open_folder
+from intake.imap import ImapError, ImapSession
 from intake.mail_transport import SmtpError, smtp_open
-from intake.mailbox import ImapError, ImapSession
 from intake.models import MailIntake, SftpIntake
 
 Check = tuple[bool, str]

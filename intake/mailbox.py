@@ -1,5 +1,6 @@
 """The mailbox poller: read a MailIntake's folder over IMAP, turn each mail's .csv/.zip attachments into
-contact lists for the flow it was addressed to, answer the sender, move the mail to the processed folder.
+contact lists for the flow it was addressed to, answer the sender, move the mail to the processed folder
+(the IMAP side is intake/imap.py).
 
 Each mail is handled exactly once, whatever the number of pollers and wherever one dies:
 1. claim: a ProcessedMail row keyed by the Message-ID (plus the envelope recipient of this copy; without
@@ -16,8 +17,6 @@ import datetime
 import hashlib
 import imaplib
 import logging
-import re
-import ssl
 from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
@@ -32,152 +31,21 @@ from django.utils import timezone
 from campaigns.importing.limits import human_size
 from campaigns.models import ContactList
 from intake.authentication import sender_check
-from intake.files import claim_stale_after, intake_file_take, network_timeout, poll_record
-from intake.models import IntakeFile, MailIntake, ProcessedMail, Security, is_loopback_host
+from intake.files import claim_stale_after, intake_file_take, poll_record
+from intake.imap import ImapError, ImapRefused, ImapSession
+from intake.models import IntakeFile, MailIntake, ProcessedMail
 from intake.replies import mail_reply_send
 from intake.routing import envelope_recipient, flow_for_address, sender_allowed
 
 logger = logging.getLogger(__name__)
 
 ACCEPTED = (".csv", ".zip")
-HEAD_FIELDS = "(RFC822.SIZE BODY.PEEK[HEADER])"
 ROBOT_SENDERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply")
 REPLY_RETRIES = 3
 
 
-class ImapError(Exception):
-    """The mailbox cannot be read; the message says why in words (never holding a secret)."""
-
-
-class ImapRefused(ImapError):
-    """The server answered NO or BAD to one command; the connection itself is fine."""
-
-
 def max_mail_bytes() -> int:
     return settings.MAIL_INTAKE_MAX_BYTES
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _said(data) -> str:
-    parts = [item.decode(errors="replace") if isinstance(item, bytes) else str(item) for item in data or [] if item]
-    return " ".join(parts)[:200]
-
-
-# --- The IMAP connection ------------------------------------------------------------------------------
-
-
-def imap_connect(mailbox: MailIntake) -> imaplib.IMAP4:
-    """Connect and log in as the mailbox's settings ask; raises ImapError."""
-    host, port = mailbox.imap_host, mailbox.imap_port
-    if mailbox.imap_security == Security.PLAIN and not is_loopback_host(host):
-        raise ImapError("Unencrypted IMAP is allowed only to 127.0.0.1 or localhost.")
-    context = ssl.create_default_context()
-    try:
-        if mailbox.imap_security == Security.TLS:
-            client = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=network_timeout())
-        else:
-            client = imaplib.IMAP4(host, port, timeout=network_timeout())
-            if mailbox.imap_security == Security.STARTTLS:
-                client.starttls(ssl_context=context)
-    except ssl.SSLError as error:
-        raise ImapError(f"TLS with the IMAP server {host}:{port} failed ({error.reason or error}).") from error
-    except TimeoutError as error:
-        raise ImapError(f"The IMAP server {host}:{port} did not answer in time.") from error
-    except (imaplib.IMAP4.error, OSError) as error:
-        raise ImapError(
-            f"Cannot connect to the IMAP server {host}:{port} ({type(error).__name__}: {error})."
-        ) from error
-    try:
-        client.login(mailbox.username, mailbox.password)
-    except imaplib.IMAP4.error as error:
-        _close(client)
-        raise ImapError(f"The IMAP server {host}:{port} refused the login of {mailbox.username}.") from error
-    except (OSError, UnicodeEncodeError) as error:
-        _close(client)
-        raise ImapError(f"Logging in to the IMAP server {host}:{port} failed ({type(error).__name__}).") from error
-    return client
-
-
-def _close(client: imaplib.IMAP4) -> None:
-    try:
-        client.logout()
-    except (imaplib.IMAP4.error, OSError):
-        pass
-
-
-class ImapSession:
-    """A logged-in connection with the intake folder selected."""
-
-    def __init__(self, mailbox: MailIntake):
-        self.mailbox = mailbox
-        self.client: imaplib.IMAP4 | None = None
-        self.capabilities: set[str] = set()
-        self.uidvalidity = 0
-        self._processed_folder_ready = False
-
-    def __enter__(self) -> "ImapSession":
-        self.client = imap_connect(self.mailbox)
-        try:
-            self.capabilities = set(self._ok(self.client.capability(), "CAPABILITY")[0].decode().upper().split())
-            typ, data = self.client.select(_quote(self.mailbox.folder))
-            if typ != "OK":
-                raise ImapError(f'The folder "{self.mailbox.folder}" cannot be opened ({_said(data)}).')
-            self.uidvalidity = int(self.client.response("UIDVALIDITY")[1][0] or 0)
-        except BaseException:
-            _close(self.client)
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        _close(self.client)
-
-    def _ok(self, answer, what: str):
-        typ, data = answer
-        if typ != "OK":
-            raise ImapRefused(f"The IMAP server refused {what} ({_said(data)}).")
-        return data
-
-    def search(self) -> list[int]:
-        data = self._ok(self.client.uid("SEARCH", None, "UNDELETED"), "SEARCH")
-        return sorted(int(uid) for uid in (data[0] or b"").split())
-
-    def _fetch(self, uid: int, items: str) -> tuple[bytes, bytes] | None:
-        data = self._ok(self.client.uid("FETCH", str(uid), items), "FETCH")
-        for item in data:
-            # Unsolicited flag updates of other mails come as plain bytes; ours carries a literal.
-            if isinstance(item, tuple) and re.search(rb"\bUID %d\b" % uid, item[0]):
-                return item[0], item[1]
-        return None
-
-    def fetch_head(self, uid: int) -> tuple[int, bytes] | None:
-        found = self._fetch(uid, HEAD_FIELDS)
-        if found is None:
-            return None  # gone: another poller moved it
-        size = re.search(rb"RFC822\.SIZE (\d+)", found[0])
-        return (int(size.group(1)) if size else 0), found[1]
-
-    def fetch_mail(self, uid: int) -> bytes | None:
-        found = self._fetch(uid, "(BODY.PEEK[])")
-        return found[1] if found else None
-
-    def move(self, uid: int) -> None:
-        folder = self.mailbox.processed_folder
-        if not self._processed_folder_ready:
-            self.client.create(_quote(folder))  # NO when it exists already, which is fine
-            self._processed_folder_ready = True
-        self._ok(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "STORE")
-        if "MOVE" in self.capabilities:
-            self._ok(self.client.uid("MOVE", str(uid), _quote(folder)), f'MOVE to "{folder}"')
-            return
-        self._ok(self.client.uid("COPY", str(uid), _quote(folder)), f'COPY to "{folder}"')
-        self._ok(self.client.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "STORE")
-        if "UIDPLUS" in self.capabilities:
-            self._ok(self.client.uid("EXPUNGE", str(uid)), "UID EXPUNGE")
-        else:
-            self._ok(self.client.expunge(), "EXPUNGE")
 
 
 @contextmanager

@@ -1,3 +1,5 @@
+"""The pages app."""
+
 from django.apps import AppConfig
 
 

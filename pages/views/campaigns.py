@@ -1,3 +1,5 @@
+"""Campaign pages: the list, the live view, pause, resume, cancel, the results export."""
+
 import tempfile
 
 from django.contrib import messages

@@ -1,3 +1,5 @@
+"""The dashboard: today's numbers per flow, active campaigns, what needs attention."""
+
 from django.shortcuts import render
 
 from campaigns import access

@@ -1,3 +1,5 @@
+"""Flow pages: the list, the listener checklist, the call-list template, a test call."""
+
 from urllib.parse import quote
 
 from django.contrib import messages

@@ -1,3 +1,5 @@
+"""Call-list pages: upload with preview, live import progress, the report, launch."""
+
 from pathlib import Path
 
 from django.conf import settings

@@ -1,3 +1,5 @@
+"""`launch_campaign`: launch an imported list; with --wait, block until the campaign is final."""
+
 import datetime
 import time
 

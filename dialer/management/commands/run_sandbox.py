@@ -1,3 +1,5 @@
+"""`run_sandbox`: the sandbox provider on its own, until Ctrl-C."""
+
 import json
 from pathlib import Path
 

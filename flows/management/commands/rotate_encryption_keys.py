@@ -1,3 +1,5 @@
+"""`rotate_encryption_keys`: re-encrypt every secret at rest under the newest key."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError

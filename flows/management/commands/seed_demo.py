@@ -1,3 +1,5 @@
+"""`seed_demo`: the demo logins, account, flow and call list that `make run` starts with."""
+
 import json
 from pathlib import Path
 

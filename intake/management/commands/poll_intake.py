@@ -1,3 +1,5 @@
+"""`poll_intake`: poll every enabled mailbox and folder once, print what was done as JSON."""
+
 import json
 
 from django.core.management.base import BaseCommand
