@@ -1,11 +1,11 @@
 """`launch_campaign`: launch an imported list; with --wait, block until the campaign is final."""
 
 import datetime
-import time
 
 from campaigns.models import Campaign, ContactList
 from dialer import launching
 from dialer.progress import campaign_summary
+from dialer.waiting import DatabaseAway, campaign_wait
 from flows.json_command import JsonCommand
 
 
@@ -45,13 +45,11 @@ class Command(JsonCommand):
         if not options["wait"]:
             self.print_json({"campaign_id": campaign.pk, "status": campaign.status})
             return
-        deadline = time.monotonic() + options["timeout"]
-        while not campaign.is_final and campaign.status != Campaign.Status.PAUSED:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-            campaign.refresh_from_db()
-        summary = campaign_summary(campaign)
+        try:
+            campaign = campaign_wait(campaign_id=campaign.pk, timeout=options["timeout"])
+            summary = campaign_summary(campaign)
+        except DatabaseAway as away:
+            self.refuse(str(away))
         if campaign.status_reason:
             summary["reason"] = campaign.status_reason
         self.print_json(summary)
