@@ -37,6 +37,11 @@ class UploadForm(forms.Form):
     )
     name = forms.CharField(max_length=200, required=False, help_text="Optional; the file name is used otherwise.")
     encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False, initial="")
+    start_now = forms.BooleanField(
+        label="Start now", required=False,
+        help_text="If the file's name gives a start time (upload_ddMMyyyyHHmmss) that has passed, call at once "
+        "instead of refusing the file.",
+    )
 
     def __init__(self, *args, flows, **kwargs):
         super().__init__(*args, **kwargs)
