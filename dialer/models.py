@@ -85,8 +85,12 @@ class Batch(models.Model):
         return self.status in self.FINAL_STATUSES
 
     def an_attempt_went_unanswered(self) -> bool:
-        """True if a send of this batch ended without an answer: it may have reached the provider."""
-        return self.attempt_log.exclude(outcome=BatchAttempt.Outcome.ANSWERED).exists()
+        """True if a send of this batch may have reached the provider without its answer being read:
+        one that ended in silence, or one counted before it left (`attempts`) whose worker died
+        before it could write the answer back."""
+        answered = models.Q(outcome=BatchAttempt.Outcome.ANSWERED)
+        logged = self.attempt_log.aggregate(total=models.Count("pk"), answered=models.Count("pk", filter=answered))
+        return logged["total"] > logged["answered"] or logged["answered"] < self.attempts
 
 
 class BatchAttempt(models.Model):

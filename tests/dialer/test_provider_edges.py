@@ -13,13 +13,16 @@ import pytest
 import redis
 import requests
 from django.contrib.auth import get_user_model
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from dialer import claims, dispatch, pumping, ratelimit, steering
 from dialer.models import Batch, BatchAttempt, Call
+from dialer.payload import flow_url
 from dialer.progress import split_summary
+from phonon.client import post as provider_post
 from tests.dialer.test_dispatch import drain, running_campaign
 from tests.factories import make_flow
 
@@ -249,6 +252,28 @@ def test_a_batch_that_may_have_been_delivered_is_never_split(sandbox):
     assert not Batch.objects.filter(campaign=campaign, parent__isnull=False).exists()
     numbers = Counter(entry["contact-numbers"][0] for entry in ledger(sandbox))
     assert len(numbers) == 6 and set(numbers.values()) == {1}
+
+
+def test_a_send_whose_worker_died_before_writing_back_forbids_splitting(sandbox):
+    # given a worker that counted its attempt, sent the body (the provider took it), and died
+    campaign = running_campaign(make_flow(), 6)
+    (batch_id,) = pumping.campaign_pump(campaign_id=campaign.pk)
+    claims.batch_claim(batch_id=batch_id)
+    batch = Batch.objects.select_related("campaign__flow", "campaign__contact_list").get(pk=batch_id)
+    body = dispatch.batch_freeze(batch=batch, token=Batch.objects.get(pk=batch_id).claim_token)
+    Batch.objects.filter(pk=batch_id).update(attempts=F("attempts") + 1, maybe_delivered=True)
+    assert provider_post(flow_url(campaign.flow), body, connect_timeout=2, read_timeout=2).code == 200
+    Batch.objects.filter(pk=batch_id).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
+
+    # when another worker takes the batch over and the provider refuses the resend whole
+    set_faults(sandbox, force_code=210)
+    assert pumping.stale_batches() == [batch_id]
+    outcome = dispatch.batch_send(batch_id=batch_id)
+
+    # then no new bytes are made from it: the first send may have placed every call
+    assert outcome == Batch.Status.REJECTED
+    assert not Batch.objects.filter(parent_id=batch_id).exists()
+    assert len(ledger(sandbox)) == 6
 
 
 def test_the_number_of_halvings_is_capped(sandbox, settings):
