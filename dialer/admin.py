@@ -75,9 +75,8 @@ class BatchAdmin(ReadOnlyAdmin):
     exclude = ("body",)
     readonly_fields = (
         "campaign", "sequence", "parent", "depth", "status", "endpoint", "call_count", "attempts", "maybe_delivered",
-        "request_id",
-        "response_code", "answer", "next_attempt_at", "queued_at", "claim_token", "lease_until", "frozen_at",
-        "body_sha256", "request_body", "completed_at", "created_at", "updated_at",
+        "request_id", "response_code", "answer", "next_attempt_at", "queued_at", "claim_token", "lease_until",
+        "frozen_at", "body_sha256", "request_body", "completed_at", "created_at", "updated_at",
     )
 
     @admin.display(description="campaign", ordering="campaign__name")

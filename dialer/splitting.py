@@ -21,16 +21,25 @@ from phonon import client
 S = Batch.Status
 
 
-def batch_can_split(*, batch: Batch, answer: client.Answer) -> bool:
-    """Only a definite refusal of bytes that never went unanswered: if an earlier send of this
-    batch got no answer, the provider may have placed it, and new bytes could dial someone twice."""
-    return (
-        answer.outcome == "answered"
-        and not answer.call_details  # an answer naming calls is not "the whole request"
-        and batch.call_count > 1
-        and batch.depth < settings.DISPATCH_SPLIT_MAX_DEPTH
-        and not batch.an_attempt_went_unanswered()
-    )
+def why_not_split(*, batch: Batch, answer: client.Answer) -> str | None:
+    """None when this whole-request refusal may be sent again in halves; otherwise why not, in
+    words ("" for a call standing alone: there is nothing left to halve)."""
+    if answer.call_details:
+        return "The provider's answer named calls, so the request was not sent again in halves."
+    if batch.call_count < 2:
+        return ""
+    if batch.depth >= settings.DISPATCH_SPLIT_MAX_DEPTH:
+        return (
+            f"Not sent again in halves: it was halved {batch.depth} time{'' if batch.depth == 1 else 's'} already, "
+            "the most allowed (DISPATCH_SPLIT_MAX_DEPTH)."
+        )
+    if batch.an_attempt_went_unanswered():
+        # The provider may have placed that send; new bytes made from it could dial someone twice.
+        return (
+            "Not sent again in halves: an earlier send of it went unanswered and may have been placed, "
+            "so only its same bytes may ever be sent."
+        )
+    return None
 
 
 def batch_split(*, batch: Batch, token: str, answer: client.Answer, message: str) -> str:
@@ -64,4 +73,3 @@ def batch_split(*, batch: Batch, token: str, answer: client.Answer, message: str
 def _split_message(message: str, halves: list[list[int]]) -> str:
     sizes = " and ".join(str(len(ids)) for ids in halves)
     return f"{message} Nothing was placed; sent again as two requests of {sizes} calls to find the calls refused."
-

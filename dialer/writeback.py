@@ -16,7 +16,7 @@ from campaigns.models import Campaign
 from dialer import steering
 from dialer.claims import claimed
 from dialer.models import Batch, BatchAttempt, Call
-from dialer.splitting import batch_can_split, batch_split
+from dialer.splitting import batch_split, why_not_split
 from phonon import client
 from phonon.codes import Handling, ResponseCode, describe, handling_of
 
@@ -51,9 +51,11 @@ def batch_apply_answer(*, batch: Batch, token: str, answer: client.Answer) -> st
         outcome = _record_placed(batch, answer, partial=handling is Handling.PARTIAL, message=message)
     elif handling is Handling.REPEATED:
         outcome = _record_final(batch, S.ACCEPTED_UNKNOWN, Call.State.ACCEPTED_UNKNOWN, answer, message)
-    elif handling is Handling.SPLIT and batch_can_split(batch=batch, answer=answer):
+    elif handling is Handling.SPLIT and (why := why_not_split(batch=batch, answer=answer)) is None:
         outcome = batch_split(batch=batch, token=token, answer=answer, message=message)
-    elif handling in (Handling.REJECT, Handling.SPLIT):
+    elif handling is Handling.SPLIT:
+        outcome = _record_final(batch, S.REJECTED, Call.State.REJECTED, answer, f"{message} {why}".strip())
+    elif handling is Handling.REJECT:
         outcome = _record_final(batch, S.REJECTED, Call.State.REJECTED, answer, message)
     elif handling is Handling.PAUSE:
         outcome = _record_held(batch, token, answer, message)

@@ -81,8 +81,8 @@ def _batches_context(request, campaign):
 
 
 def _batch_answer(batch) -> str:
-    if batch.status == Batch.Status.SPLIT:
-        return batch.response_message  # the code in words, and how the calls were sent again
+    if batch.status in (Batch.Status.SPLIT, Batch.Status.REJECTED) and batch.response_message:
+        return batch.response_message  # the code in words, and whether and why it was sent again in halves
     return describe(batch.response_code, batch.response_message) if batch.response_code is not None else ""
 
 

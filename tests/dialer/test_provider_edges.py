@@ -250,6 +250,8 @@ def test_a_batch_that_may_have_been_delivered_is_never_split(sandbox):
     # then no new bytes are made from it: the refusal is recorded, nobody is dialled twice
     assert outcomes == ["rejected"]
     assert not Batch.objects.filter(campaign=campaign, parent__isnull=False).exists()
+    call = Call.objects.filter(campaign=campaign).first()
+    assert "an earlier send of it went unanswered and may have been placed" in call.provider_message
     numbers = Counter(entry["contact-numbers"][0] for entry in ledger(sandbox))
     assert len(numbers) == 6 and set(numbers.values()) == {1}
 
@@ -287,6 +289,8 @@ def test_the_number_of_halvings_is_capped(sandbox, settings):
     assert set(Batch.objects.filter(campaign=campaign, status=Batch.Status.REJECTED).values_list(
         "depth", "call_count")) == {(1, 4)}
     assert Call.objects.filter(campaign=campaign, state=Call.State.REJECTED, provider_code=210).count() == 8
+    call = Call.objects.filter(campaign=campaign).first()
+    assert "halved 1 time already, the most allowed (DISPATCH_SPLIT_MAX_DEPTH)" in call.provider_message
 
 
 def test_a_cancel_after_a_split_skips_the_halves_not_yet_sent(sandbox):
