@@ -320,6 +320,12 @@ PHONON_BULK_BASE_URL = env.str(
 ).rstrip("/")
 PHONON_REALTIME_RATE = env.str("PHONON_REALTIME_RATE", default="3000/60")
 PHONON_BULK_RATE = env.str("PHONON_BULK_RATE", default="30000/60")
+# What one limit covers: `account` (each provider account has its own limit per endpoint) or
+# `endpoint` (every account we send for shares one limit per endpoint). The provider's pages do
+# not say; `endpoint` is the cautious reading when several accounts send from one address.
+PHONON_RATE_SCOPE = env.str("PHONON_RATE_SCOPE", default="account")
+if PHONON_RATE_SCOPE not in ("account", "endpoint"):
+    raise ImproperlyConfigured("PHONON_RATE_SCOPE is account or endpoint.")
 # Seconds added to every rate window, so that the jitter between a grant and the request's
 # arrival at the provider can never put two windows' worth of calls in one of theirs.
 PHONON_RATE_MARGIN = env.float("PHONON_RATE_MARGIN", default=0.2)
@@ -347,6 +353,9 @@ DISPATCH_GRANT_MAX_WAIT = env.float("DISPATCH_GRANT_MAX_WAIT", default=5.0)
 DISPATCH_INFLIGHT_PER_CAMPAIGN = env.int("DISPATCH_INFLIGHT_PER_CAMPAIGN", default=8)
 # A queued batch whose message has not been taken after this long is queued again.
 DISPATCH_REQUEUE_AFTER = env.float("DISPATCH_REQUEUE_AFTER", default=30.0)
+# A request refused whole for what one call may cause (205, 210, 400, 402) is sent again in
+# halves, at most this many times over: 9 halvings take 500 calls down to one.
+DISPATCH_SPLIT_MAX_DEPTH = env.int("DISPATCH_SPLIT_MAX_DEPTH", default=9)
 # Circuit breaker: of the last N finished attempts of a campaign, this share failing pauses it.
 BREAKER_WINDOW = env.int("BREAKER_WINDOW", default=20)
 BREAKER_FAILURE_RATIO = env.float("BREAKER_FAILURE_RATIO", default=0.8)

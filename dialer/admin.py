@@ -74,9 +74,9 @@ class BatchAdmin(ReadOnlyAdmin):
     inlines = [BatchAttemptInline]
     exclude = ("body",)
     readonly_fields = (
-        "campaign", "sequence", "status", "endpoint", "call_count", "attempts", "maybe_delivered", "request_id",
-        "response_code", "answer", "next_attempt_at", "queued_at", "claim_token", "lease_until", "frozen_at",
-        "body_sha256", "request_body", "completed_at", "created_at", "updated_at",
+        "campaign", "sequence", "parent", "depth", "status", "endpoint", "call_count", "attempts", "maybe_delivered",
+        "request_id", "response_code", "answer", "next_attempt_at", "queued_at", "claim_token", "lease_until",
+        "frozen_at", "body_sha256", "request_body", "completed_at", "created_at", "updated_at",
     )
 
     @admin.display(description="campaign", ordering="campaign__name")

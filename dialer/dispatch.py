@@ -20,7 +20,7 @@ from dialer import ratelimit
 from dialer.claims import LostClaim, batch_claim, batch_release, claimed, lease_until
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch, Call
-from dialer.payload import build_request_body, flow_url
+from dialer.payload import body_start_date_passed, build_request_body, flow_url
 from dialer.steering import CANCELLED_BEFORE_SENT
 from dialer.writeback import batch_apply_answer
 from phonon import client
@@ -30,16 +30,19 @@ S = Batch.Status
 
 
 def batch_freeze(*, batch: Batch, token: str) -> bytes:
-    """Build and store the body once; from then on only these bytes are ever sent."""
-    if batch.body is not None:
+    """Build and store the body once; from then on only these bytes are ever sent. The one
+    exception: a body that never left is built again when its start date has passed."""
+    if batch.body is not None and not body_start_date_passed(batch):
         return bytes(batch.body)
     body = build_request_body(batch)
     digest = hashlib.sha256(body).hexdigest()
-    frozen = (
-        claimed(batch.pk, token)
-        .filter(body__isnull=True)
-        .update(body=body, body_sha256=digest, frozen_at=timezone.now(), updated_at=timezone.now())
-    )
+    if batch.body is None:
+        unchanged = claimed(batch.pk, token).filter(body__isnull=True)
+    else:
+        unchanged = claimed(batch.pk, token).filter(body_sha256=batch.body_sha256, maybe_delivered=False)
+        log.info("batch %s: rebuilding a body frozen %s, never sent, whose start date has passed",
+                 batch.pk, batch.frozen_at)
+    frozen = unchanged.update(body=body, body_sha256=digest, frozen_at=timezone.now(), updated_at=timezone.now())
     if not frozen:
         batch.refresh_from_db()
         if batch.body is None:

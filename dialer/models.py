@@ -24,12 +24,14 @@ class Batch(models.Model):
         REJECTED = "rejected", "Rejected by the provider"
         FAILED = "failed", "Failed after retries"
         CANCELLED = "cancelled", "Cancelled"
+        SPLIT = "split", "Refused whole; its calls were sent again in halves"
 
     # Waiting for their turn: the pump moves these to QUEUED when due.
     WAITING_STATUSES = (Status.PLANNED, Status.RETRY_WAIT, Status.UNCERTAIN)
     OPEN_STATUSES = (*WAITING_STATUSES, Status.QUEUED, Status.SENDING, Status.HELD)
     FINAL_STATUSES = (
         Status.PLACED, Status.PARTIAL, Status.ACCEPTED_UNKNOWN, Status.REJECTED, Status.FAILED, Status.CANCELLED,
+        Status.SPLIT,
     )
 
     class Endpoint(models.TextChoices):
@@ -38,6 +40,11 @@ class Batch(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
     sequence = models.PositiveIntegerField()
+    # A half of a batch the provider refused whole (dialer.splitting); depth counts the halvings.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", editable=False
+    )
+    depth = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED, db_index=True)
     endpoint = models.CharField(max_length=16, choices=Endpoint.choices)
     call_count = models.PositiveSmallIntegerField()
@@ -78,6 +85,14 @@ class Batch(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+    def an_attempt_went_unanswered(self) -> bool:
+        """True if a send of this batch may have reached the provider without its answer being read:
+        one that ended in silence, or one counted before it left (`attempts`) whose worker died
+        before it could write the answer back."""
+        answered = models.Q(outcome=BatchAttempt.Outcome.ANSWERED)
+        logged = self.attempt_log.aggregate(total=models.Count("pk"), answered=models.Count("pk", filter=answered))
+        return logged["total"] > logged["answered"] or logged["answered"] < self.attempts
 
 
 class BatchAttempt(models.Model):

@@ -41,6 +41,19 @@ def call_entries(batch) -> list[dict]:
     return entries
 
 
+def body_start_date_passed(batch, now: datetime.datetime | None = None) -> bool:
+    """True when the batch's frozen body never left and may carry a start-time on a date now past,
+    which the provider refuses (PHONON_API.md). Every start-time in a body is at or after the
+    moment it was frozen, so only a body frozen on an earlier day, in the campaign's zone, can."""
+    if batch.body is None or batch.frozen_at is None or batch.maybe_delivered:
+        return False  # a body that may have been delivered is only ever resent byte for byte
+    zone = ZoneInfo(batch.campaign.timezone)
+    today = (now or timezone.now()).astimezone(zone).date()
+    if batch.frozen_at.astimezone(zone).date() >= today:
+        return False
+    return not batch.an_attempt_went_unanswered()
+
+
 def build_request_body(batch) -> bytes:
     """The exact bytes to send for this batch, built once and then frozen by the caller."""
     campaign = batch.campaign

@@ -1,11 +1,13 @@
 """Reads on campaigns' calls: counts by state and summaries, shared by pages, admin, commands and the API."""
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db.models import Count
 
 from campaigns.models import Campaign
-from dialer.models import Call
+from dialer.models import Batch, Call
+from phonon.codes import ResponseCode
 
 FINAL_CALL_STATES = tuple(Call.FINAL_STATES)
 ACCEPTED_STATES = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN)
@@ -80,3 +82,34 @@ def campaign_summary(campaign: Campaign) -> dict:
         "skipped": progress.skipped,
         "batches": campaign.batches.count(),
     }
+
+
+def split_summary(campaign: Campaign) -> str:
+    """What sending refused requests again in halves came to, in words: "3 calls refused: invalid
+    contact number (205); 497 placed after splitting." Empty when no request was split."""
+    if not Batch.objects.filter(campaign=campaign, status=Batch.Status.SPLIT).exists():
+        return ""
+    halves = Batch.objects.filter(campaign=campaign, depth__gt=0)
+    rows = Call.objects.filter(batch__in=halves).values_list("state", "provider_code").annotate(n=Count("id"))
+    refused, placed, waiting = Counter(), 0, 0
+    for state, code, n in rows.order_by():
+        if state == Call.State.REJECTED:
+            refused[code] += n
+        elif state in ACCEPTED_STATES:
+            placed += n
+        elif state == Call.State.PENDING:
+            waiting += n
+    parts = [f"{_calls(n)} refused: {_code_in_words(code)}" for code, n in sorted(refused.items(), key=str)]
+    parts.append(f"{placed:,} placed after splitting")
+    if waiting:
+        parts.append(f"{_calls(waiting)} still being sent in smaller requests")
+    return "; ".join(parts) + "."
+
+
+def _calls(n: int) -> str:
+    return f"{n:,} call" if n == 1 else f"{n:,} calls"
+
+
+def _code_in_words(code: int | None) -> str:
+    known = ResponseCode.lookup(code)
+    return f"{known.message.lower()} ({known.value})" if known else f"provider code {code}"

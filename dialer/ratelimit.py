@@ -1,10 +1,11 @@
 """The provider's rate limit, shared by every worker on every machine: a sliding-window log in Redis.
 
-One key per provider endpoint and account. Each grant is a sorted-set member `<calls>:<id>`
-scored by Redis's own clock (`TIME`), so worker clocks never matter. A grant of n calls is given
-only if the calls granted in the last `window + margin` seconds plus n stay within the limit:
-over every window of the configured length, the calls sent never exceed it. The check and the
-grant are one Lua script, so two workers can never both take the last room.
+One key per provider endpoint and account, or per endpoint alone (PHONON_RATE_SCOPE). Each grant
+is a sorted-set member `<calls>:<id>` scored by Redis's own clock (`TIME`), so worker clocks never
+matter. A grant of n calls is given only if the calls granted in the last `window + margin`
+seconds plus n stay within the limit: over every window of the configured length, the calls sent
+never exceed it. The check and the grant are one Lua script, so two workers can never both take
+the last room.
 """
 
 import time
@@ -81,6 +82,9 @@ def rate_for(endpoint: str) -> Rate:
 
 
 def limiter_key(endpoint: str, account_client_id: str) -> str:
+    """The Redis key of the limit this request counts against (PHONON_RATE_SCOPE)."""
+    if settings.PHONON_RATE_SCOPE == "endpoint":
+        return f"phonon:ratelimit:{endpoint}"
     return f"phonon:ratelimit:{endpoint}:{account_client_id}"
 
 

@@ -16,10 +16,16 @@ from campaigns.models import Campaign
 from dialer import steering
 from dialer.claims import claimed
 from dialer.models import Batch, BatchAttempt, Call
+from dialer.splitting import batch_split, why_not_split
 from phonon import client
-from phonon.codes import Handling, ResponseCode, describe
+from phonon.codes import Handling, ResponseCode, describe, handling_of
 
 S = Batch.Status
+NOT_PLACED_MISSING = "Not placed: missing from the provider's answer."
+ACCEPTED_MISSING = (
+    "Accepted: the provider answered 200 (every call accepted) but left this call out of its answer, "
+    "so its UUID is unknown."
+)
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -28,19 +34,27 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+def retry_wait_seconds(attempt: int, answer: client.Answer) -> float:
+    """The backoff, and never less than the provider's Retry-After."""
+    return max(backoff_seconds(attempt), answer.retry_after or 0.0)
+
+
 def batch_apply_answer(*, batch: Batch, token: str, answer: client.Answer) -> str:
     BatchAttempt.objects.create(
         batch=batch, number=batch.attempts, outcome=answer.outcome, http_status=answer.http_status,
         response_code=answer.code, response_message=answer.message[:2000], duration_ms=answer.duration_ms,
     )
-    known = ResponseCode.lookup(answer.code) if answer.outcome == "answered" else None
-    handling = known.handling if known else Handling.RETRY
-    message = describe(answer.code, answer.message) if answer.outcome == "answered" else answer.message
+    handling = handling_of(code=answer.code, http_status=answer.http_status)
+    message = describe(answer.code, answer.message) if answer.code is not None else answer.message
 
     if handling in (Handling.SUCCESS, Handling.PARTIAL):
         outcome = _record_placed(batch, answer, partial=handling is Handling.PARTIAL, message=message)
     elif handling is Handling.REPEATED:
         outcome = _record_final(batch, S.ACCEPTED_UNKNOWN, Call.State.ACCEPTED_UNKNOWN, answer, message)
+    elif handling is Handling.SPLIT and (why := why_not_split(batch=batch, answer=answer)) is None:
+        outcome = batch_split(batch=batch, token=token, answer=answer, message=message)
+    elif handling is Handling.SPLIT:
+        outcome = _record_final(batch, S.REJECTED, Call.State.REJECTED, answer, f"{message} {why}".strip())
     elif handling is Handling.REJECT:
         outcome = _record_final(batch, S.REJECTED, Call.State.REJECTED, answer, message)
     elif handling is Handling.PAUSE:
@@ -81,13 +95,16 @@ def _record_placed(batch: Batch, answer: client.Answer, *, partial: bool, messag
         if not _finalise_batch(batch, S.PARTIAL if partial else S.PLACED, answer, message):
             return "already-final"
         calls_mark_placed(batch_id=batch.pk, pairs=pairs, code=answer.code)
-        missing = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
-            state=Call.State.REJECTED, provider_code=answer.code,
-            provider_message="Not placed: missing from the provider's answer.", updated_at=timezone.now(),
+        # 209 leaves out the calls it did not place; 200 says every call was accepted, so a call
+        # it leaves out was accepted all the same, its UUID unknown (and must never be sent again).
+        missing_state, missing_message = (
+            (Call.State.REJECTED, NOT_PLACED_MISSING) if partial else (Call.State.ACCEPTED_UNKNOWN, ACCEPTED_MISSING)
         )
-        if missing and not partial:
-            Batch.objects.filter(pk=batch.pk).update(status=S.PARTIAL)
-    return "partial" if partial or missing else "placed"
+        Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+            state=missing_state, provider_code=answer.code, provider_message=missing_message,
+            updated_at=timezone.now(),
+        )
+    return "partial" if partial else "placed"
 
 
 def calls_mark_placed(*, batch_id: int, pairs: list[tuple[str, str]], code: int | None) -> int:
@@ -126,17 +143,13 @@ def _record_held(batch: Batch, token: str, answer: client.Answer, message: str) 
             status=S.HELD, response_code=answer.code, response_message=message, claim_token="", lease_until=None,
             # This answer refused the request outright; only an earlier unanswered send can have
             # delivered it (maybe_delivered was set before every send, this one included).
-            maybe_delivered=_an_attempt_went_unanswered(batch),
+            maybe_delivered=batch.an_attempt_went_unanswered(),
             updated_at=timezone.now(),
         )
         lifecycle.campaign_pause_by_system(
             campaign_id=batch.campaign_id, reason=f"The provider answered {message}", provider_code=answer.code
         )
     return "held"
-
-
-def _an_attempt_went_unanswered(batch: Batch) -> bool:
-    return batch.attempt_log.exclude(outcome=BatchAttempt.Outcome.ANSWERED).exists()
 
 
 def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str) -> str:
@@ -159,7 +172,7 @@ def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str)
     status = S.RETRY_WAIT if definite or not answer.maybe_delivered else S.UNCERTAIN
     updated = claimed(batch.pk, token).update(
         status=status, response_code=answer.code, response_message=message, claim_token="", lease_until=None,
-        next_attempt_at=timezone.now() + datetime.timedelta(seconds=backoff_seconds(batch.attempts)),
+        next_attempt_at=timezone.now() + datetime.timedelta(seconds=retry_wait_seconds(batch.attempts, answer)),
         updated_at=timezone.now(),
     )
     return status if updated else "lost-claim"

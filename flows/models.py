@@ -133,6 +133,21 @@ class Flow(models.Model):
             _check_public_key(self.public_key_pem)
 
     @property
+    def listener_warning(self) -> str:
+        """Why calls may not connect, in words, while the listener is not marked activated; else ""."""
+        if self.activated_at:
+            return ""
+        step = (
+            "its activation was requested but is not marked done yet"
+            if self.activation_requested_at
+            else "its activation has not even been requested yet"
+        )
+        return (
+            f"The listener of flow {self.flow_id} is not marked as activated: the provider runs a flow only once "
+            f"it has activated its listener, and {step}, so calls may not connect."
+        )
+
+    @property
     def endpoint(self) -> str:
         """The rate-limit endpoint the flow's requests go to."""
         if self.kind == self.Kind.MULTICAST and self.mode == self.Mode.BULK:

@@ -37,6 +37,11 @@ class UploadForm(forms.Form):
     )
     name = forms.CharField(max_length=200, required=False, help_text="Optional; the file name is used otherwise.")
     encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False, initial="")
+    start_now = forms.BooleanField(
+        label="Start now", required=False,
+        help_text="If the file's name gives a start time (upload_ddMMyyyyHHmmss) that has passed, call at once "
+        "instead of refusing the file.",
+    )
 
     def __init__(self, *args, flows, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,6 +109,16 @@ class CampaignForm(forms.Form):
         self.fields["timezone"].initial = settings.PHONON_TIMEZONE
         self.fields["batch_size"].initial = settings.PHONON_BATCH_SIZE
         self.fields["api_version"].initial = flow.api_version
+        self.listener_warning = flow.listener_warning
+        if self.listener_warning:
+            # Launching on a flow whose listener is not activated needs the manager's say-so.
+            self.fields["confirm_listener"] = forms.BooleanField(
+                label="Launch anyway: I know calls may not connect until the provider activates the listener.",
+                error_messages={
+                    "required": f"{self.listener_warning} Tick the box to launch anyway, or mark the listener "
+                    "as activated on the flow's page once the provider has confirmed it."
+                },
+            )
 
     def clean_timezone(self):
         try:

@@ -1,16 +1,22 @@
 """The one place that talks to the provider: POST a frozen body, read the answer.
 
 Transport trouble is returned, not raised, as an Answer whose `outcome` says what happened and
-whether the request may have reached the provider.
+whether the request may have reached the provider. The provider's code is read from the body
+whatever the HTTP status; an answer without a readable code keeps only its HTTP status.
 """
 
+import datetime
+import email.utils
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from phonon.codes import describe_http
 
 PATHS = {
     "multicast": "/kairos-apis/outbound/create",
@@ -19,6 +25,9 @@ PATHS = {
 }
 
 _local = threading.local()
+# Statuses whose Retry-After we honour (RFC 9110: "come back later" and "overloaded").
+RETRY_AFTER_STATUSES = (429, 503)
+MAX_RETRY_AFTER = 24 * 3600.0  # a date years away is a provider's mistake, not a plan
 
 
 def session() -> requests.Session:
@@ -43,7 +52,7 @@ def api_url(base: str, *, kind: str, encrypted: bool) -> str:
 
 @dataclass
 class Answer:
-    outcome: str  # answered | timeout | connection_error | http_error
+    outcome: str  # answered (a readable code, whatever the HTTP status) | timeout | connection_error | http_error
     maybe_delivered: bool
     http_status: int | None = None
     code: int | None = None
@@ -51,6 +60,36 @@ class Answer:
     request_id: str = ""
     call_details: list[dict] = field(default_factory=list)
     duration_ms: int = 0
+    retry_after: float | None = None  # seconds the provider asked us to wait (429 and 503 only)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds from now: delta-seconds or an HTTP-date; None if unreadable."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _read_code(content: bytes) -> tuple[int, dict] | None:
+    """The provider's code and the whole payload, or None when the body holds no readable code."""
+    try:
+        payload = json.loads(content)
+        return int(payload["api-response-code"]), payload
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
 
 
 def post(url: str, body: bytes, *, connect_timeout: float, read_timeout: float) -> Answer:
@@ -78,18 +117,19 @@ def post(url: str, body: bytes, *, connect_timeout: float, read_timeout: float) 
     except requests.RequestException as error:
         return Answer("connection_error", True, message=f"Request error: {type(error).__name__}.",
                       duration_ms=elapsed())
-    if response.status_code != 200:
-        return Answer("http_error", True, http_status=response.status_code,
-                      message=f"HTTP {response.status_code} from the provider.", duration_ms=elapsed())
-    try:
-        payload = json.loads(response.content)
-        code = int(payload["api-response-code"])
-    except (ValueError, KeyError, TypeError):
-        return Answer("http_error", True, http_status=200, message="The provider's answer was not readable JSON.",
-                      duration_ms=elapsed())
+    status = response.status_code
+    retry_after = retry_after_seconds(response.headers.get("Retry-After")) if status in RETRY_AFTER_STATUSES else None
+    read = _read_code(response.content)
+    if read is None:
+        message = (
+            "The provider's answer was not readable JSON." if status == 200 else describe_http(status)
+        )
+        return Answer("http_error", True, http_status=status, message=message, duration_ms=elapsed(),
+                      retry_after=retry_after)
+    code, payload = read
     details = payload.get("call-details") or []
     return Answer(
-        "answered", True, http_status=200, code=code, message=str(payload.get("api-response-message", "")),
+        "answered", True, http_status=status, code=code, message=str(payload.get("api-response-message", "")),
         request_id=str(payload.get("request-id") or ""),
-        call_details=details if isinstance(details, list) else [], duration_ms=elapsed(),
+        call_details=details if isinstance(details, list) else [], duration_ms=elapsed(), retry_after=retry_after,
     )

@@ -31,6 +31,10 @@ Decisions that are not obvious from the provider's documents:
   several CSVs, lines count within each CSV and a rejected row's reason starts with the CSV's name.
 - Start times: ISO-8601, or the day-first `dd-mm-yyyy HH:MM[:SS]` / `dd/mm/yyyy ...` spreadsheets
   write; no offset means PHONON_TIMEZONE. A date before today (in that zone) rejects the row.
+- A start time common to all rows comes from `upload_ddMMyyyyHHmmss` in the file's name, or else
+  in the name of a CSV inside the ZIP (CSVs naming different times refuse the ZIP). One that has
+  passed (by more than a quarter of an hour) refuses the file whole, on every channel, unless the
+  manager confirmed "start now" in the browser (`start_now`): then the rows start at once.
 
 Limits (settings; defaults in config/settings.py): CALL_LIST_MAX_BYTES 5 MB per CSV, counted on the
 decompressed stream; CALL_LIST_MAX_TOTAL_BYTES 50 MB read from one ZIP; CALL_LIST_MAX_ROWS
@@ -43,13 +47,14 @@ from campaigns.importing.job import contact_list_import
 from campaigns.importing.limits import FileRefused, Limits
 from campaigns.importing.numbers import NumberNormaliser, parse_start_time
 from campaigns.importing.preview import preview_rows
-from campaigns.importing.upload import common_start_from_filename, contact_list_create
+from campaigns.importing.upload import StartTimePassed, common_start_from_filename, contact_list_create
 
 __all__ = [
     "FileRefused",
     "Header",
     "Limits",
     "NumberNormaliser",
+    "StartTimePassed",
     "common_start_from_filename",
     "contact_list_create",
     "contact_list_import",

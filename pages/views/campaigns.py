@@ -13,8 +13,8 @@ from campaigns import access, lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, campaign_in_window, next_window_opening
 from dialer import steering
-from dialer.models import Call
-from dialer.progress import campaign_progress, progress_by_campaign
+from dialer.models import Batch, Call
+from dialer.progress import campaign_progress, progress_by_campaign, split_summary
 from dialer.results import export_results_csv
 from pages import selectors as queries
 from pages.forms import CancelForm, ContactSearchForm
@@ -55,6 +55,7 @@ def _live_context(campaign):
         "chart": queries.chart(queries.calls_sent_per_minute(campaign), limit),
         "batch_counts": queries.batch_status_counts(campaign),
         "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in campaign.window_days),
+        "split_summary": split_summary(campaign),
     }
 
 
@@ -74,13 +75,16 @@ def campaign_live(request, pk):
 
 
 def _batches_context(request, campaign):
-    batches = campaign.batches.order_by("sequence")
+    batches = campaign.batches.select_related("parent").order_by("sequence")
     page_obj = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("batches"))
-    rows = [
-        (batch, describe(batch.response_code, batch.response_message) if batch.response_code is not None else "")
-        for batch in page_obj
-    ]
+    rows = [(batch, _batch_answer(batch)) for batch in page_obj]
     return {"campaign": campaign, "batch_page": page_obj, "batch_rows": rows, "polling": not campaign.is_final}
+
+
+def _batch_answer(batch) -> str:
+    if batch.status in (Batch.Status.SPLIT, Batch.Status.REJECTED) and batch.response_message:
+        return batch.response_message  # the code in words, and whether and why it was sent again in halves
+    return describe(batch.response_code, batch.response_message) if batch.response_code is not None else ""
 
 
 @page

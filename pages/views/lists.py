@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaigns import access, lifecycle
-from campaigns.importing import FileRefused, contact_list_create, preview_rows
+from campaigns.importing import FileRefused, StartTimePassed, contact_list_create, preview_rows
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
 from campaigns.tasks import import_contact_list_task
@@ -58,10 +58,12 @@ def list_upload(request):
             contact_list = contact_list_create(
                 flow=form.cleaned_data["flow"], fileobj=upload, filename=upload.name,
                 source=ContactList.Source.UPLOAD, created_by=request.user, name=form.cleaned_data["name"],
-                encoding=form.cleaned_data["encoding"],
+                encoding=form.cleaned_data["encoding"], start_now=form.cleaned_data["start_now"],
             )
         except FileRefused as refusal:
             error = refusal.message
+            if isinstance(refusal, StartTimePassed):
+                error += " To call it at once anyway, tick “Start now” and upload it again."
             form.add_error("file", error)
         else:
             transaction.on_commit(lambda: import_contact_list_task.delay(contact_list.pk))

@@ -7,8 +7,9 @@ It imports no Django models and needs no settings, so it also runs on its own:
 Routing. A path prefix names the provider host: `/realtime/...` or `/bulk/...` (no prefix means
 real time). Under each, `POST` to `/kairos-apis/outbound/create` (multicast flows),
 `/kairos-apis/outbounddialer/create` (dialer flows) and `/kairos-apis/enc/outbounddialer/create`
-(dialer flows, encrypted envelope). Provider codes always travel with HTTP 200; HTTP 429 comes
-only as an injected fault; unknown paths get HTTP 404, known paths with the wrong method 405.
+(dialer flows, encrypted envelope). Provider codes travel with HTTP 200 unless
+`http_status_for_codes` says otherwise; HTTP 429 comes only as an injected fault; unknown paths get
+HTTP 404, known paths with the wrong method 405.
 
 Validation, in this order (the first failing check answers; nothing is accepted unless noted):
 
@@ -57,6 +58,17 @@ Faults (per request, decided from one seeded random draw; shares add up to at mo
 `reset` closes the connection with an RST and no answer, after accepting the calls with the
 share `reset_after_accept` (default 0.5) and before otherwise; `slow` accepts (validation runs as
 usual), then sleeps `slow_seconds` before answering. `force_code` wins over all of them.
+
+What the real provider may do that our reading of its pages does not say (switches beside the
+faults, off by default, set with the faults through `POST /_sandbox/faults`):
+`http_status_for_codes` ({"202": 401, "500": 503, ...}) answers those codes, body unchanged, with
+that HTTP status; `retry_after` (seconds, an HTTP-date, or null; default 1) is sent as Retry-After
+with every HTTP 429 and 503; `drop_details` leaves calls out of a 200's call-details while still
+accepting them into the ledger (an integer: that many, from the end; a number below 1: that share,
+rounded up); `refuse_whole_for_bad_call` makes one call dropped at step 13 refuse the whole request
+(205 when every dropped call had a bad number, else 210) with nothing accepted.
+The rate-limit scope (per account or per endpoint) is ours to choose (PHONON_RATE_SCOPE), not the
+sandbox's: it counts per endpoint in its statistics either way.
 
 Statistics: each API request is recorded with its arrival time (the moment its handler started),
 the number of calls it carried and the number accepted. `max_calls_in_window` is the largest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import threading
@@ -43,7 +44,46 @@ FAULT_DEFAULTS = {
     "http_429": 0.0,
     "force_code": None,
     "seed": None,
+    # What the real provider may do that our reading of its pages does not say (PHONON_API.md):
+    "http_status_for_codes": None,  # {"202": 401, ...}: answer these codes with this HTTP status
+    "retry_after": 1,  # Retry-After sent with every HTTP 429 and 503: seconds, an HTTP-date, or None
+    "drop_details": 0,  # leave calls out of a 200's call-details (accepted all the same): a count, or a share < 1
+    "refuse_whole_for_bad_call": False,  # one bad call refuses the whole request (205/210), nothing accepted
 }
+
+
+def _check_provider_edges(faults: dict) -> None:
+    """Validate (and normalise in place) the switches for what the real provider may do."""
+    mapping = faults["http_status_for_codes"] or {}
+    if not isinstance(mapping, dict):
+        raise ValueError('http_status_for_codes must map codes to HTTP statuses, e.g. {"202": 401}.')
+    statuses = {}
+    for code, status in mapping.items():
+        try:
+            known = ResponseCode.lookup(int(code))
+        except (TypeError, ValueError):
+            known = None
+        if known is None:
+            raise ValueError(f"http_status_for_codes: {code!r} is not a documented provider code.")
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"http_status_for_codes: {status!r} is not an HTTP status.")
+        statuses[str(known.value)] = status
+    faults["http_status_for_codes"] = statuses
+    retry_after = faults["retry_after"]
+    if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, (int, float, str))):
+        raise ValueError("retry_after must be seconds, an HTTP-date or null.")
+    drop = faults["drop_details"]
+    share_or_count = isinstance(drop, int) or (isinstance(drop, float) and drop < 1)
+    if isinstance(drop, bool) or not share_or_count or drop < 0:
+        raise ValueError("drop_details must be a count of call-details (0, 1, 2 ...) or a share below 1.")
+    if not isinstance(faults["refuse_whole_for_bad_call"], bool):
+        raise ValueError("refuse_whole_for_bad_call must be true or false.")
+
+
+def _details_kept(details: list, drop: int | float) -> list:
+    """call-details without the last `drop` of them (a count, or a share rounded up)."""
+    dropped = math.ceil(len(details) * drop) if isinstance(drop, float) else drop
+    return details[: max(len(details) - dropped, 0)]
 
 
 def max_in_window(events: Iterable[tuple[float, int]], window: float) -> int:
@@ -240,6 +280,7 @@ class SandboxProvider:
             if isinstance(force_code, bool) or ResponseCode.lookup(force_code) in (None, ResponseCode.SUCCESS):
                 raise ValueError("force_code must be a documented provider code other than 200.")
             merged["force_code"] = int(force_code)
+        _check_provider_edges(merged)
         with self._lock:
             self._faults = merged
             self._random = random.Random(merged["seed"])
@@ -304,7 +345,7 @@ class SandboxProvider:
             elif fault == "error_500":
                 answer = Answer(error_body(ResponseCode.FAILURE))
             elif fault == "http_429":
-                answer = Answer({"error": "Too Many Requests"}, status=429, headers={"Retry-After": "1"})
+                answer = Answer({"error": "Too Many Requests"}, status=429)
             elif fault == "reset_before":
                 answer = Answer(None, after="reset")
             else:
@@ -315,8 +356,17 @@ class SandboxProvider:
                     answer.after, answer.slow_seconds = "slow", self._faults["slow_seconds"]
                 elif fault == "reset_after":
                     answer.after = "reset"
+            self._dress(answer)
             self._events[endpoint].append((received_at, received, answer.accepted))
         return answer
+
+    def _dress(self, answer: Answer) -> None:
+        """The HTTP side of an answer: the status its code travels with, and Retry-After."""
+        status = self._faults["http_status_for_codes"].get(str(answer.code))
+        if status is not None:
+            answer.status = status
+        if answer.status in (429, 503) and self._faults["retry_after"] is not None:
+            answer.headers["Retry-After"] = str(self._faults["retry_after"])
 
     def _draw_fault(self) -> str | None:
         faults = self._faults
@@ -426,7 +476,7 @@ class SandboxProvider:
                 survivors.append(call)
             else:
                 drops.add(drop)
-        if not survivors:
+        if not survivors or (drops and self._faults["refuse_whole_for_bad_call"]):
             return Answer(error_body(DROP_NUMBER if drops == {DROP_NUMBER} else DROP_OTHER))
         if flow is not None and api_version == "TEST" and flow.whitelisted_phones is not None:
             allowed = flow.whitelisted_phones
@@ -462,6 +512,8 @@ class SandboxProvider:
         self._client_ids.setdefault(flow_id, set()).update(seen)
         self._checksums.update(decoded.checksums)
         code = ResponseCode.SUCCESS if len(survivors) == len(calls) else ResponseCode.PARTIAL_SUCCESS
+        if code == ResponseCode.SUCCESS and self._faults["drop_details"]:
+            details = _details_kept(details, self._faults["drop_details"])
         body = {**error_body(code), "request-id": request_id, "call-details": details}
         return Answer(body, accepted=len(survivors))
 

@@ -118,6 +118,8 @@ def test_manager_drops_a_list_launches_pauses_resumes_and_downloads_every_uuid(
     page.get_by_label("Calling window from").fill("00:00")
     page.get_by_label("Calling window until").fill("24:00")
     page.get_by_label("Calls per request").fill("50")
+    expect(page.locator("#listener-warning")).to_contain_text("calls may not connect")
+    page.get_by_label(re.compile("Launch anyway")).check()
     page.get_by_role("button", name="Launch the campaign").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
     campaign = Campaign.objects.get()

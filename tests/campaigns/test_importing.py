@@ -171,10 +171,10 @@ def test_it_reads_the_common_start_time_from_the_file_name():
 
 
 def test_it_stores_the_common_start_time_and_refuses_an_impossible_one(import_file):
-    good = import_file(csv_bytes("tel1", "919812345678"), filename="C129113_o9vJavuB_upload_08022020211200.csv")
+    good = import_file(csv_bytes("tel1", "919812345678"), filename="C129113_o9vJavuB_upload_08022030211200.csv")
     bad = import_file(csv_bytes("tel1", "919812345678"), filename="upload_32132020211200.csv")
 
-    assert good.common_start_at == datetime.datetime(2020, 2, 8, 21, 12, tzinfo=IST)
+    assert good.common_start_at == datetime.datetime(2030, 2, 8, 21, 12, tzinfo=IST)
     assert bad.status == ContactList.Status.REFUSED and "file name" in bad.error
 
 

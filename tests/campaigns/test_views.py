@@ -412,6 +412,7 @@ LAUNCH = {
     "name": "March reminders", "start_at": "", "timezone": "Asia/Kolkata", "window_start": "00:00",
     "window_end": "24:00", "window_days": ["0", "1", "2", "3", "4", "5", "6"], "batch_size": "50",
     "api_version": "1.0",
+    "confirm_listener": "on",  # the fixtures' flow has no activated listener (see test_launch_listener.py)
 }
 
 

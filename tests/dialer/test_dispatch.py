@@ -150,7 +150,7 @@ def test_every_permanent_flow_error_pauses_with_the_code_in_words(sandbox, code)
     assert campaign.status_reason.startswith(f"The provider answered {code} ")
 
 
-@pytest.mark.parametrize("code", [205, 210, 302, 303, 400, 402, 213])
+@pytest.mark.parametrize("code", [302, 303, 213])
 def test_a_rejected_request_records_the_code_on_each_call(sandbox, code):
     campaign = running_campaign(make_flow(), 5)
     sandbox.provider.set_faults(force_code=code)
@@ -158,6 +158,19 @@ def test_a_rejected_request_records_the_code_on_each_call(sandbox, code):
     assert set(Call.objects.filter(campaign=campaign).values_list("state", "provider_code")) == {
         (Call.State.REJECTED, code)
     }
+    assert campaign.status == Campaign.Status.COMPLETED
+
+
+@pytest.mark.parametrize("code", [205, 210, 400, 402])
+def test_a_request_refused_whole_every_time_ends_with_each_call_rejected_alone(sandbox, code):
+    campaign = running_campaign(make_flow(), 5)
+    sandbox.provider.set_faults(force_code=code)
+    outcomes = drain(campaign)
+    assert sorted(outcomes) == ["rejected"] * 5 + ["split"] * 4  # 5 -> 2 + 3 -> 1 + 1 + 1 + 2 -> ...
+    assert set(Call.objects.filter(campaign=campaign).values_list("state", "provider_code")) == {
+        (Call.State.REJECTED, code)
+    }
+    assert set(Call.objects.filter(campaign=campaign).values_list("batch__call_count", flat=True)) == {1}
     assert campaign.status == Campaign.Status.COMPLETED
 
 

@@ -87,3 +87,29 @@ def test_rate_parses_and_refuses_nonsense():
     assert Rate.parse("3000/60") == Rate(3000, 60.0)
     with pytest.raises(ValueError):
         Rate.parse("0/60")
+
+
+def test_on_endpoint_scope_two_accounts_share_one_limit(account, settings, redis_url):
+    # given the endpoint scope, and the endpoint's log empty
+    settings.PHONON_RATE_SCOPE = "endpoint"
+    redis.Redis.from_url(redis_url).delete(ratelimit.limiter_key("realtime", account))
+    rate = Rate(10, 60)
+
+    # when one account takes 6 calls, then another asks for 5
+    first = ratelimit.try_acquire(endpoint="realtime", account_client_id=account + "-a", calls=6, rate=rate)
+    second = ratelimit.try_acquire(endpoint="realtime", account_client_id=account + "-b", calls=5, rate=rate)
+    third = ratelimit.try_acquire(endpoint="realtime", account_client_id=account + "-b", calls=4, rate=rate)
+
+    # then the second does not fit: both count against one limit, and the rest of it is there
+    assert first.granted and not second.granted and third.granted
+    assert first.key == third.key == "phonon:ratelimit:realtime"
+
+
+def test_on_account_scope_each_account_has_its_own_limit(account, settings):
+    settings.PHONON_RATE_SCOPE = "account"
+    rate = Rate(10, 60)
+
+    first = ratelimit.try_acquire(endpoint="realtime", account_client_id=account + "-a", calls=10, rate=rate)
+    second = ratelimit.try_acquire(endpoint="realtime", account_client_id=account + "-b", calls=10, rate=rate)
+
+    assert first.granted and second.granted and first.key != second.key

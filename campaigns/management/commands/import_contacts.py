@@ -1,4 +1,4 @@
-"""import_contacts FILE --flow ID [--name NAME] [--encoding ENC]
+"""import_contacts FILE --flow ID [--name NAME] [--encoding ENC] [--start-now]
 
 Imports synchronously and prints one JSON line:
     {"contact_list_id": 12, "imported": 1998, "rejected": 2, "report": "<path or null>"}
@@ -24,6 +24,8 @@ class Command(JsonCommand):
         parser.add_argument("--flow", required=True, help="The flow's flow-id (or its database id).")
         parser.add_argument("--name", default="")
         parser.add_argument("--encoding", default="", help="e.g. cp1252; empty: UTF-8, or UTF-16 by its BOM.")
+        parser.add_argument("--start-now", action="store_true",
+                            help="Take a file whose upload_ddMMyyyyHHmmss has passed, to call at once.")
 
     def handle(self, *args, **options):
         flow = Flow.objects.filter(flow_id=options["flow"]).first()
@@ -43,6 +45,7 @@ class Command(JsonCommand):
                     source=ContactList.Source.COMMAND,
                     name=options["name"],
                     encoding=options["encoding"],
+                    start_now=options["start_now"],
                 )
         except FileRefused as refusal:
             self.refuse(refusal.message)

@@ -35,6 +35,9 @@ class Command(JsonCommand):
                 self.refuse(f"--start must be ISO-8601, e.g. 2026-11-24T10:30:00+05:30; got {options['start']!r}.")
             if start_at.tzinfo is None:
                 self.refuse("--start needs a UTC offset, e.g. +05:30.")
+        if contact_list.flow.listener_warning:
+            # Scripts are not stopped (stdout keeps its one JSON object); the person running them is told.
+            self.stderr.write(f"Warning: {contact_list.flow.listener_warning}")
         try:
             campaign = launching.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
