@@ -338,23 +338,6 @@ async def _presented_key(intake: SftpIntake, algorithms) -> asyncssh.SSHKey | No
         return None
 
 
-def _algorithms_for(key: asyncssh.SSHKey) -> list[str]:
-    algorithm = key.get_algorithm()
-    if algorithm == "ssh-rsa":
-        return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]
-    return [algorithm]
-
-
-async def _presented_key(intake: SftpIntake, algorithms) -> asyncssh.SSHKey | None:
-    """The host key the server shows, for the refusal message (no login is attempted)."""
-    try:
-        return await asyncssh.get_server_host_key(
-            intake.host, intake.port, server_host_key_algs=algorithms, config=None
-        )
-    except (asyncssh.Error, OSError):
-        return None
-
-
 def open_folder(intake: SftpIntake):
     return SftpFolder(intake) if intake.mode == SftpIntake.Mode.SFTP else LocalFolder(intake)
 
