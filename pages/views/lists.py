@@ -15,7 +15,9 @@ from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
 from campaigns.tasks import import_contact_list_task
 from dialer import launching
-from pages.forms import CampaignForm, PreviewForm, UploadForm
+from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
+from dialer.review import launch_confirmations, launch_review
+from pages.forms import CampaignForm, PreviewForm, ReviewForm, UploadForm
 from pages.views import csv_attachment, page
 
 FINAL_LIST_STATUSES = (ContactList.Status.IMPORTED, ContactList.Status.REFUSED, ContactList.Status.FAILED)
@@ -138,28 +140,63 @@ def list_rejected_csv(request, pk):
     return csv_attachment(f"rejected_rows_list{contact_list.pk}.csv", rejected_rows_csv, contact_list)
 
 
+def _launch_form(request, contact_list, form, status=200):
+    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form}, status=status)
+
+
 @page
 def list_launch(request, pk):
-    """Create a campaign from an imported list and schedule it (launch = create + schedule)."""
+    """Settings, then the review, then confirm: nothing is created before the manager confirms.
+    The settings travel in hidden fields, so the review can be recounted or edited at will."""
     contact_list = access.contact_list_or_404(request.user, pk)
     if request.method != "POST":
         if contact_list.status != ContactList.Status.IMPORTED:
             return redirect("list_detail", pk=contact_list.pk)
-        form = CampaignForm(flow=contact_list.flow)
-        return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form})
+        earlier = request.GET.get("from", "")
+        source = access.campaigns_for(request.user).filter(pk=earlier).first() if earlier.isdigit() else None
+        initial = CampaignForm.initial_from(source) if source else {}
+        return _launch_form(request, contact_list, CampaignForm(flow=contact_list.flow, initial=initial))
     form = CampaignForm(request.POST, flow=contact_list.flow)
-    if form.is_valid():
-        data = form.cleaned_data
+    if "edit" in request.POST:
+        return _launch_form(request, contact_list, form)
+    if not form.is_valid():
+        return _launch_form(request, contact_list, form, status=400)
+    try:
+        lifecycle.contact_list_check_launchable(contact_list)
+    except ValueError as error:
+        form.add_error(None, str(error))
+        return _launch_form(request, contact_list, form, status=400)
+    data = form.cleaned_data
+    confirmations = launch_confirmations(contact_list=contact_list, start_at=data["start_at"])
+    reviewed = "reviewed" in request.POST
+    review_form = ReviewForm(request.POST if reviewed else None, confirmations=confirmations)
+    choices = review_form.cleaned_data if reviewed and review_form.is_valid() else {
+        "skip_called": review_form["skip_called"].value() if reviewed else True,
+        "look_back_days": DEFAULT_LOOK_BACK_DAYS,
+    }
+    review = launch_review(
+        contact_list=contact_list, start_at=data["start_at"], window=data["window"], window_days=data["window_days"],
+        timezone_name=data["timezone"], look_back_days=choices["look_back_days"], skip_called=choices["skip_called"],
+    )
+    if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:
             with transaction.atomic():
                 campaign = launching.campaign_launch(
                     contact_list=contact_list, name=data["name"], start_at=data["start_at"], window=data["window"],
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
                     api_version=data["api_version"], created_by=request.user,
+                    skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
                 )
         except (ValueError, lifecycle.TransitionRefused) as error:
-            form.add_error(None, str(error))
+            review_form.add_error(None, str(error))
         else:
-            messages.success(request, f"Campaign “{campaign.name}” launched.")
+            skipped = f"; {review.skipped:,} already called will be skipped" if review.skipped else ""
+            messages.success(request, f"Campaign “{campaign.name}” launched: {review.to_call:,} "
+                                      f"contact{'s' if review.to_call != 1 else ''} to call{skipped}.")
             return redirect("campaign_detail", pk=campaign.pk)
-    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form}, status=400)
+    carried = [(name, value) for name in form.fields for value in request.POST.getlist(name)]
+    status = 400 if reviewed and review_form.errors else 200
+    return render(request, "pages/list_review.html", {
+        "contact_list": contact_list, "review": review, "review_form": review_form, "carried": carried,
+        "form": form,
+    }, status=status)

@@ -301,7 +301,7 @@ def test_upload_to_another_accounts_flow_is_refused(client, alice, globex_flow):
     )
 
     assert response.status_code == 400
-    assert "Select a valid choice" in response.json()["error"]
+    assert "Choose one of your flows from the list." in response.json()["error"]
     assert response.json()["errors"]["flow"][0]["code"] == "invalid_choice"
     assert not ContactList.objects.exists()
 
@@ -400,7 +400,7 @@ def test_imported_list_page_shows_rejected_rows_and_the_launch_form(client, alic
     page = client.get(reverse("list_detail", args=[acme_list.pk])).content.decode()
     report = client.get(reverse("list_rejected_csv", args=[acme_list.pk]))
 
-    assert "Launch the campaign" in page and "not a number" in page
+    assert "Review the launch" in page and "not a number" in page
     rows = list(csv.reader(io.StringIO(report.content.decode())))
     assert rows == [["line", "column", "value", "reason"], ["7", "tel1", "12", "not a number"]]
 
@@ -415,12 +415,31 @@ LAUNCH = {
 }
 
 
+CONFIRM = {"reviewed": "1", "skip_called": "on", "look_back_days": "7", "confirm": "1"}
+
+
+def test_launch_shows_the_review_first_and_creates_nothing(client, alice, acme_list):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("list_launch", args=[acme_list.pk]), {**LAUNCH, "start_at": "2030-01-02T10:30", "window_days": ["0"]}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200 and not Campaign.objects.exists()
+    assert "Review the launch" in page and "Confirm and launch" in page
+    assert "<strong>5 contacts</strong>" in page
+    assert "2 Jan 2030, 10:30 IST (05:00 UTC)" in page
+    assert "Around the clock, mon" in page
+    assert "None of these contacts was called" in page
+
+
 def test_launch_creates_and_schedules_the_campaign(client, alice, acme_list):
     client.force_login(alice)
 
     response = client.post(
         reverse("list_launch", args=[acme_list.pk]),
-        {**LAUNCH, "start_at": "2030-01-02T10:30", "window_days": ["0", "2"], "api_version": "TEST"},
+        {**LAUNCH, **CONFIRM, "start_at": "2030-01-02T10:30", "window_days": ["0", "2"], "api_version": "TEST"},
     )
 
     campaign = Campaign.objects.get()
@@ -429,19 +448,47 @@ def test_launch_creates_and_schedules_the_campaign(client, alice, acme_list):
     assert campaign.start_at == datetime.datetime(2030, 1, 2, 5, 0, tzinfo=datetime.UTC)  # 10:30 at +05:30
     assert (campaign.window_start, campaign.window_end) == (datetime.time(0, 0), None)
     assert campaign.window_days == [0, 2] and campaign.batch_size == 50 and campaign.api_version == "TEST"
+    assert campaign.skip_called_days == 7
+
+
+def test_unticking_skip_launches_with_everyone_called(client, alice, acme_list):
+    client.force_login(alice)
+    confirm = {key: value for key, value in CONFIRM.items() if key != "skip_called"}
+
+    client.post(reverse("list_launch", args=[acme_list.pk]), {**LAUNCH, **confirm})
+
+    assert Campaign.objects.get().skip_called_days is None
+
+
+def test_the_review_counts_the_contacts_called_in_the_look_back(client, alice, acme_list):
+    # given an earlier campaign that placed calls to two of the list's numbers
+    earlier = _campaign(acme_list, name="Earlier run", status=Campaign.Status.COMPLETED, plan=True)
+    Call.objects.filter(campaign=earlier, contact__line__in=[2, 3]).update(state=Call.State.PLACED)
+    client.force_login(alice)
+
+    # when alice reviews a relaunch of the list
+    page = client.post(reverse("list_launch", args=[acme_list.pk]), LAUNCH).content.decode()
+    recount = client.post(reverse("list_launch", args=[acme_list.pk]),
+                          {**LAUNCH, "reviewed": "1", "look_back_days": "7", "recount": "1"}).content.decode()
+
+    # then two are already called and skipped by default; unticked, all five are called
+    assert "<strong>2 contacts</strong> of this list" in page and "2 contacts in “Earlier run”" in page
+    assert "<strong>3 contacts</strong>" in page and 'id="id_skip_called" checked' in page
+    assert "<strong>5 contacts</strong>" in recount and 'id="id_skip_called" checked' not in recount
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"batch_size": "501"}, "Ensure this value is less than or equal to 500."),
-        ({"batch_size": "0"}, "Ensure this value is greater than or equal to 1."),
+        ({"batch_size": "501"}, "The provider takes at most 500 calls in one request"),
+        ({"batch_size": "0"}, "A batch holds at least 1 call"),
         ({"window_start": "25:00"}, "Write the time as HH:MM on a 24-hour clock"),
         ({"window_start": "09:00", "window_end": "09:00"}, "must not start and end at the same time"),
         ({"window_days": []}, "Choose at least one weekday."),
-        ({"start_at": "yesterday"}, "Enter a valid date/time."),
+        ({"start_at": "yesterday"}, "Write the start as a date and a time"),
         ({"start_at": "2001-01-01T10:00"}, "The start time is in the past"),
-        ({"timezone": "Mars/Olympus"}, "Select a valid choice."),
+        ({"timezone": "Mars/Olympus"}, "is not a time zone we know"),
+        ({"timezone": "Asia/Calcutta"}, "is not a time zone we know"),
     ],
 )
 def test_launch_form_says_what_is_wrong(client, alice, acme_list, change, message):
@@ -451,6 +498,7 @@ def test_launch_form_says_what_is_wrong(client, alice, acme_list, change, messag
 
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert "Ensure this value" not in response.content.decode()
     assert not Campaign.objects.exists()
 
 
