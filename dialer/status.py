@@ -119,7 +119,7 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
                                    fixed_by=fixed_by, times=times)
         return StatusExplained("paused", "Paused", campaign.status_reason, next_step="Resume to send the rest.",
                                primary_action="resume", times=times)
-    if campaign.planned_at is None:
+    if campaign.planned_at is None and status == Campaign.Status.SCHEDULED:
         return StatusExplained("planning", "Planning the batches", "Each call is put into a request of up to "
                                f"{campaign.batch_size} calls; this takes a few seconds.", times=times)
     if campaign.start_at and campaign.start_at > now and status == Campaign.Status.SCHEDULED:

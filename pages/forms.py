@@ -185,6 +185,38 @@ class CampaignForm(forms.Form):
         }
 
 
+class CampaignEditForm(CampaignForm):
+    """What may change once launched: the name, start and calling window (not the list or the flow)."""
+
+    def __init__(self, *args, campaign, **kwargs):
+        if (not args or args[0] is None) and "initial" not in kwargs:
+            start = campaign.start_at.astimezone(ZoneInfo(campaign.timezone)) if campaign.start_at else None
+            kwargs["initial"] = {**self.initial_from(campaign), "name": campaign.name,
+                                 "start_at": start.replace(tzinfo=None) if start else None}
+        super().__init__(*args, flow=campaign.flow, **kwargs)
+        del self.fields["batch_size"], self.fields["api_version"]
+        self.fields["name"].required = True
+        self.fields["name"].error_messages["required"] = "Give the campaign a name."
+        self.fields["start_at"].help_text = "In the campaign's time zone. Empty: send when the window opens."
+
+
+class DuplicateForm(forms.Form):
+    contact_list = forms.ModelChoiceField(
+        label="Call list", queryset=None, empty_label=None,
+        help_text="The campaign's window, days, zone and advanced settings are copied; you review before launching.",
+        error_messages={"required": "Choose the list to launch.",
+                        "invalid_choice": "Choose one of the imported lists shown."},
+    )
+
+    def __init__(self, *args, contact_lists, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contact_list"].queryset = contact_lists
+        self.fields["contact_list"].label_from_instance = (
+            lambda item: f"{item.name} ({item.imported_count:,} contact{'s' if item.imported_count != 1 else ''}, "
+                         f"flow {item.flow.flow_id})"
+        )
+
+
 class ReviewForm(forms.Form):
     """The review step's choices: skip the contacts already called (by default), and how far back."""
 
@@ -258,3 +290,43 @@ class ContactSearchForm(forms.Form):
         if self.cleaned_data["number"].strip() and len(digits) < 4:
             raise forms.ValidationError("Type at least 4 digits of the number.")
         return digits
+
+
+class TableFilterForm(forms.Form):
+    """Search, filters and sort of the lists and campaigns tables (all optional, read from the query)."""
+
+    q = forms.CharField(label="Search by name", required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name"}))
+    flow = forms.ModelChoiceField(label="Flow", queryset=None, required=False, empty_label="All flows")
+    status = forms.ChoiceField(label="Status", required=False)
+    since = forms.DateField(
+        label="Created since", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Write the date as YYYY-MM-DD, e.g. 2026-12-01."},
+    )
+    sort = forms.ChoiceField(label="Sort by", required=False)
+
+    SORTS = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name A–Z"}
+
+    def __init__(self, *args, flows, statuses, sorts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["flow"].queryset = flows
+        self.fields["flow"].label_from_instance = lambda flow: flow.flow_id + (f" – {flow.name}" if flow.name else "")
+        self.fields["status"].choices = [("", "Any status"), *statuses]
+        self.fields["sort"].choices = list((sorts or self.SORTS).items())
+
+    def filtered(self, queryset, *, orderings):
+        """The queryset narrowed and ordered by the valid parts of the query."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if data.get("q"):
+            queryset = queryset.filter(name__icontains=data["q"])
+        if data.get("flow"):
+            queryset = queryset.filter(flow=data["flow"])
+        if data.get("status"):
+            queryset = queryset.filter(status=data["status"])
+        if data.get("since"):
+            queryset = queryset.filter(created_at__date__gte=data["since"])
+        return queryset.order_by(*orderings[data.get("sort") or "newest"])
+
+    @property
+    def active(self) -> bool:
+        return self.is_valid() and any(self.cleaned_data.get(name) for name in ("q", "flow", "status", "since"))

@@ -4,20 +4,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from campaigns import access, lifecycle
-from campaigns.importing import FileRefused, contact_list_create, preview_rows
+from campaigns import access, editing, lifecycle
+from campaigns.importing import FileRefused, contact_list_create, preview_rows, preview_warnings
 from campaigns.models import ContactList
-from campaigns.reports import rejected_rows_csv
+from campaigns.reports import flow_variable_names, rejected_rows_csv
 from campaigns.tasks import import_contact_list_task
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_confirmations, launch_review
-from pages.forms import CampaignForm, PreviewForm, ReviewForm, UploadForm
+from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm
 from pages.views import csv_attachment, page
 
 FINAL_LIST_STATUSES = (ContactList.Status.IMPORTED, ContactList.Status.REFUSED, ContactList.Status.FAILED)
@@ -29,10 +30,27 @@ def _wants_json(request) -> bool:
     )
 
 
+LIST_ORDERINGS = {"newest": ("-created_at",), "oldest": ("created_at",), "name": ("name", "-created_at"),
+                  "imported": ("-imported_count", "-created_at"), "rejected": ("-rejected_count", "-created_at")}
+LIST_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name A–Z",
+              "imported": "Most contacts", "rejected": "Most rejected rows"}
+
+
 def _index(request, form, status=200):
-    lists = access.contact_lists_for(request.user).order_by("-created_at")
+    every = access.contact_lists_for(request.user)
+    archived = request.GET.get("show") == "archived"
+    lists = every.filter(archived_at__isnull=False) if archived else editing.contact_lists_in_use(every)
+    filters = TableFilterForm(request.GET or None, flows=access.flows_for(request.user),
+                              statuses=ContactList.Status.choices, sorts=LIST_SORTS)
+    lists = filters.filtered(lists.annotate(campaign_count=Count("campaigns")), orderings=LIST_ORDERINGS)
     page_obj = Paginator(lists, 25).get_page(request.GET.get("page"))
-    return render(request, "pages/list_index.html", {"form": form, "page_obj": page_obj}, status=status)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page_obj": page_obj, "filters": filters, "archived": archived,
+               "archived_count": every.filter(archived_at__isnull=False).count(), "query": query.urlencode()}
+    if request.htmx and request.htmx.target == "lists-table":
+        return render(request, "pages/_list_table.html", context)
+    return render(request, "pages/list_index.html", context, status=status)
 
 
 @page
@@ -89,6 +107,9 @@ def list_preview(request):
         # The browser may send only the start of a large CSV; the name still tells the kind.
         filename = request.POST.get("filename") or upload.name
         preview = preview_rows(fileobj=upload, filename=filename, encoding=form.cleaned_data["encoding"])
+        flow_id = request.POST.get("flow", "")
+        flow = access.flows_for(request.user).filter(pk=flow_id).first() if flow_id.isdigit() else None
+        preview["warnings"] = preview_warnings(preview, known_variables=flow_variable_names(flow) if flow else [])
     return render(request, "pages/_preview.html", {"preview": preview, "before_upload": True})
 
 
@@ -200,3 +221,22 @@ def list_launch(request, pk):
         "contact_list": contact_list, "review": review, "review_form": review_form, "carried": carried,
         "form": form,
     }, status=status)
+
+
+@page
+@require_POST
+def list_archive(request, pk):
+    """Archive (or bring back) a list: hidden from attention and pickers, nothing deleted."""
+    contact_list = access.contact_list_or_404(request.user, pk)
+    if request.POST.get("restore"):
+        editing.contact_list_unarchive(contact_list=contact_list)
+        messages.success(request, f"“{contact_list.name}” is back among the lists.")
+        return redirect("list_detail", pk=contact_list.pk)
+    try:
+        editing.contact_list_archive(contact_list=contact_list)
+    except lifecycle.TransitionRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("list_detail", pk=contact_list.pk)
+    messages.success(request, f"“{contact_list.name}” archived: hidden from the lists and the dashboard; "
+                              "its campaigns and results are kept.")
+    return redirect("list_index")
