@@ -28,13 +28,19 @@ def _as_written(cell: str) -> str:
     return cell if PHONE_LIKE.match(cell or "") else excel_safe(cell)
 
 
-def rejected_rows_csv(contact_list: ContactList, out) -> int:
-    """Every rejected row as it was written, under the file's header, with the line, column and reason
-    after it: fixed, the file uploads again as it is (the import ignores the rejected_* columns).
-    Lists imported before rows were kept fall back to `line,column,value,reason`."""
+def rejected_rows_to_fix_csv(contact_list: ContactList, out) -> int:
+    """For the manager: every rejected row as it was written, under the file's header, with the line,
+    column and reason after it; fixed, the file uploads again as it is (the import ignores the
+    rejected_* columns). Lists imported before rows were kept get the report below instead."""
     header = list(contact_list.header or [])
     if header and contact_list.rejected_rows.filter(raw__isnull=False).exists():
         return _rejected_rows_as_written(contact_list, header, out)
+    return rejected_rows_csv(contact_list, out)
+
+
+def rejected_rows_csv(contact_list: ContactList, out) -> int:
+    """The report scripts read (API, mail replies, SFTP): `line,column,value,reason` for every rejected
+    row, in file order; return the count."""
     writer = csv.writer(out)
     writer.writerow(["line", "column", "value", "reason"])
     rows = contact_list.rejected_rows.order_by("id").values_list("line", "column", "value", "reason")

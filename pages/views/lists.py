@@ -8,12 +8,13 @@ from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from campaigns import access, editing, lifecycle
 from campaigns.importing import FileRefused, contact_list_create, preview_rows, preview_warnings
 from campaigns.models import ContactList
-from campaigns.reports import flow_variable_names, rejected_rows_csv
+from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
 from campaigns.tasks import import_contact_list_task
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
@@ -158,7 +159,8 @@ def list_progress(request, pk):
 @page
 def list_rejected_csv(request, pk):
     contact_list = access.contact_list_or_404(request.user, pk)
-    return csv_attachment(f"rejected_rows_list{contact_list.pk}.csv", rejected_rows_csv, contact_list)
+    name = slugify(contact_list.name)[:80] or f"list{contact_list.pk}"
+    return csv_attachment(f"{name}_rejected_rows_to_fix.csv", rejected_rows_to_fix_csv, contact_list)
 
 
 def _launch_form(request, contact_list, form, status=200):

@@ -112,13 +112,18 @@ def test_manager_drops_a_list_launches_pauses_resumes_and_downloads_every_uuid(
     with page.expect_download() as report:
         page.get_by_role("link", name=re.compile("Download the rejected-rows report")).click()
     rejected = list(csv.DictReader(open(report.value.path(), newline="")))
-    assert [row["line"] for row in rejected] == ["12", "22"]
+    assert [row["rejected_line"] for row in rejected] == ["12", "22"]
+    assert rejected[0]["tel1"] == "12345" and rejected[0]["rejected_column"] == "tel1"  # the row as written
 
-    # when she launches it around the clock, 50 calls a request
+    # when she launches it around the clock, 50 calls a request, and confirms the review
     page.get_by_label("Calling window from").fill("00:00")
     page.get_by_label("Calling window until").fill("24:00")
-    page.get_by_label("Calls per request").fill("50")
-    page.get_by_role("button", name="Launch the campaign").click()
+    page.get_by_text("Advanced: batch size and flow version").click()
+    page.get_by_label("Batch size").fill("50")
+    page.get_by_role("button", name="Review the launch").click()
+    expect(page.locator("#review-who")).to_contain_text(f"{CONTACTS:,} contacts")
+    assert not Campaign.objects.exists()
+    page.get_by_role("button", name="Confirm and launch").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
     campaign = Campaign.objects.get()
     assert (campaign.batch_size, campaign.window_end, campaign.created_by) == (50, None, world["alice"])

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from campaigns.models import Campaign, Contact, ContactList, RejectedRow
-from campaigns.reports import excel_safe, rejected_rows_csv, template_csv
+from campaigns.reports import excel_safe, rejected_rows_csv, rejected_rows_to_fix_csv, template_csv
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.results import RESULT_COLUMNS, export_results_csv, results_filename
 
@@ -125,7 +125,7 @@ def test_the_rejected_rows_report_is_the_original_rows_with_the_reason_and_uploa
     out = io.StringIO()
 
     # when the report is written
-    rejected_rows_csv(contact_list, out)
+    rejected_rows_to_fix_csv(contact_list, out)
 
     # then it is the original header and rows, then the line, column and reason
     rows = list(csv.reader(io.StringIO(out.getvalue())))
