@@ -194,8 +194,8 @@ def test_picking_a_file_shows_upload_progress_and_a_refused_file_its_sentence(
     # a file that is not a call list is refused with one sentence, without leaving the page
     page.wait_for_selector("html[data-js=ready]", state="attached")
     page.set_input_files("#id_file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
-    page.get_by_role("button", name="Upload and import").click()
-    expect(page.locator("#upload-error")).to_contain_text("Only .csv and .zip files are accepted")
+    expect(page.locator("#preview-error")).to_contain_text("Only .csv and .zip files are accepted")
+    expect(page.get_by_role("button", name="Upload and import")).to_be_disabled()  # it would only be refused
     screenshots(page, "09-upload-refused")
 
     # the file input (the fallback to dragging) takes a CSV; the upload shows its progress
