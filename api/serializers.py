@@ -7,10 +7,12 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
 from dialer.models import Batch, Call
 from dialer.progress import campaign_progress
+from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from flows.models import Flow
 
 LIST_STATUSES = ["open", *ContactList.Status.values]
@@ -146,8 +148,8 @@ class CampaignSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = [
             "id", "name", "list", "flow", "status", "status_reason", "provider_code", "api_version", "batch_size",
-            "start_at", "timezone", "window", "window_days", "counts", "batches", "created_at", "started_at",
-            "finished_at",
+            "start_at", "timezone", "window", "window_days", "skip_called_days", "counts", "batches", "created_at",
+            "started_at", "finished_at",
         ]
 
     def get_window(self, campaign) -> str:
@@ -189,6 +191,13 @@ class CampaignCreateSerializer(serializers.Serializer):
     )
     api_version = serializers.ChoiceField(
         choices=Flow.ApiVersion.choices, required=False, allow_null=True, default=None
+    )
+    skip_called_days = serializers.IntegerField(
+        required=False, default=DEFAULT_LOOK_BACK_DAYS, min_value=1, max_value=MAX_LOOK_BACK_DAYS,
+        help_text="Contacts the account called within this many days are skipped (the launch review's rule).",
+    )
+    include_called = serializers.BooleanField(
+        required=False, default=False, help_text="Call the contacts already called within the look-back too.",
     )
 
     def validate_timezone(self, value):

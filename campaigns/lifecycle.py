@@ -22,6 +22,7 @@ from events.recording import event_record
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 Status = Campaign.Status
+MAX_LOOK_BACK_DAYS = 365
 
 ALLOWED_FROM = {
     Status.SCHEDULED: (Status.DRAFT,),
@@ -66,6 +67,15 @@ def new_campaign_token() -> str:
     return secrets.token_hex(8)[:10].upper()
 
 
+def contact_list_check_launchable(contact_list: ContactList) -> None:
+    """Raises ValueError with a sentence when the list cannot be launched."""
+    if contact_list.status != ContactList.Status.IMPORTED:
+        state = contact_list.get_status_display().lower()
+        raise ValueError(f"The list “{contact_list.name}” is {state}, not imported.")
+    if contact_list.imported_count == 0:
+        raise ValueError(f"The list “{contact_list.name}” has no contacts to call.")
+
+
 def campaign_create(
     *,
     contact_list: ContactList,
@@ -76,18 +86,17 @@ def campaign_create(
     timezone_name: str | None = None,
     batch_size: int | None = None,
     api_version: str | None = None,
+    skip_called_days: int | None = None,
     created_by=None,
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
-    if contact_list.status != ContactList.Status.IMPORTED:
-        state = contact_list.get_status_display().lower()
-        raise ValueError(f"The list “{contact_list.name}” is {state}, not imported.")
-    if contact_list.imported_count == 0:
-        raise ValueError(f"The list “{contact_list.name}” has no contacts to call.")
+    contact_list_check_launchable(contact_list)
     window_start, window_end = parse_window(window)
     size = batch_size or settings.PHONON_BATCH_SIZE
     if not 1 <= size <= MAX_CALLS_PER_REQUEST:
         raise ValueError(f"A batch holds 1 to {MAX_CALLS_PER_REQUEST} calls (the provider's maximum).")
+    if skip_called_days is not None and not 0 <= skip_called_days <= MAX_LOOK_BACK_DAYS:
+        raise ValueError(f"Look back 0 to {MAX_LOOK_BACK_DAYS} days for contacts already called.")
     days = sorted(set(window_days if window_days is not None else range(7)))
     if not days or not all(0 <= day <= 6 for day in days):
         raise ValueError("Choose at least one weekday for the calling window.")
@@ -103,6 +112,7 @@ def campaign_create(
         window_start=window_start,
         window_end=window_end,
         window_days=days,
+        skip_called_days=skip_called_days,
         created_by=created_by,
     )
 

@@ -19,6 +19,9 @@ class ContactList(models.Model):
         SFTP = "sftp", "SFTP"
         DROP = "drop", "Drop folder"
         API = "api", "API"
+        # Made by the pages, not uploaded: kept out of the main tables and pickers.
+        TEST_CALL = "test_call", "Test call"
+        RETRY = "retry", "Retry of a campaign"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to import"
@@ -41,6 +44,10 @@ class ContactList(models.Model):
     rejected_count = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    header = models.JSONField(default=list, blank=True, help_text="The file's header cells as written (first CSV).")
+    archived_at = models.DateTimeField(
+        null=True, blank=True, help_text="Hidden from attention and pickers; nothing is deleted."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -89,6 +96,7 @@ class RejectedRow(models.Model):
     column = models.CharField(max_length=100, blank=True)
     value = models.TextField(blank=True)
     reason = models.TextField()
+    raw = models.JSONField(null=True, blank=True, help_text="The row's cells as written, to fix and upload again.")
 
     class Meta:
         ordering = ["contact_list", "line"]
@@ -144,6 +152,10 @@ class Campaign(models.Model):
         null=True, blank=True, default=datetime.time(21, 0), help_text="Empty means until midnight (24:00)."
     )
     window_days = models.JSONField(default=default_window_days, help_text="Weekdays, Monday = 0.")
+    skip_called_days = models.PositiveSmallIntegerField(
+        null=True, blank=True,
+        help_text="Skip contacts the account called within this many days; empty calls everyone.",
+    )
     planned_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

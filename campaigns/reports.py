@@ -5,6 +5,7 @@ is a formula to a spreadsheet, and a customer's variable or a provider message c
 """
 
 import csv
+import re
 
 from campaigns.models import Contact, ContactList
 
@@ -18,8 +19,28 @@ def excel_safe(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+PHONE_LIKE = re.compile(r"^[+\d\s().-]+$")
+
+
+def _as_written(cell: str) -> str:
+    # A number such as +91 98123 45678 must upload again as written; a spreadsheet reads it as a
+    # number, never as a formula. Anything else is escaped as usual.
+    return cell if PHONE_LIKE.match(cell or "") else excel_safe(cell)
+
+
+def rejected_rows_to_fix_csv(contact_list: ContactList, out) -> int:
+    """For the manager: every rejected row as it was written, under the file's header, with the line,
+    column and reason after it; fixed, the file uploads again as it is (the import ignores the
+    rejected_* columns). Lists imported before rows were kept get the report below instead."""
+    header = list(contact_list.header or [])
+    if header and contact_list.rejected_rows.filter(raw__isnull=False).exists():
+        return _rejected_rows_as_written(contact_list, header, out)
+    return rejected_rows_csv(contact_list, out)
+
+
 def rejected_rows_csv(contact_list: ContactList, out) -> int:
-    """Write `line,column,value,reason` for every rejected row, in file order; return the count."""
+    """The report scripts read (API, mail replies, SFTP): `line,column,value,reason` for every rejected
+    row, in file order; return the count."""
     writer = csv.writer(out)
     writer.writerow(["line", "column", "value", "reason"])
     rows = contact_list.rejected_rows.order_by("id").values_list("line", "column", "value", "reason")
@@ -30,8 +51,8 @@ def rejected_rows_csv(contact_list: ContactList, out) -> int:
     return count
 
 
-def template_csv(flow, out) -> None:
-    """A header to fill in: tel1, tel2, starttime and the variables the flow's recent lists used."""
+def flow_variable_names(flow) -> list[str]:
+    """The variables the flow's recent lists used, in their order of first appearance."""
     names = []
     recent = ContactList.objects.filter(flow=flow, status=ContactList.Status.IMPORTED, imported_count__gt=0).order_by(
         "-created_at"
@@ -42,5 +63,24 @@ def template_csv(flow, out) -> None:
             for name in variables or {}:
                 if name not in names:
                     names.append(name)
+    return names
+
+
+def template_csv(flow, out) -> None:
+    """A header to fill in: tel1, tel2, starttime and the variables the flow's recent lists used."""
+    names = flow_variable_names(flow)
     writer = csv.writer(out)
     writer.writerow(["tel1", "tel2", "starttime", *(f"$flow.key.{name}" for name in names or ["name"])])
+
+
+def _rejected_rows_as_written(contact_list: ContactList, header: list[str], out) -> int:
+    writer = csv.writer(out)
+    writer.writerow([excel_safe(cell) for cell in header] + ["rejected_line", "rejected_column", "rejected_reason"])
+    rows = contact_list.rejected_rows.order_by("id").values_list("line", "column", "reason", "raw")
+    count = 0
+    for line, column, reason, raw in rows.iterator(chunk_size=2000):
+        cells = list(raw or [])
+        cells += [""] * (len(header) - len(cells))
+        writer.writerow([_as_written(cell) for cell in cells] + [line, excel_safe(column), excel_safe(reason)])
+        count += 1
+    return count

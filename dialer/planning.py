@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Contact
 from dialer.models import Batch, Call
+from dialer.recent_calls import calls_skip_recently_called
 
 PLAN_SLICE = 100_000
 
@@ -28,6 +29,7 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
             "contact_id", flat=True
         ).first() or 0
         planned = _plan_slice(campaign, after_contact_id=last_contact_id, limit=slice_size)
+        calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id)
         if planned < slice_size:
             Campaign.objects.filter(pk=campaign_id).update(planned_at=timezone.now())
             done = True

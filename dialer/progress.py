@@ -12,6 +12,22 @@ from phonon.codes import ResponseCode
 FINAL_CALL_STATES = tuple(Call.FINAL_STATES)
 ACCEPTED_STATES = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN)
 
+# Each outcome in one line, for managers: the provider accepting a request is not a customer answering.
+OUTCOME_EXPLANATIONS = {
+    Call.State.PLACED: "The provider accepted the call request and gave it a UUID; not that the customer answered.",
+    Call.State.ACCEPTED_UNKNOWN: "The provider had already accepted this request (a resend was recognised), "
+                                 "so the call's UUID is not known; not that the customer answered.",
+    Call.State.REJECTED: "The provider refused the call request; its code and message say why.",
+    Call.State.SKIPPED: "Not sent: the number was called recently, the campaign was cancelled, or the provider "
+                        "left it out.",
+    Call.State.PENDING: "Not sent yet.",
+}
+
+
+def outcome_words(state: str) -> str:
+    """`Placed: the provider accepted ...` for exports."""
+    return f"{Call.State(state).label}: {OUTCOME_EXPLANATIONS[state][0].lower()}{OUTCOME_EXPLANATIONS[state][1:]}"
+
 
 @dataclass
 class Progress:

@@ -1,9 +1,16 @@
 """Campaign results as CSV, safe to open in Excel (cells escaped by campaigns.reports.excel_safe)."""
 
 import csv
+from zoneinfo import ZoneInfo
 
+from django.db import connection
+from django.db.models import Min
+from django.utils.text import slugify
+
+from campaigns.models import Contact
 from campaigns.reports import excel_safe
-from dialer.models import Call
+from dialer.models import BatchAttempt, Call
+from dialer.progress import outcome_words
 
 RESULT_COLUMNS = [
     "client_identifier",
@@ -17,13 +24,48 @@ RESULT_COLUMNS = [
     # only, in its own column, and the client-identifier given in the uploaded file.
     "primary_number",
     "external_id",
+    # For managers: which campaign, when the call's request was first sent (in the campaign's zone),
+    # the outcome in words, the line of the uploaded file, then the contact's flow variables.
+    "campaign",
+    "sent_at",
+    "outcome",
+    "line",
 ]
+
+
+def results_filename(campaign) -> str:
+    """`march-reminders_2026-12-02_results.csv`: the campaign's name and the day it started."""
+    day = (campaign.started_at or campaign.created_at).astimezone(ZoneInfo(campaign.timezone)).date()
+    return f"{slugify(campaign.name)[:80] or 'campaign'}_{day:%Y-%m-%d}_results.csv"
+
+
+def variable_names(contact_list_id: int) -> list[str]:
+    """Every variable name the list's contacts carry, in one query (the JSON keys, not the rows)."""
+    table = Contact._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = f"SELECT DISTINCT jsonb_object_keys(variables) FROM {table} WHERE contact_list_id = %s"
+    else:
+        sql = f"SELECT DISTINCT j.key FROM {table}, json_each({table}.variables) j WHERE contact_list_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [contact_list_id])
+        names = {row[0] for row in cursor.fetchall()}
+    first = Contact.objects.filter(contact_list_id=contact_list_id).order_by("id").values_list(
+        "variables", flat=True
+    ).first() or {}
+    # The file's own order where the first contact shows it, then any others alphabetically.
+    return [name for name in first if name in names] + sorted(names - set(first))
 
 
 def export_results_csv(campaign, out) -> int:
     """Write one row per call of the campaign to the text stream `out`; return the number of rows."""
+    zone = ZoneInfo(campaign.timezone)
+    names = variable_names(campaign.contact_list_id)
+    sent = dict(
+        BatchAttempt.objects.filter(batch__campaign=campaign).values("batch_id").annotate(first=Min("created_at"))
+        .values_list("batch_id", "first")
+    )
     writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS)
+    writer.writerow(RESULT_COLUMNS + [f"$flow.key.{name}" for name in names])
     calls = (
         Call.objects.filter(campaign=campaign)
         .select_related("contact", "batch")
@@ -34,15 +76,20 @@ def export_results_csv(campaign, out) -> int:
             "phonon_uuid",
             "provider_code",
             "provider_message",
+            "batch_id",
             "contact__numbers",
             "contact__primary_number",
             "contact__external_id",
+            "contact__line",
+            "contact__variables",
             "batch__request_id",
         )
     )
     count = 0
     for call in calls.iterator(chunk_size=2000):
         contact = call.contact
+        sent_at = sent.get(call.batch_id)
+        variables = contact.variables or {}
         writer.writerow(
             [
                 excel_safe(call.client_identifier),
@@ -54,6 +101,11 @@ def export_results_csv(campaign, out) -> int:
                 excel_safe(call.provider_message),
                 "".join(ch for ch in contact.primary_number if ch.isdigit()),
                 excel_safe(contact.external_id),
+                excel_safe(campaign.name),
+                sent_at.astimezone(zone).replace(microsecond=0).isoformat() if sent_at else "",
+                excel_safe(outcome_words(call.state)),
+                contact.line,
+                *[excel_safe(variables.get(name, "")) for name in names],
             ]
         )
         count += 1

@@ -14,16 +14,26 @@ from dialer.launching import campaign_launch
 from flows.models import Flow
 
 
-def test_call_launch(*, flow: Flow, number: str, variables: dict | None = None, created_by=None) -> Campaign:
+class ListenerNotActivated(ValueError):
+    """The flow's listener is not activated yet: the call would probably fail. Ask before sending it."""
+
+
+def test_call_launch(*, flow: Flow, number: str, variables: dict | None = None, created_by=None,
+                     even_if_not_activated: bool = False) -> Campaign:
     """Launch a one-call TEST campaign to `number`. Raises ValueError with a sentence on bad input."""
     normalised = NumberNormaliser(settings.PHONON_DEFAULT_REGION)(number.strip())
     if normalised is None:
         raise ValueError(f'"{number}" is not a valid phone number; write it with its country code, e.g. 919812345678.')
     if SuppressedNumber.objects.filter(account=flow.account, number=normalised).exists():
         raise ValueError(f"{normalised} is on the account's do-not-call list.")
+    if flow.activated_at is None and not even_if_not_activated:
+        raise ListenerNotActivated(
+            "The provider has not activated this flow's listener yet, so the call will probably not go through. "
+            "Tick the box to call anyway."
+        )
     with transaction.atomic():
         contact_list = ContactList.objects.create(
-            flow=flow, name=f"Test call to {normalised}", source=ContactList.Source.UPLOAD,
+            flow=flow, name=f"Test call to {normalised}", source=ContactList.Source.TEST_CALL,
             status=ContactList.Status.IMPORTED, rows_done=1, imported_count=1, created_by=created_by,
         )
         Contact.objects.create(

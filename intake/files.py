@@ -17,6 +17,7 @@ from campaigns.importing import FileRefused, contact_list_create, contact_list_i
 from campaigns.lifecycle import TransitionRefused
 from campaigns.models import Campaign, ContactList
 from dialer.launching import campaign_launch
+from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from intake.models import IntakeFile
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,9 @@ def _launch(intake_file: IntakeFile, contact_list: ContactList) -> None:
             return
         try:
             with transaction.atomic():
-                campaign = campaign_launch(contact_list=contact_list, start_at=contact_list.common_start_at)
+                # The review's default, as on the pages: contacts called within the look-back are skipped.
+                campaign = campaign_launch(contact_list=contact_list, start_at=contact_list.common_start_at,
+                                           skip_called_days=DEFAULT_LOOK_BACK_DAYS)
         except (ValueError, TransitionRefused) as error:
             IntakeFile.objects.filter(pk=intake_file.pk).update(launch_error=str(error))
             logger.info("Intake file %s not launched: %s", intake_file.pk, error)

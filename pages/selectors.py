@@ -13,6 +13,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from campaigns.clock import elapsed_words, zone_label
 from campaigns.models import Campaign, ContactList
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.progress import ACCEPTED_STATES, Progress, progress_by_campaign
@@ -63,6 +64,88 @@ def chart(points: list, limit: int, *, width: int = 600, height: int = 160) -> d
         "limit_y": round(plot_height - plot_height * limit / top, 1), "label_y": height - 4,
         "last": points[-1][1] if points else 0, "peak": max((calls for _, calls in points), default=0),
     }
+
+
+BIN_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 240, 480, 1440)
+MAX_BARS = 60
+
+
+def _nice_ceiling(value: float) -> int:
+    """The next round number at or above value: 1, 2, 5, 10, 20, 50, ..."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def _rate_text(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+
+
+def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | None = None,
+                   width: int = 640, height: int = 220) -> dict:
+    """Geometry of the campaign's whole-life SVG chart: calls sent to the provider per minute (each
+    request's calls, retries included), in bars of 1 to 1,440 minutes so that at most 60 bars show,
+    scaled to the campaign, with a y-axis, the limit line when it is in range, and a summary."""
+    now = now or timezone.now()
+    attempts = list(
+        BatchAttempt.objects.filter(batch__campaign=campaign).order_by("created_at")
+        .values_list("created_at", "batch__call_count")
+    )
+    zone = ZoneInfo(campaign.timezone)
+    left, right, top_pad, bottom = 56, 12, 22, 26
+    geometry = {"width": width, "height": height, "left": left, "plot_right": width - right,
+                "axis_y": height - bottom, "limit": limit, "bars": [], "ticks": [], "x_labels": []}
+    if not attempts:
+        geometry.update(empty=True, summary="No call has been sent yet.")
+        return geometry
+    first = attempts[0][0].replace(second=0, microsecond=0)
+    last = attempts[-1][0] if campaign.is_final else max(now, attempts[-1][0])
+    span = int((last - first).total_seconds() // 60) + 1
+    bin_minutes = next((size for size in BIN_MINUTES if span / size <= MAX_BARS), BIN_MINUTES[-1])
+    count = max(1, -(-span // bin_minutes))
+    sums = [0] * count
+    for created_at, calls in attempts:
+        sums[min(count - 1, int((created_at - first).total_seconds() // 60) // bin_minutes)] += calls or 0
+    rates = [total / bin_minutes for total in sums]
+    peak = max(rates)
+    # Scaled to the campaign; the limit joins the scale only when it is near the campaign's pace.
+    limit_in_range = bool(limit) and limit <= max(peak, 1) * 1.5
+    top = _nice_ceiling(max(max(peak, limit if limit_in_range else 0) * 1.1, 1))
+    plot_height = geometry["axis_y"] - top_pad
+    slot = (width - left - right) / count
+
+    def y_of(value):
+        return round(geometry["axis_y"] - plot_height * value / top, 1)
+
+    for index, rate in enumerate(rates):
+        start = first + datetime.timedelta(minutes=index * bin_minutes)
+        geometry["bars"].append({
+            "x": round(left + index * slot + min(2, slot * .1), 1), "width": round(max(slot - min(4, slot * .2), 1), 1),
+            "y": y_of(rate), "height": round(geometry["axis_y"] - y_of(rate), 1),
+            "title": f"{start.astimezone(zone):%H:%M}: {sums[index]:,} call{'s' if sums[index] != 1 else ''}",
+        })
+    geometry["ticks"] = [{"y": y_of(value), "label": _rate_text(value)} for value in (0, top / 2, top)]
+    for index in sorted({0, count // 2, count - 1}):
+        start = first + datetime.timedelta(minutes=index * bin_minutes)
+        geometry["x_labels"].append({"x": round(left + index * slot + slot / 2, 1),
+                                     "label": f"{start.astimezone(zone):%H:%M}"})
+    sent = sum(sums)
+    ended = attempts[-1][0]
+    clock = zone_label(campaign.timezone)
+    summary = (
+        f"{sent:,} call{'s' if sent != 1 else ''} sent from {first.astimezone(zone):%H:%M} to "
+        f"{ended.astimezone(zone):%H:%M} {clock} ({elapsed_words((ended - attempts[0][0]).total_seconds())}); "
+        f"peak {_rate_text(peak)} a minute; the provider's limit is {limit:,} a minute"
+    )
+    summary += "." if limit_in_range else ", far above this campaign's pace (off the scale)."
+    geometry.update(
+        empty=False, top=top, bin_minutes=bin_minutes, limit_in_range=limit_in_range,
+        limit_y=y_of(limit) if limit_in_range else None, summary=summary, peak=peak, sent=sent,
+    )
+    return geometry
 
 
 def batch_status_counts(campaign: Campaign) -> list[tuple[str, int]]:

@@ -22,6 +22,7 @@ urlpatterns = [
     path("lists/<int:pk>/progress/", lists.list_progress, name="list_progress"),
     path("lists/<int:pk>/rejected.csv", lists.list_rejected_csv, name="list_rejected_csv"),
     path("lists/<int:pk>/launch/", lists.list_launch, name="list_launch"),
+    path("lists/<int:pk>/archive/", lists.list_archive, name="list_archive"),
     # Campaigns
     path("campaigns/", campaigns.campaign_list, name="campaign_list"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign_detail"),
@@ -32,4 +33,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/resume/", campaigns.campaign_resume, name="campaign_resume"),
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export, name="campaign_export"),
+    path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"),
+    path("campaigns/<int:pk>/retry/", campaigns.campaign_retry, name="campaign_retry"),
 ]

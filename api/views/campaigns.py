@@ -63,6 +63,7 @@ class CampaignIndex(ListModelMixin, AccountView):
                     contact_list=contact_list, name=options["name"], start_at=options["start_at"],
                     window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
                     batch_size=options["batch_size"], api_version=options["api_version"],
+                    skip_called_days=None if options["include_called"] else options["skip_called_days"],
                 )
         except ValueError as error:
             raise unprocessable(str(error)) from error

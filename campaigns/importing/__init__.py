@@ -46,7 +46,7 @@ from campaigns.importing.header import Header, parse_header
 from campaigns.importing.job import contact_list_import
 from campaigns.importing.limits import FileRefused, Limits
 from campaigns.importing.numbers import NumberNormaliser, parse_start_time
-from campaigns.importing.preview import preview_rows
+from campaigns.importing.preview import preview_rows, preview_warnings
 from campaigns.importing.upload import StartTimePassed, common_start_from_filename, contact_list_create
 
 __all__ = [
@@ -61,4 +61,5 @@ __all__ = [
     "parse_header",
     "parse_start_time",
     "preview_rows",
+    "preview_warnings",
 ]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from campaigns.importing.limits import MAX_TEL, TEL_RE, VARIABLE_RE, FileRefused, Limits, _where
 from campaigns.importing.reading import _Position, _sniff_delimiter
 
+REPORT_COLUMNS = ("rejectedline", "rejectedcolumn", "rejectedreason")
+
 
 @dataclass
 class Header:
@@ -25,6 +27,8 @@ def _column_key(cell: str) -> tuple[str, str]:
     if variable:
         return ("variable", variable.group(1).strip()) if variable.group(1).strip() else ("ignored", "")
     compact = re.sub(r"[\s_\-.]+", "", name).lower()
+    if compact in REPORT_COLUMNS:
+        return "ignored", ""  # the rejected-rows report's own columns: its rows upload again once fixed
     tel = TEL_RE.match(compact)
     if tel:
         return "tel", f"tel{int(tel.group(1))}"

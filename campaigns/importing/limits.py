@@ -41,7 +41,8 @@ TEL_RE = re.compile(r"^tel(\d+)$")
 SCIENTIFIC_RE = re.compile(r"^\d(?:[.,]\d+)?[eE]\+?\d+$")
 DAY_FIRST_FORMATS = ("%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
 CONTACT_COLUMNS = ("contact_list", "line", "primary_number", "numbers", "variables", "start_at", "external_id")
-REJECTED_COLUMNS = ("contact_list", "line", "column", "value", "reason")
+REJECTED_COLUMNS = ("contact_list", "line", "column", "value", "reason", "raw")
+MAX_RAW_CELLS = 200  # cells of a rejected row kept to upload again (the header allows at most this many)
 
 
 class FileRefused(Exception):

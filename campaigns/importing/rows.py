@@ -22,6 +22,7 @@ from campaigns.importing.limits import (
     CONTACT_COLUMNS,
     FILENAME_START_RE,
     MAX_EXTERNAL_ID,
+    MAX_RAW_CELLS,
     MAX_VALUE_IN_REPORT,
     REJECTED_COLUMNS,
     SCIENTIFIC_RE,
@@ -58,6 +59,7 @@ class _Import:
         self.contacts = []
         self.rejects = []
         self.starts = {}
+        self.header_cells = []
         # On PostgreSQL the chunk's COPY stays open while rows are parsed and they are sent every
         # `step` rows: the server stores them while this process reads on. Elsewhere a chunk is
         # inserted in one executemany.
@@ -98,6 +100,8 @@ class _Import:
             lines = _physical_lines(text, self.limits, position, member)
             delimiter, cells, header_line = _read_header(lines, position, self.limits, member)
             header = parse_header(cells, self.limits, member)
+            if not self.header_cells:
+                self.header_cells = [cell.strip().lstrip("\ufeff") for cell in cells]
             self._read_rows(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
         except UnicodeDecodeError as error:
             name = CODEC_NAMES.get(codec, codec)
@@ -173,14 +177,14 @@ class _Import:
             if rows % step == 0:
                 self._step()
             if size > ncols and any(cell.strip() for cell in row[ncols:]):
-                reject(line, "", "", f"{prefix}the row has {size} cells but the header only {ncols} columns.")
+                reject(row, line, "", "", f"{prefix}the row has {size} cells but the header only {ncols} columns.")
                 continue
             if not raw:
-                reject(line, "tel1", "", f"{prefix}tel1 is empty; every row needs the customer's number in tel1.")
+                reject(row, line, "tel1", "", f"{prefix}tel1 is empty; every row needs the customer's number in tel1.")
                 continue
             primary = normalise(raw)
             if primary is None:
-                reject(line, "tel1", raw, prefix + _invalid_number("tel1", raw))
+                reject(row, line, "tel1", raw, prefix + _invalid_number("tel1", raw))
                 continue
             numbers = [primary]
             bad = None
@@ -194,7 +198,7 @@ class _Import:
                     if number not in numbers:
                         numbers.append(number)
             if bad:
-                reject(line, bad[0], bad[1], prefix + _invalid_number(bad[0], bad[1]))
+                reject(row, line, bad[0], bad[1], prefix + _invalid_number(bad[0], bad[1]))
                 continue
             start_at = None
             if start_index is not None:
@@ -202,14 +206,14 @@ class _Import:
                 if value:
                     start_at, reason = self._start(value)
                     if reason:
-                        reject(line, "starttime", value, prefix + reason)
+                        reject(row, line, "starttime", value, prefix + reason)
                         continue
             external_id = ""
             if external_index is not None:
                 external_id = row[external_index].strip()
                 if len(external_id) > MAX_EXTERNAL_ID:
                     reason = f"{prefix}client-identifier is longer than {MAX_EXTERNAL_ID} characters."
-                    reject(line, "client-identifier", external_id, reason)
+                    reject(row, line, "client-identifier", external_id, reason)
                     continue
             if suppressed and not suppressed.isdisjoint(numbers):
                 column, value, number = next(
@@ -217,7 +221,7 @@ class _Import:
                     for index, column in header.tels
                     if row[index].strip() and normalise(row[index].strip()) in suppressed
                 )
-                reject(line, column, value, f"{prefix}{column} {number} is on the account's do-not-call list.")
+                reject(row, line, column, value, f"{prefix}{column} {number} is on the account's do-not-call list.")
                 continue
             key = int(primary)
             first = seen.get(key)
@@ -225,7 +229,8 @@ class _Import:
                 first_member = self.members[first >> 32]
                 where = f' of "{first_member}"' if first_member and first_member != member else ""
                 reject(
-                    line, "tel1", raw, f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}."
+                    row, line, "tel1", raw,
+                    f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}.",
                 )
                 continue
             seen[key] = member_tag | line
@@ -267,8 +272,10 @@ class _Import:
         self.starts[value] = result
         return result
 
-    def _reject(self, line, column, value, reason):
-        self.rejects.append((self.list.pk, line, column, value[:MAX_VALUE_IN_REPORT], reason))
+    def _reject(self, row, line, column, value, reason):
+        # The row as written (to fix and upload again), bounded like the value in the report.
+        raw = json.dumps([cell[:MAX_VALUE_IN_REPORT] for cell in row[:MAX_RAW_CELLS]], ensure_ascii=False)
+        self.rejects.append((self.list.pk, line, column, value[:MAX_VALUE_IN_REPORT], reason, raw))
 
     def _step(self):
         self.rows_in_chunk += self.step
@@ -314,7 +321,8 @@ class _Import:
         _insert(RejectedRow, REJECTED_COLUMNS, self.rejects)
         fields = {"rows_done": imported + rejected, "imported_count": imported, "rejected_count": rejected}
         if final:
-            fields.update(status=ContactList.Status.IMPORTED, finished_at=timezone.now(), error="")
+            fields.update(status=ContactList.Status.IMPORTED, finished_at=timezone.now(), error="",
+                          header=self.header_cells)
         updated = ContactList.objects.filter(
             pk=self.list.pk, status=ContactList.Status.IMPORTING, started_at=self.claim
         ).update(**fields)

@@ -6,18 +6,20 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from campaigns import access, lifecycle
-from campaigns.models import Campaign
-from campaigns.windows import WEEKDAY_NAMES, campaign_in_window, next_window_opening
+from campaigns import access, editing, lifecycle
+from campaigns.models import Campaign, ContactList
+from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
-from dialer.progress import campaign_progress, progress_by_campaign, split_summary
-from dialer.results import export_results_csv
+from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, split_summary
+from dialer.results import export_results_csv, results_filename
+from dialer.retrying import campaign_retry_list
+from dialer.status import campaign_status_explained
 from pages import selectors as queries
-from pages.forms import CancelForm, ContactSearchForm
+from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, TableFilterForm
 from pages.views import page
 from phonon.codes import describe
 
@@ -26,33 +28,47 @@ BATCHES_PER_PAGE = 25
 EXPORT_CHUNK = 64 * 1024
 
 
+CAMPAIGN_ORDERINGS = {"newest": ("-created_at",), "oldest": ("created_at",), "name": ("name", "-created_at"),
+                      "status": ("status", "-created_at"), "contacts": ("-contact_list__imported_count", "-created_at")}
+CAMPAIGN_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name A–Z", "status": "Status",
+                  "contacts": "Most contacts"}
+
+
 @page
 def campaign_list(request):
-    campaigns = access.campaigns_for(request.user).order_by("-created_at")
-    status = request.GET.get("status", "")
-    if status in Campaign.Status.values:
-        campaigns = campaigns.filter(status=status)
+    """Search, filter, sort; test calls are listed apart (?show=tests). The table refreshes live."""
+    every = access.campaigns_for(request.user)
+    tests = request.GET.get("show") == "tests"
+    campaigns = every.filter(contact_list__source=ContactList.Source.TEST_CALL) if tests else (
+        editing.campaigns_in_use(every)
+    )
+    filters = TableFilterForm(request.GET or None, flows=access.flows_for(request.user),
+                              statuses=Campaign.Status.choices, sorts=CAMPAIGN_SORTS)
+    campaigns = filters.filtered(campaigns, orderings=CAMPAIGN_ORDERINGS)
     page_obj = Paginator(campaigns, 25).get_page(request.GET.get("page"))
     progress = progress_by_campaign([campaign.pk for campaign in page_obj])
-    rows = [(campaign, progress[campaign.pk]) for campaign in page_obj]
-    return render(
-        request, "pages/campaign_list.html",
-        {"page_obj": page_obj, "rows": rows, "status": status, "statuses": Campaign.Status.choices},
-    )
+    rows = [
+        (campaign, progress[campaign.pk],
+         campaign_status_explained(campaign, progress=progress[campaign.pk]) if not campaign.is_final else None)
+        for campaign in page_obj
+    ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page_obj": page_obj, "rows": rows, "filters": filters, "tests": tests, "query": query.urlencode(),
+               "polling": any(not campaign.is_final for campaign in page_obj)}
+    if request.htmx:
+        return render(request, "pages/_campaign_table.html", context)
+    return render(request, "pages/campaign_list.html", context)
 
 
 def _live_context(campaign):
     progress = campaign_progress(campaign)
     limit = queries.limit_per_minute(campaign.flow.endpoint)
-    now = timezone.now()
-    waiting_for_window = campaign.status in (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED) and not (
-        campaign_in_window(campaign, now)
-    )
     return {
-        "waiting_for_window": waiting_for_window,
-        "next_opening": next_window_opening(campaign, now) if waiting_for_window else None,
         "campaign": campaign, "progress": progress, "polling": not campaign.is_final,
-        "chart": queries.chart(queries.calls_sent_per_minute(campaign), limit),
+        "explained": campaign_status_explained(campaign, progress=progress),
+        "explanations": OUTCOME_EXPLANATIONS,
+        "chart": queries.campaign_chart(campaign, limit),
         "batch_counts": queries.batch_status_counts(campaign),
         "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in campaign.window_days),
         "split_summary": split_summary(campaign),
@@ -71,7 +87,10 @@ def campaign_detail(request, pk):
 @page
 def campaign_live(request, pk):
     campaign = access.campaign_or_404(request.user, pk)
-    return render(request, "pages/_campaign_live.html", _live_context(campaign))
+    response = render(request, "pages/_campaign_live.html", _live_context(campaign))
+    # The one poll of the page: the batches and calls tables refresh on this signal, right after it.
+    response["HX-Trigger"] = "campaign-updated"
+    return response
 
 
 def _batches_context(request, campaign):
@@ -169,5 +188,57 @@ def campaign_export(request, pk):
     spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")
     export_results_csv(campaign, spooled)
     response = StreamingHttpResponse(_file_chunks(spooled), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="campaign_{campaign.pk}_results.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
     return response
+
+
+@page
+def campaign_edit(request, pk):
+    """Change the name, start and calling window of a scheduled or paused campaign."""
+    campaign = access.campaign_or_404(request.user, pk)
+    form = CampaignEditForm(request.POST or None, campaign=campaign)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
+                                      window=data["window"], window_days=data["window_days"],
+                                      timezone_name=data["timezone"])
+            except (ValueError, lifecycle.TransitionRefused) as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, "Campaign changed: the new window and start apply from the next request.")
+                return redirect("campaign_detail", pk=campaign.pk)
+        status = 400
+    return render(request, "pages/campaign_edit.html", {"campaign": campaign, "form": form}, status=status)
+
+
+@page
+def campaign_duplicate(request, pk):
+    """Pick another list; its launch form opens with this campaign's settings, then the review."""
+    campaign = access.campaign_or_404(request.user, pk)
+    lists = editing.contact_lists_in_use(access.contact_lists_for(request.user)).filter(
+        status=ContactList.Status.IMPORTED, imported_count__gt=0
+    ).order_by("-created_at")
+    form = DuplicateForm(request.GET if "contact_list" in request.GET else None, contact_lists=lists)
+    if form.is_bound and form.is_valid():
+        url = reverse("list_launch", args=[form.cleaned_data["contact_list"].pk])
+        return redirect(f"{url}?from={campaign.pk}")
+    return render(request, "pages/campaign_duplicate.html", {"campaign": campaign, "form": form},
+                  status=400 if form.is_bound else 200)
+
+
+@page
+@require_POST
+def campaign_retry(request, pk):
+    """The rejected and skipped calls become a new list, launched through the review."""
+    campaign = access.campaign_or_404(request.user, pk)
+    try:
+        retry = campaign_retry_list(campaign=campaign, created_by=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("campaign_detail", pk=campaign.pk)
+    messages.success(request, f"“{retry.name}”: {retry.imported_count:,} contact"
+                              f"{'s' if retry.imported_count != 1 else ''} to retry. Review and launch.")
+    return redirect(f"{reverse('list_launch', args=[retry.pk])}?from={campaign.pk}")

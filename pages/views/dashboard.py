@@ -2,7 +2,7 @@
 
 from django.shortcuts import render
 
-from campaigns import access
+from campaigns import access, editing
 from pages import selectors as queries
 from pages.views import page
 
@@ -10,8 +10,9 @@ from pages.views import page
 @page
 def dashboard(request):
     user = request.user
-    campaigns = access.campaigns_for(user)
-    contact_lists = access.contact_lists_for(user)
+    # Archived lists and test calls leave the attention list and the recent tables.
+    campaigns = editing.campaigns_in_use(access.campaigns_for(user))
+    contact_lists = editing.contact_lists_in_use(access.contact_lists_for(user))
     context = {
         "active": queries.active_campaigns(campaigns),
         "flows_today": queries.flows_today(access.flows_for(user)),

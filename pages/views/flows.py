@@ -7,9 +7,10 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import access
+from campaigns import access, editing
+from campaigns.models import ContactList
 from campaigns.reports import template_csv
-from dialer.test_call import test_call_launch
+from dialer.test_call import ListenerNotActivated, test_call_launch
 from flows import services
 from flows.encrypted_fields import mask_secret
 from pages.forms import TestCallForm
@@ -68,8 +69,10 @@ def _flow_context(request, flow, test_call_form=None):
         "flow": flow, "dids": dids, "checklist": checklist, "mail": activation_mail(flow, dids, sender),
         "masked_security_id": mask_secret(flow.security_id),
         "test_call_form": test_call_form or TestCallForm(),
-        "campaigns": flow.campaigns.order_by("-created_at")[:10],
-        "lists": flow.contact_lists.order_by("-created_at")[:10],
+        "campaigns": editing.campaigns_in_use(flow.campaigns.all()).order_by("-created_at")[:10],
+        "lists": editing.contact_lists_in_use(flow.contact_lists.all()).order_by("-created_at")[:10],
+        "test_calls": flow.campaigns.filter(contact_list__source=ContactList.Source.TEST_CALL).order_by(
+            "-created_at")[:10],
     }
 
 
@@ -101,8 +104,10 @@ def flow_test_call(request, pk):
         try:
             campaign = test_call_launch(
                 flow=flow, number=form.cleaned_data["number"], variables=form.cleaned_data["variables"],
-                created_by=request.user,
+                created_by=request.user, even_if_not_activated=form.cleaned_data["confirm_not_activated"],
             )
+        except ListenerNotActivated as error:
+            form.add_error("confirm_not_activated", str(error))
         except ValueError as error:
             form.add_error("number", str(error))
         else:

@@ -6,18 +6,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from campaigns import access, lifecycle
-from campaigns.importing import FileRefused, StartTimePassed, contact_list_create, preview_rows
+from campaigns import access, editing, lifecycle
+from campaigns.importing import FileRefused, StartTimePassed, contact_list_create, preview_rows, preview_warnings
 from campaigns.models import ContactList
-from campaigns.reports import rejected_rows_csv
+from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
 from campaigns.tasks import import_contact_list_task
 from dialer import launching
-from pages.forms import CampaignForm, PreviewForm, UploadForm
+from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
+from dialer.review import launch_confirmations, launch_review
+from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm
 from pages.views import csv_attachment, page
 
 FINAL_LIST_STATUSES = (ContactList.Status.IMPORTED, ContactList.Status.REFUSED, ContactList.Status.FAILED)
@@ -29,10 +33,27 @@ def _wants_json(request) -> bool:
     )
 
 
+LIST_ORDERINGS = {"newest": ("-created_at",), "oldest": ("created_at",), "name": ("name", "-created_at"),
+                  "imported": ("-imported_count", "-created_at"), "rejected": ("-rejected_count", "-created_at")}
+LIST_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name A–Z",
+              "imported": "Most contacts", "rejected": "Most rejected rows"}
+
+
 def _index(request, form, status=200):
-    lists = access.contact_lists_for(request.user).order_by("-created_at")
+    every = access.contact_lists_for(request.user)
+    archived = request.GET.get("show") == "archived"
+    lists = every.filter(archived_at__isnull=False) if archived else editing.contact_lists_in_use(every)
+    filters = TableFilterForm(request.GET or None, flows=access.flows_for(request.user),
+                              statuses=ContactList.Status.choices, sorts=LIST_SORTS)
+    lists = filters.filtered(lists.annotate(campaign_count=Count("campaigns")), orderings=LIST_ORDERINGS)
     page_obj = Paginator(lists, 25).get_page(request.GET.get("page"))
-    return render(request, "pages/list_index.html", {"form": form, "page_obj": page_obj}, status=status)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page_obj": page_obj, "filters": filters, "archived": archived,
+               "archived_count": every.filter(archived_at__isnull=False).count(), "query": query.urlencode()}
+    if request.htmx and request.htmx.target == "lists-table":
+        return render(request, "pages/_list_table.html", context)
+    return render(request, "pages/list_index.html", context, status=status)
 
 
 @page
@@ -91,6 +112,9 @@ def list_preview(request):
         # The browser may send only the start of a large CSV; the name still tells the kind.
         filename = request.POST.get("filename") or upload.name
         preview = preview_rows(fileobj=upload, filename=filename, encoding=form.cleaned_data["encoding"])
+        flow_id = request.POST.get("flow", "")
+        flow = access.flows_for(request.user).filter(pk=flow_id).first() if flow_id.isdigit() else None
+        preview["warnings"] = preview_warnings(preview, known_variables=flow_variable_names(flow) if flow else [])
     return render(request, "pages/_preview.html", {"preview": preview, "before_upload": True})
 
 
@@ -139,31 +163,86 @@ def list_progress(request, pk):
 @page
 def list_rejected_csv(request, pk):
     contact_list = access.contact_list_or_404(request.user, pk)
-    return csv_attachment(f"rejected_rows_list{contact_list.pk}.csv", rejected_rows_csv, contact_list)
+    name = slugify(contact_list.name)[:80] or f"list{contact_list.pk}"
+    return csv_attachment(f"{name}_rejected_rows_to_fix.csv", rejected_rows_to_fix_csv, contact_list)
+
+
+def _launch_form(request, contact_list, form, status=200):
+    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form}, status=status)
 
 
 @page
 def list_launch(request, pk):
-    """Create a campaign from an imported list and schedule it (launch = create + schedule)."""
+    """Settings, then the review, then confirm: nothing is created before the manager confirms.
+    The settings travel in hidden fields, so the review can be recounted or edited at will."""
     contact_list = access.contact_list_or_404(request.user, pk)
     if request.method != "POST":
         if contact_list.status != ContactList.Status.IMPORTED:
             return redirect("list_detail", pk=contact_list.pk)
-        form = CampaignForm(flow=contact_list.flow)
-        return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form})
+        earlier = request.GET.get("from", "")
+        source = access.campaigns_for(request.user).filter(pk=earlier).first() if earlier.isdigit() else None
+        initial = CampaignForm.initial_from(source) if source else {}
+        return _launch_form(request, contact_list, CampaignForm(flow=contact_list.flow, initial=initial))
     form = CampaignForm(request.POST, flow=contact_list.flow)
-    if form.is_valid():
-        data = form.cleaned_data
+    if "edit" in request.POST:
+        return _launch_form(request, contact_list, form)
+    if not form.is_valid():
+        return _launch_form(request, contact_list, form, status=400)
+    try:
+        lifecycle.contact_list_check_launchable(contact_list)
+    except ValueError as error:
+        form.add_error(None, str(error))
+        return _launch_form(request, contact_list, form, status=400)
+    data = form.cleaned_data
+    confirmations = launch_confirmations(contact_list=contact_list, start_at=data["start_at"])
+    reviewed = "reviewed" in request.POST
+    review_form = ReviewForm(request.POST if reviewed else None, confirmations=confirmations)
+    choices = review_form.cleaned_data if reviewed and review_form.is_valid() else {
+        "skip_called": review_form["skip_called"].value() if reviewed else True,
+        "look_back_days": DEFAULT_LOOK_BACK_DAYS,
+    }
+    review = launch_review(
+        contact_list=contact_list, start_at=data["start_at"], window=data["window"], window_days=data["window_days"],
+        timezone_name=data["timezone"], look_back_days=choices["look_back_days"], skip_called=choices["skip_called"],
+    )
+    if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:
             with transaction.atomic():
                 campaign = launching.campaign_launch(
                     contact_list=contact_list, name=data["name"], start_at=data["start_at"], window=data["window"],
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
                     api_version=data["api_version"], created_by=request.user,
+                    skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
                 )
         except (ValueError, lifecycle.TransitionRefused) as error:
-            form.add_error(None, str(error))
+            review_form.add_error(None, str(error))
         else:
-            messages.success(request, f"Campaign “{campaign.name}” launched.")
+            skipped = f"; {review.skipped:,} already called will be skipped" if review.skipped else ""
+            messages.success(request, f"Campaign “{campaign.name}” launched: {review.to_call:,} "
+                                      f"contact{'s' if review.to_call != 1 else ''} to call{skipped}.")
             return redirect("campaign_detail", pk=campaign.pk)
-    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form}, status=400)
+    carried = [(name, value) for name in form.fields for value in request.POST.getlist(name)]
+    status = 400 if reviewed and review_form.errors else 200
+    return render(request, "pages/list_review.html", {
+        "contact_list": contact_list, "review": review, "review_form": review_form, "carried": carried,
+        "form": form,
+    }, status=status)
+
+
+@page
+@require_POST
+def list_archive(request, pk):
+    """Archive (or bring back) a list: hidden from attention and pickers, nothing deleted."""
+    contact_list = access.contact_list_or_404(request.user, pk)
+    if request.POST.get("restore"):
+        editing.contact_list_unarchive(contact_list=contact_list)
+        messages.success(request, f"“{contact_list.name}” is back among the lists.")
+        return redirect("list_detail", pk=contact_list.pk)
+    try:
+        editing.contact_list_archive(contact_list=contact_list)
+    except lifecycle.TransitionRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("list_detail", pk=contact_list.pk)
+    messages.success(request, f"“{contact_list.name}” archived: hidden from the lists and the dashboard; "
+                              "its campaigns and results are kept.")
+    return redirect("list_index")

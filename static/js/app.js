@@ -1,6 +1,7 @@
 /* Small enhancements of the pages; every page also works without them.
  * - Upload: drag a file onto the drop zone (or pick it), preview its first rows, upload with a
  *   progress bar (XMLHttpRequest upload events), then go to the list's page.
+ *   The upload button stays disabled while the preview shows an error that refuses the file.
  * - Copy buttons: data-copy="<selector>" copies that field's text.
  */
 (function () {
@@ -31,7 +32,15 @@
     var progressText = progressBox.querySelector(".upload-progress-text");
     var errorBox = form.querySelector("#upload-error");
     var previewSlot = document.getElementById("preview");
+    var flowSelect = form.querySelector("#id_flow");
     var file = null;
+
+    // A file the preview already refuses would only be refused again after its upload.
+    function showPreview(html) {
+      previewSlot.innerHTML = html;
+      var fatal = previewSlot.querySelector("[data-fatal]");
+      button.disabled = !!fatal;
+    }
 
     function showError(message) {
       errorBox.textContent = message;
@@ -44,14 +53,14 @@
       zone.classList.toggle("has-file", !!file);
       chosen.textContent = file ? file.name + " (" + formatBytes(file.size) + ")" : "";
       if (file) preview();
-      else previewSlot.innerHTML = "";
+      else showPreview("");
     }
 
     function preview() {
       if (!file) return;
       var isZip = /\.zip$/i.test(file.name);
       if (isZip && file.size > 5 * 1048576) {
-        previewSlot.innerHTML = "<p class='hint'>The preview of a large ZIP shows on the list's page once it is uploaded.</p>";
+        showPreview("<p class='hint'>The preview of a large ZIP shows on the list's page once it is uploaded.</p>");
         return;
       }
       // Only the start of a CSV is needed to show its first rows.
@@ -60,6 +69,7 @@
       data.append("file", part, file.name);
       data.append("filename", file.name);
       data.append("encoding", encoding ? encoding.value : "");
+      data.append("flow", flowSelect ? flowSelect.value : "");
       fetch(form.dataset.previewUrl, {
         method: "POST", body: data, credentials: "same-origin",
         headers: {"X-CSRFToken": csrfToken(form)}
@@ -67,9 +77,9 @@
         // A redirect here is to the login page: the session has ended.
         return response.ok && !response.redirected ? response.text() : Promise.reject(response.status);
       }).then(function (html) {
-        previewSlot.innerHTML = html;
+        showPreview(html);
       }).catch(function () {
-        previewSlot.innerHTML = "<p class='hint'>No preview available; the import will still check every row.</p>";
+        showPreview("<p class='hint'>No preview available; the import will still check every row.</p>");
       });
     }
 
@@ -77,6 +87,7 @@
       choose(input.files && input.files[0]);
     });
     if (encoding) encoding.addEventListener("change", preview);
+    if (flowSelect) flowSelect.addEventListener("change", preview);
 
     ["dragenter", "dragover"].forEach(function (name) {
       zone.addEventListener(name, function (event) {
@@ -108,6 +119,10 @@
       if (!file) {
         showError("Choose a .csv or .zip file to upload.");
         input.focus();
+        return;
+      }
+      if (previewSlot.querySelector("[data-fatal]")) {
+        showError("The preview above says why this file would be refused; fix it and choose it again.");
         return;
       }
       var data = new FormData(form);

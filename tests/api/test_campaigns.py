@@ -42,6 +42,26 @@ def test_a_campaign_launched_round_the_clock_places_every_call(acme_api):
     assert campaign["batches"] == 2 and campaign["list"] == list_id and campaign["flow"] == "AcmeFlw1"
 
 
+def test_a_relaunch_skips_the_contacts_just_called_unless_include_called(acme_api):
+    # given a list whose three contacts were just called
+    list_id = imported_list(acme_api, count=3)
+    first = acme_api.post("campaigns/", json={"list": list_id, "window": "00:00-24:00", "timezone": ZONE})
+    assert acme_api.get(f"campaigns/{first.json()['id']}/").json()["counts"]["placed"] == 3
+
+    # when it is launched again, with the default look-back, and then with include_called
+    again = acme_api.post("campaigns/", json={"list": list_id, "window": "00:00-24:00", "timezone": ZONE})
+    forced = acme_api.post("campaigns/", json={"list": list_id, "window": "00:00-24:00", "timezone": ZONE,
+                                               "include_called": True})
+
+    # then the relaunch skips all three with the reason, and include_called calls them again
+    skipped = acme_api.get(f"campaigns/{again.json()['id']}/").json()
+    assert skipped["skip_called_days"] == 7 and skipped["counts"]["skipped"] == 3 and skipped["batches"] == 0
+    calls = acme_api.get(f"campaigns/{again.json()['id']}/calls/").json()["results"]
+    assert all(call["provider_message"].startswith("Called on ") for call in calls)
+    called = acme_api.get(f"campaigns/{forced.json()['id']}/").json()
+    assert called["skip_called_days"] is None and called["counts"]["placed"] == 3
+
+
 def test_a_campaign_is_paused_resumed_and_cancelled(acme_api):
     # given a running campaign whose window is shut today
     list_id = imported_list(acme_api)

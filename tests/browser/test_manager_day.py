@@ -112,15 +112,20 @@ def test_manager_drops_a_list_launches_pauses_resumes_and_downloads_every_uuid(
     with page.expect_download() as report:
         page.get_by_role("link", name=re.compile("Download the rejected-rows report")).click()
     rejected = list(csv.DictReader(open(report.value.path(), newline="")))
-    assert [row["line"] for row in rejected] == ["12", "22"]
+    assert [row["rejected_line"] for row in rejected] == ["12", "22"]
+    assert rejected[0]["tel1"] == "12345" and rejected[0]["rejected_column"] == "tel1"  # the row as written
 
-    # when she launches it around the clock, 50 calls a request
+    # when she launches it around the clock, 50 calls a request, and confirms the review
     page.get_by_label("Calling window from").fill("00:00")
     page.get_by_label("Calling window until").fill("24:00")
-    page.get_by_label("Calls per request").fill("50")
+    page.get_by_text("Advanced: batch size and flow version").click()
+    page.get_by_label("Batch size").fill("50")
     expect(page.locator("#listener-warning")).to_contain_text("calls may not connect")
+    page.get_by_role("button", name="Review the launch").click()
+    expect(page.locator("#review-who")).to_contain_text(f"{CONTACTS:,} contacts")
+    assert not Campaign.objects.exists()
     page.get_by_label(re.compile("Launch anyway")).check()
-    page.get_by_role("button", name="Launch the campaign").click()
+    page.get_by_role("button", name="Confirm and launch").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
     campaign = Campaign.objects.get()
     assert (campaign.batch_size, campaign.window_end, campaign.created_by) == (50, None, world["alice"])
@@ -191,8 +196,8 @@ def test_picking_a_file_shows_upload_progress_and_a_refused_file_its_sentence(
     # a file that is not a call list is refused with one sentence, without leaving the page
     page.wait_for_selector("html[data-js=ready]", state="attached")
     page.set_input_files("#id_file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
-    page.get_by_role("button", name="Upload and import").click()
-    expect(page.locator("#upload-error")).to_contain_text("Only .csv and .zip files are accepted")
+    expect(page.locator("#preview-error")).to_contain_text("Only .csv and .zip files are accepted")
+    expect(page.get_by_role("button", name="Upload and import")).to_be_disabled()  # it would only be refused
     screenshots(page, "09-upload-refused")
 
     # the file input (the fallback to dragging) takes a CSV; the upload shows its progress

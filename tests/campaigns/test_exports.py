@@ -1,12 +1,13 @@
 import csv
+import datetime
 import io
 
 import pytest
 
 from campaigns.models import Campaign, Contact, ContactList, RejectedRow
-from campaigns.reports import excel_safe, rejected_rows_csv, template_csv
-from dialer.models import Batch, Call
-from dialer.results import RESULT_COLUMNS, export_results_csv
+from campaigns.reports import excel_safe, rejected_rows_csv, rejected_rows_to_fix_csv, template_csv
+from dialer.models import Batch, BatchAttempt, Call
+from dialer.results import RESULT_COLUMNS, export_results_csv, results_filename
 
 pytestmark = pytest.mark.django_db
 
@@ -40,10 +41,15 @@ def campaign(flow):
         primary_number="919812345678",
         numbers=["919812345678", "919887654321"],
         external_id="=cmd|' /C calc'!A0",
+        variables={"name": "Asha", "amount": "=1+1"},
     )
     second = Contact.objects.create(
-        contact_list=contact_list, line=3, primary_number="919812345679", numbers=["919812345679"]
+        contact_list=contact_list, line=3, primary_number="919812345679", numbers=["919812345679"],
+        variables={"name": "Ravi"},
     )
+    BatchAttempt.objects.create(batch=batch, number=1, outcome=BatchAttempt.Outcome.ANSWERED)
+    sent = datetime.datetime(2026, 12, 2, 5, 0, tzinfo=datetime.UTC)
+    BatchAttempt.objects.filter(batch=batch).update(created_at=sent)
     Call.objects.create(
         campaign=campaign,
         contact=first,
@@ -80,8 +86,8 @@ def test_results_keep_the_documented_column_order_and_are_excel_safe(campaign):
         "provider_code",
         "provider_message",
     ]
-    assert rows[0] == RESULT_COLUMNS
-    assert rows[1] == [
+    assert rows[0] == [*RESULT_COLUMNS, "$flow.key.name", "$flow.key.amount"]
+    assert rows[1][:9] == [
         "tok1-1",
         "919812345678;919887654321",
         "c46e46f4-dc58-4839-9483-f7dd9aac28a0",
@@ -92,7 +98,49 @@ def test_results_keep_the_documented_column_order_and_are_excel_safe(campaign):
         "919812345678",
         "'=cmd|' /C calc'!A0",
     ]
-    assert rows[2] == ["tok1-2", "919812345679", "", "", "skipped", "", "'-dnc list", "919812345679", ""]
+    # then, for managers: the campaign, when the request went (in its zone), the outcome in words,
+    # the file's line and the variables
+    assert rows[1][9:] == [
+        "June", "2026-12-02T10:30:00+05:30",
+        "Placed: the provider accepted the call request and gave it a UUID; not that the customer answered.",
+        "2", "Asha", "'=1+1",
+    ]
+    assert rows[2][:9] == ["tok1-2", "919812345679", "", "", "skipped", "", "'-dnc list", "919812345679", ""]
+    assert rows[2][9:11] == ["June", ""] and rows[2][-2:] == ["Ravi", ""]
+
+
+def test_the_results_file_is_named_after_the_campaign_and_its_day(campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(
+        name="March reminders: wave 2", started_at=datetime.datetime(2026, 3, 1, 20, 0, tzinfo=datetime.UTC))
+    campaign.refresh_from_db()
+
+    assert results_filename(campaign) == "march-reminders-wave-2_2026-03-02_results.csv"  # 01:30 IST the next day
+
+
+def test_the_rejected_rows_report_is_the_original_rows_with_the_reason_and_uploads_again(flow, import_file):
+    # given a file with two bad rows
+    contact_list = import_file(
+        b"tel1,tel2,$flow.key.name\n919812345678,,Asha\n12345,,=HYPERLINK(1)\n+91 98123 45679,abc,Ravi\n"
+    )
+    out = io.StringIO()
+
+    # when the report is written
+    rejected_rows_to_fix_csv(contact_list, out)
+
+    # then it is the original header and rows, then the line, column and reason
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == ["tel1", "tel2", "$flow.key.name", "rejected_line", "rejected_column", "rejected_reason"]
+    assert rows[1][:5] == ["12345", "", "'=HYPERLINK(1)", "3", "tel1"]
+    assert rows[2][:5] == ["+91 98123 45679", "abc", "Ravi", "4", "tel2"]
+
+    # and once fixed, the report itself uploads again: the rejected_* columns are ignored
+    rows[1][0], rows[2][1] = "919812345670", ""
+    fixed = io.StringIO()
+    csv.writer(fixed).writerows(rows)
+    again = import_file(fixed.getvalue().encode())
+    assert (again.imported_count, again.rejected_count) == (2, 0)
+    assert set(again.contacts.values_list("primary_number", flat=True)) == {"919812345670", "919812345679"}
+    assert set(again.contacts.values_list("variables", flat=True)[0]) == {"name"}
 
 
 def test_the_rejected_rows_report_is_excel_safe(flow):

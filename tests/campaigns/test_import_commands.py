@@ -95,7 +95,7 @@ def test_export_results_writes_to_stdout_or_a_file(campaign, tmp_path):
 
     rows = list(csv.reader(io.StringIO(output)))
     assert status == 0
-    assert rows[0][0] == "client_identifier" and rows[1][0] == "tok9-1" and rows[1][-1] == "'@evil"
+    assert rows[0][0] == "client_identifier" and rows[1][0] == "tok9-1" and rows[1][8] == "'@evil"
     assert list(csv.reader(target.open(newline=""))) == rows
 
 

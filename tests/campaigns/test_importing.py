@@ -354,4 +354,5 @@ def test_preview_reads_the_first_csv_of_a_zip():
 
     preview = preview_rows(fileobj=buffer, filename="lists.zip")
 
-    assert preview == {"columns": ["tel1", "$flow.key.name"], "rows": [["919812345678", "Asha"]], "error": None}
+    assert preview == {"columns": ["tel1", "$flow.key.name"], "rows": [["919812345678", "Asha"]], "error": None,
+                       "header_cells": ["tel1", "$flow.key.name"]}

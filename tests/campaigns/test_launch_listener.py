@@ -18,6 +18,7 @@ LAUNCH = {
     "name": "Reminders", "start_at": "", "timezone": "Asia/Kolkata", "window_start": "09:00", "window_end": "21:00",
     "window_days": ["0", "1", "2", "3", "4", "5", "6"], "batch_size": "500", "api_version": "1.0",
 }
+CONFIRM = {"reviewed": "1", "skip_called": "on", "look_back_days": "7", "confirm": "1"}
 
 
 @pytest.fixture
@@ -38,20 +39,22 @@ def test_launching_without_an_activated_listener_is_refused_until_confirmed(clie
     contact_list = make_contact_list(flow, 3)
     url = reverse("list_launch", args=[contact_list.pk])
 
-    # when alice opens the launch form, then it says why and asks her to confirm
+    # when alice opens the launch form, then it says why calls may not connect
     form = client.get(url).content.decode()
-    assert 'id="listener-warning"' in form and 'name="confirm_listener"' in form
-    assert "calls may not connect" in form
+    assert 'id="listener-warning"' in form and "calls may not connect" in form
 
-    # when she launches without confirming, then nothing is launched and the page says why
-    refused = client.post(url, LAUNCH)
+    # and the review asks her to confirm
+    review = client.post(url, LAUNCH).content.decode()
+    assert 'name="confirm_listener"' in review and "is not marked as activated" in review
+
+    # when she confirms the launch without ticking it, then nothing is launched and the page says why
+    refused = client.post(url, {**LAUNCH, **CONFIRM})
     assert refused.status_code == 400
-    assert "is not marked as activated" in refused.content.decode()
-    assert "Tick the box to launch anyway" in refused.content.decode()
+    assert "Tick this box to launch anyway" in refused.content.decode()
     assert not Campaign.objects.exists()
 
-    # when she confirms, then the campaign is launched
-    launched = client.post(url, {**LAUNCH, "confirm_listener": "on"})
+    # when she ticks it, then the campaign is launched
+    launched = client.post(url, {**LAUNCH, **CONFIRM, "confirm_listener": "on"})
     assert launched.status_code == 302
     assert Campaign.objects.get().status == Campaign.Status.SCHEDULED
 
@@ -63,9 +66,10 @@ def test_an_activated_flow_launches_without_the_question(client, alice, flow):
     url = reverse("list_launch", args=[contact_list.pk])
 
     form = client.get(url).content.decode()
-    launched = client.post(url, LAUNCH)
+    review = client.post(url, LAUNCH).content.decode()
+    launched = client.post(url, {**LAUNCH, **CONFIRM})
 
-    assert 'name="confirm_listener"' not in form and 'id="listener-warning"' not in form
+    assert 'id="listener-warning"' not in form and 'name="confirm_listener"' not in review
     assert launched.status_code == 302 and Campaign.objects.count() == 1
 
 
@@ -87,7 +91,7 @@ def test_launch_campaign_warns_on_stderr_and_goes_on(flow):
     contact_list = make_contact_list(flow, 2)
     out, err = io.StringIO(), io.StringIO()
 
-    call_command("launch_campaign", "--list", str(contact_list.pk), stdout=out, stderr=err)
+    call_command("launch_campaign", "--list", str(contact_list.pk), "--yes", stdout=out, stderr=err)
 
     assert json.loads(out.getvalue())["status"] == Campaign.Status.SCHEDULED
     assert "Warning: The listener of flow ZH0RKJvh is not marked as activated" in err.getvalue()
@@ -99,6 +103,7 @@ def test_launch_campaign_on_an_activated_flow_says_nothing_more(flow):
     contact_list = make_contact_list(flow, 2)
     out, err = io.StringIO(), io.StringIO()
 
-    call_command("launch_campaign", "--list", str(contact_list.pk), stdout=out, stderr=err)
+    call_command("launch_campaign", "--list", str(contact_list.pk), "--yes", stdout=out, stderr=err)
 
-    assert json.loads(out.getvalue())["status"] == Campaign.Status.SCHEDULED and err.getvalue() == ""
+    assert json.loads(out.getvalue())["status"] == Campaign.Status.SCHEDULED
+    assert "Warning" not in err.getvalue() and "Will call: 2 contacts" in err.getvalue()

@@ -5,8 +5,10 @@ alice and bob manage the Acme account, charlie manages Globex; staff see every a
 
 import csv
 import datetime
+import html
 import io
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,7 +20,7 @@ from campaigns.models import Campaign, ContactList, RejectedRow
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from flows.models import DID, Account, Flow
-from pages.selectors import calls_sent_per_minute, chart, limit_per_minute
+from pages.selectors import campaign_chart, limit_per_minute
 from tests.factories import make_contact_list
 
 pytestmark = pytest.mark.django_db
@@ -247,7 +249,37 @@ def test_marking_activation_requested_and_activated(client, alice, acme_flow):
     assert client.get(reverse("flow_mark_requested", args=[acme_flow.pk])).status_code == 405
 
 
+def test_a_test_call_on_a_flow_not_activated_asks_to_confirm_first(client, alice, acme_flow):
+    client.force_login(alice)
+
+    asked = client.post(reverse("flow_test_call", args=[acme_flow.pk]), {"number": "+91 98123 45678"})
+    confirmed = client.post(reverse("flow_test_call", args=[acme_flow.pk]),
+                            {"number": "+91 98123 45678", "confirm_not_activated": "on"})
+
+    assert asked.status_code == 400 and "has not activated this flow's listener yet" in asked.content.decode()
+    assert confirmed.status_code == 302 and Campaign.objects.count() == 1
+
+
+def test_test_calls_are_listed_apart_from_the_campaigns_and_lists(client, alice, acme_flow, acme_campaign):
+    acme_flow.activated_at = timezone.now()
+    acme_flow.save()
+    client.force_login(alice)
+    client.post(reverse("flow_test_call", args=[acme_flow.pk]), {"number": "+91 98123 45678"})
+
+    campaigns = client.get(reverse("campaign_list")).content.decode()
+    tests = client.get(reverse("campaign_list"), {"show": "tests"}).content.decode()
+    lists = client.get(reverse("list_index")).content.decode()
+    flow_page = client.get(reverse("flow_detail", args=[acme_flow.pk])).content.decode()
+
+    assert "Acme March campaign" in campaigns and "Test call ZH0RKJvh" not in campaigns
+    assert "Test call ZH0RKJvh" in tests and "Acme March campaign" not in tests
+    assert "Test call to" not in lists
+    assert "Test call ZH0RKJvh to 919812345678" in flow_page
+
+
 def test_test_call_launches_a_one_call_campaign_with_api_version_test(client, alice, acme_flow):
+    acme_flow.activated_at = timezone.now()
+    acme_flow.save()
     client.force_login(alice)
 
     response = client.post(
@@ -301,7 +333,7 @@ def test_upload_to_another_accounts_flow_is_refused(client, alice, globex_flow):
     )
 
     assert response.status_code == 400
-    assert "Select a valid choice" in response.json()["error"]
+    assert "Choose one of your flows from the list." in response.json()["error"]
     assert response.json()["errors"]["flow"][0]["code"] == "invalid_choice"
     assert not ContactList.objects.exists()
 
@@ -400,7 +432,7 @@ def test_imported_list_page_shows_rejected_rows_and_the_launch_form(client, alic
     page = client.get(reverse("list_detail", args=[acme_list.pk])).content.decode()
     report = client.get(reverse("list_rejected_csv", args=[acme_list.pk]))
 
-    assert "Launch the campaign" in page and "not a number" in page
+    assert "Review the launch" in page and "not a number" in page
     rows = list(csv.reader(io.StringIO(report.content.decode())))
     assert rows == [["line", "column", "value", "reason"], ["7", "tel1", "12", "not a number"]]
 
@@ -416,12 +448,31 @@ LAUNCH = {
 }
 
 
+CONFIRM = {"reviewed": "1", "skip_called": "on", "look_back_days": "7", "confirm": "1"}
+
+
+def test_launch_shows_the_review_first_and_creates_nothing(client, alice, acme_list):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("list_launch", args=[acme_list.pk]), {**LAUNCH, "start_at": "2030-01-02T10:30", "window_days": ["0"]}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200 and not Campaign.objects.exists()
+    assert "Review the launch" in page and "Confirm and launch" in page
+    assert "<strong>5 contacts</strong>" in page
+    assert "2 Jan 2030, 10:30 IST (05:00 UTC)" in page
+    assert "Around the clock, mon" in page
+    assert "None of these contacts was called" in page
+
+
 def test_launch_creates_and_schedules_the_campaign(client, alice, acme_list):
     client.force_login(alice)
 
     response = client.post(
         reverse("list_launch", args=[acme_list.pk]),
-        {**LAUNCH, "start_at": "2030-01-02T10:30", "window_days": ["0", "2"], "api_version": "TEST"},
+        {**LAUNCH, **CONFIRM, "start_at": "2030-01-02T10:30", "window_days": ["0", "2"], "api_version": "TEST"},
     )
 
     campaign = Campaign.objects.get()
@@ -430,19 +481,47 @@ def test_launch_creates_and_schedules_the_campaign(client, alice, acme_list):
     assert campaign.start_at == datetime.datetime(2030, 1, 2, 5, 0, tzinfo=datetime.UTC)  # 10:30 at +05:30
     assert (campaign.window_start, campaign.window_end) == (datetime.time(0, 0), None)
     assert campaign.window_days == [0, 2] and campaign.batch_size == 50 and campaign.api_version == "TEST"
+    assert campaign.skip_called_days == 7
+
+
+def test_unticking_skip_launches_with_everyone_called(client, alice, acme_list):
+    client.force_login(alice)
+    confirm = {key: value for key, value in CONFIRM.items() if key != "skip_called"}
+
+    client.post(reverse("list_launch", args=[acme_list.pk]), {**LAUNCH, **confirm})
+
+    assert Campaign.objects.get().skip_called_days is None
+
+
+def test_the_review_counts_the_contacts_called_in_the_look_back(client, alice, acme_list):
+    # given an earlier campaign that placed calls to two of the list's numbers
+    earlier = _campaign(acme_list, name="Earlier run", status=Campaign.Status.COMPLETED, plan=True)
+    Call.objects.filter(campaign=earlier, contact__line__in=[2, 3]).update(state=Call.State.PLACED)
+    client.force_login(alice)
+
+    # when alice reviews a relaunch of the list
+    page = client.post(reverse("list_launch", args=[acme_list.pk]), LAUNCH).content.decode()
+    recount = client.post(reverse("list_launch", args=[acme_list.pk]),
+                          {**LAUNCH, "reviewed": "1", "look_back_days": "7", "recount": "1"}).content.decode()
+
+    # then two are already called and skipped by default; unticked, all five are called
+    assert "<strong>2 contacts</strong> of this list" in page and "2 contacts in “Earlier run”" in page
+    assert "<strong>3 contacts</strong>" in page and 'id="id_skip_called" checked' in page
+    assert "<strong>5 contacts</strong>" in recount and 'id="id_skip_called" checked' not in recount
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"batch_size": "501"}, "Ensure this value is less than or equal to 500."),
-        ({"batch_size": "0"}, "Ensure this value is greater than or equal to 1."),
+        ({"batch_size": "501"}, "The provider takes at most 500 calls in one request"),
+        ({"batch_size": "0"}, "A batch holds at least 1 call"),
         ({"window_start": "25:00"}, "Write the time as HH:MM on a 24-hour clock"),
         ({"window_start": "09:00", "window_end": "09:00"}, "must not start and end at the same time"),
         ({"window_days": []}, "Choose at least one weekday."),
-        ({"start_at": "yesterday"}, "Enter a valid date/time."),
+        ({"start_at": "yesterday"}, "Write the start as a date and a time"),
         ({"start_at": "2001-01-01T10:00"}, "The start time is in the past"),
-        ({"timezone": "Mars/Olympus"}, "Select a valid choice."),
+        ({"timezone": "Mars/Olympus"}, "is not a time zone we know"),
+        ({"timezone": "Asia/Calcutta"}, "is not a time zone we know"),
     ],
 )
 def test_launch_form_says_what_is_wrong(client, alice, acme_list, change, message):
@@ -452,6 +531,7 @@ def test_launch_form_says_what_is_wrong(client, alice, acme_list, change, messag
 
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert "Ensure this value" not in response.content.decode()
     assert not Campaign.objects.exists()
 
 
@@ -478,7 +558,8 @@ def test_campaign_page_shows_progress_outcomes_batches_and_calls(client, alice, 
     assert "100%" in page and 'id="count-placed">5<' in page
     assert "uuid-" in page and "req-1" in page
     assert "200 Success: The provider accepted every call." in page
-    assert "<svg" in page and "limit" in page
+    assert "Calls sent per minute" in page and "No call has been sent yet." in page
+    assert "not that the customer answered" in page  # what "Placed" means, beside it
 
 
 def test_running_campaign_can_be_paused_and_resumed_with_its_buttons(client, alice, acme_campaign):
@@ -534,23 +615,38 @@ def test_cancel_asks_for_confirmation_first(client, alice, acme_campaign):
     assert set(Call.objects.filter(campaign=acme_campaign).values_list("state", flat=True)) == {"skipped"}
 
 
-def test_chart_counts_the_calls_sent_each_minute_against_the_limit(acme_campaign, settings):
-    settings.PHONON_REALTIME_RATE = "100/2"
+def test_chart_covers_the_whole_life_scaled_to_the_campaign_with_the_limit_line(acme_campaign, settings):
+    # given attempts 20, 2 and 0 minutes ago, and a limit of 6 calls a minute
+    settings.PHONON_REALTIME_RATE = "6/60"
     now = timezone.now().replace(second=30, microsecond=0)
     first, second, third = Batch.objects.filter(campaign=acme_campaign).order_by("sequence")  # 2, 2 and 1 calls
-    for batch, minutes_ago in ((first, 2), (first, 0), (second, 0), (third, 20)):
+    for batch, minutes_ago in ((third, 20), (first, 2), (first, 0), (second, 0)):
         attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered")
         BatchAttempt.objects.filter(pk=attempt.pk).update(created_at=now - datetime.timedelta(minutes=minutes_ago))
 
-    points = calls_sent_per_minute(acme_campaign, now=now)
-    drawn = chart(points, limit_per_minute("realtime"))
+    # when the chart is drawn
+    drawn = campaign_chart(acme_campaign, limit_per_minute("realtime"), now=now)
 
-    assert len(points) == 15
-    assert [calls for _, calls in points][-3:] == [2, 0, 4]  # the attempt 20 minutes ago is outside
-    assert sum(calls for _, calls in points) == 6
-    assert drawn["limit"] == 3000 and drawn["last"] == 4 and drawn["peak"] == 4
-    assert drawn["limit_y"] == 0  # the limit is the top of the chart
-    assert drawn["bars"][-1]["height"] > drawn["bars"][-3]["height"] > 0
+    # then it spans all 21 minutes, one bar a minute, on a scale of 10 with the limit line in range
+    assert len(drawn["bars"]) == 21 and drawn["bin_minutes"] == 1
+    assert drawn["sent"] == 7 and drawn["peak"] == 4
+    assert drawn["top"] == 10 and drawn["limit_in_range"] and [t["label"] for t in drawn["ticks"]] == ["0", "5", "10"]
+    assert drawn["bars"][-1]["height"] > drawn["bars"][-3]["height"] > 0 and drawn["bars"][0]["height"] > 0
+    assert drawn["summary"].startswith("7 calls sent from ") and "peak 4 a minute" in drawn["summary"]
+
+
+def test_a_long_campaign_gets_wider_bars_and_a_far_limit_leaves_the_scale(acme_campaign):
+    now = timezone.now().replace(second=0, microsecond=0)
+    batch = Batch.objects.filter(campaign=acme_campaign).first()
+    for minutes_ago in (300, 0):
+        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered")
+        BatchAttempt.objects.filter(pk=attempt.pk).update(created_at=now - datetime.timedelta(minutes=minutes_ago))
+
+    drawn = campaign_chart(acme_campaign, 3000, now=now)
+
+    assert drawn["bin_minutes"] == 10 and len(drawn["bars"]) == 31
+    assert not drawn["limit_in_range"] and "off the scale" in drawn["summary"] and drawn["top"] == 1
+    assert "peak 0.2 a minute" in drawn["summary"] and [t["label"] for t in drawn["ticks"]] == ["0", "0.5", "1"]
 
 
 def test_live_fragment_polls_while_running_and_stops_when_final(client, alice, acme_campaign):
@@ -560,7 +656,7 @@ def test_live_fragment_polls_while_running_and_stops_when_final(client, alice, a
     Campaign.objects.filter(pk=acme_campaign.pk).update(status=Campaign.Status.COMPLETED)
     completed = client.get(reverse("campaign_live", args=[acme_campaign.pk])).content.decode()
 
-    assert 'hx-trigger="every 1s"' in running
+    assert 'hx-trigger="every 2s"' in running
     assert "hx-trigger" not in completed
 
 
@@ -597,7 +693,8 @@ def test_export_has_one_row_per_call_with_its_phonon_uuid(client, alice, acme_ca
     response = client.get(reverse("campaign_export", args=[acme_campaign.pk]))
 
     assert response.streaming
-    assert response["Content-Disposition"] == f'attachment; filename="campaign_{acme_campaign.pk}_results.csv"'
+    day = timezone.localtime(acme_campaign.created_at, timezone=ZoneInfo("Asia/Kolkata")).date()
+    assert response["Content-Disposition"] == f'attachment; filename="acme-march-campaign_{day}_results.csv"'
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 5
     assert all(row["phonon_uuid"].startswith("uuid-") and row["state"] == "placed" for row in rows)
@@ -674,4 +771,88 @@ def test_campaign_outside_its_calling_window_says_when_it_opens(client, alice, a
 
     page = client.get(reverse("campaign_live", args=[campaign.pk])).content.decode()
 
-    assert "Outside the calling window: nothing is sent until it opens at" in page
+    opening = (now + datetime.timedelta(days=1)).date()
+    assert f"Waiting for the calling window (opens {opening.day} {opening:%b %Y}, 00:00 UTC)" in page
+
+
+# --- Edit, duplicate, retry, archive ------------------------------------------------------------------
+
+
+def test_editing_a_paused_campaign_changes_its_window_through_the_page(client, alice, acme_list):
+    campaign = _campaign(acme_list, name="Spring", status=Campaign.Status.PAUSED)
+    client.force_login(alice)
+
+    form = client.get(reverse("campaign_edit", args=[campaign.pk])).content.decode()
+    response = client.post(reverse("campaign_edit", args=[campaign.pk]), {
+        "name": "Spring, later", "start_at": "", "timezone": "Europe/London", "window_start": "10:00",
+        "window_end": "18:00", "window_days": ["0", "1", "2", "3", "4"],
+    })
+
+    campaign.refresh_from_db()
+    assert 'value="Spring"' in form and "Batch size" not in form
+    assert response.status_code == 302
+    assert (campaign.name, campaign.timezone, campaign.window_start) == ("Spring, later", "Europe/London",
+                                                                         datetime.time(10))
+
+
+def test_duplicating_opens_another_lists_launch_form_with_the_campaigns_settings(client, alice, acme_list, acme_flow):
+    campaign = _campaign(acme_list, status=Campaign.Status.COMPLETED, timezone_name="Europe/London")
+    other = make_contact_list(acme_flow, 2, first=50, name="April list")
+    client.force_login(alice)
+
+    picked = client.get(reverse("campaign_duplicate", args=[campaign.pk]), {"contact_list": other.pk})
+    form = client.get(picked["Location"]).content.decode()
+
+    assert picked["Location"] == f"{reverse('list_launch', args=[other.pk])}?from={campaign.pk}"
+    assert 'value="Europe/London"' in form and 'value="00:00"' in form and 'value="24:00"' in form
+    assert not Campaign.objects.exclude(pk=campaign.pk).exists()  # nothing before the review's confirm
+
+
+def test_retry_makes_a_list_of_the_rejected_calls_and_goes_to_its_review(client, alice, acme_campaign):
+    Call.objects.filter(campaign=acme_campaign).update(state=Call.State.PLACED)
+    Call.objects.filter(pk=Call.objects.filter(campaign=acme_campaign).first().pk).update(state=Call.State.REJECTED)
+    Campaign.objects.filter(pk=acme_campaign.pk).update(status=Campaign.Status.COMPLETED)
+    client.force_login(alice)
+
+    page = client.get(reverse("campaign_detail", args=[acme_campaign.pk])).content.decode()
+    response = client.post(reverse("campaign_retry", args=[acme_campaign.pk]))
+
+    retry = ContactList.objects.get(source=ContactList.Source.RETRY)
+    assert "Retry 1 rejected or skipped call" in page
+    assert response["Location"] == f"{reverse('list_launch', args=[retry.pk])}?from={acme_campaign.pk}"
+    assert retry.imported_count == 1
+
+
+def test_an_archived_list_leaves_the_lists_and_the_dashboard(client, alice, acme_flow):
+    refused = ContactList.objects.create(flow=acme_flow, name="broken.csv", status=ContactList.Status.REFUSED,
+                                         error="The file has no tel1 column.")
+    client.force_login(alice)
+    assert "broken.csv" in client.get(reverse("dashboard")).content.decode()
+
+    archived = client.post(reverse("list_archive", args=[refused.pk]), follow=True).content.decode()
+
+    assert "“broken.csv” archived" in archived
+    assert "broken.csv" not in client.get(reverse("dashboard")).content.decode()
+    assert "broken.csv" not in client.get(reverse("list_index")).content.decode()
+    assert "broken.csv" in client.get(reverse("list_index"), {"show": "archived"}).content.decode()
+
+
+def test_the_preview_warns_of_unknown_columns_new_variables_and_empty_values(client, alice, acme_list, acme_flow):
+    # given the flow's earlier list used $flow.key.name
+    client.force_login(alice)
+    data = b"tel1,Amount,$flow.key.nmae\n919812345678,10,\n919812345679,20,Ravi\n"
+
+    page = html.unescape(client.post(reverse("list_preview"), {"file": io.BytesIO(data), "filename": "x.csv",
+                                                               "flow": acme_flow.pk}).content.decode())
+
+    assert "The column “Amount” is not a column we know; it will be sent as the flow variable $flow.key.Amount" in page
+    assert "$flow.key.nmae was not used by this flow's earlier lists (name); check its spelling." in page
+    assert "$flow.key.nmae is empty in 1 of the first 2 rows" in page
+
+
+def test_a_preview_that_refuses_the_file_marks_itself_fatal(client, alice):
+    client.force_login(alice)
+
+    page = client.post(reverse("list_preview"), {"file": io.BytesIO(b"name\nAsha\n"), "filename": "x.csv"})
+
+    assert 'data-fatal="true"' in page.content.decode() and "cannot be uploaded like this" in page.content.decode()

@@ -66,7 +66,7 @@ def test_create_import_launch_wait_and_export_through_the_commands(standalone_sa
         assert imported["imported"] == 1200 and imported["rejected"] == 1 and imported["report"]
 
         code, out, result = manage(env, "launch_campaign", "--list", str(imported["contact_list_id"]),
-                                   "--window", "00:00-24:00", "--wait", "--timeout", "120")
+                                   "--window", "00:00-24:00", "--wait", "--timeout", "120", "--yes")
         summary = json.loads(out)
         assert code == 0, result.stderr
         assert summary == {
@@ -91,5 +91,22 @@ def test_create_import_launch_wait_and_export_through_the_commands(standalone_sa
 
         code, out, _ = manage(env, "import_contacts", str(tmp_path / "missing.csv"), "--flow", "CmdFlow1")
         assert code == 1 and "error" in json.loads(out)
+
+        # launching the same list again without --yes asks, and without an answer launches nothing
+        list_id = str(imported["contact_list_id"])
+        code, out, result = manage(env, "launch_campaign", "--list", list_id, "--window", "00:00-24:00")
+        assert code == 1 and "--yes" in json.loads(out)["error"]
+        assert "Already called in the last 7 days: 1,200, skipped" in result.stderr
+        assert "Launch this campaign? [y/N]" in result.stderr
+
+        # with --yes it launches, and every contact, called minutes ago, is skipped: no call is placed
+        code, out, result = manage(env, "launch_campaign", "--list", list_id, "--window", "00:00-24:00",
+                                   "--wait", "--timeout", "120", "--yes")
+        again = json.loads(out)
+        assert code == 0, result.stderr
+        assert (again["status"], again["contacts"], again["placed"], again["skipped"], again["batches"]) == (
+            "completed", 1200, 0, 1200, 0)
+        with urllib.request.urlopen(f"{standalone_sandbox}/_sandbox/ledger") as response:  # noqa: S310
+            assert len(json.loads(response.read())["calls"]) == 1200
     finally:
         processes.stop()

@@ -110,7 +110,7 @@ def test_launch_wait_and_the_workers_ride_out_a_database_restart(private_postgre
     try:
         waiting = subprocess.Popen(
             [sys.executable, "manage.py", "launch_campaign", "--list", str(imported["contact_list_id"]),
-             "--window", "00:00-24:00", "--wait", "--timeout", "240"],
+             "--window", "00:00-24:00", "--wait", "--timeout", "240", "--yes"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         wait_until(lambda: len(sandbox.provider.ledger()) >= 500, timeout=90, message="the first calls")
@@ -145,7 +145,7 @@ def test_a_database_that_stays_away_is_said_in_one_line(private_postgres, tmp_pa
     # no workers: the campaign never ends; the database goes away for good while the command waits
     waiting = subprocess.Popen(
         [sys.executable, "manage.py", "launch_campaign", "--list", str(imported["contact_list_id"]),
-         "--window", "00:00-24:00", "--wait", "--timeout", "8"],
+         "--window", "00:00-24:00", "--wait", "--timeout", "8", "--yes"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     time.sleep(3)

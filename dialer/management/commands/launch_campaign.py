@@ -1,10 +1,13 @@
 """`launch_campaign`: launch an imported list; with --wait, block until the campaign is final."""
 
 import datetime
+import sys
 
 from campaigns.models import Campaign, ContactList
 from dialer import launching
 from dialer.progress import campaign_summary
+from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
+from dialer.review import launch_review, review_lines
 from dialer.waiting import DatabaseAway, campaign_wait
 from flows.json_command import JsonCommand
 
@@ -20,6 +23,11 @@ class Command(JsonCommand):
         parser.add_argument("--batch-size", type=int)
         parser.add_argument("--api-version", choices=["1.0", "TEST"])
         parser.add_argument("--name", default="")
+        parser.add_argument("--yes", action="store_true", help="Launch without asking (for scripts).")
+        parser.add_argument("--look-back-days", type=int, default=DEFAULT_LOOK_BACK_DAYS,
+                            help="Contacts the account called within this many days are skipped (default 7).")
+        parser.add_argument("--include-called", action="store_true",
+                            help="Call the contacts already called within the look-back too.")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
 
@@ -38,10 +46,24 @@ class Command(JsonCommand):
         if contact_list.flow.listener_warning:
             # Scripts are not stopped (stdout keeps its one JSON object); the person running them is told.
             self.stderr.write(f"Warning: {contact_list.flow.listener_warning}")
+        if not 1 <= options["look_back_days"] <= 365:
+            self.refuse("--look-back-days must be 1 to 365.")
+        skip_called = not options["include_called"]
+        if contact_list.status == ContactList.Status.IMPORTED:
+            try:
+                review = launch_review(contact_list=contact_list, start_at=start_at, window=options["window"],
+                                       look_back_days=options["look_back_days"], skip_called=skip_called)
+            except ValueError as error:
+                self.refuse(str(error))
+            # The review goes to stderr: stdout stays one JSON object for scripts.
+            self.stderr.write("\n".join(review_lines(review)))
+            if not options["yes"] and not self._confirmed():
+                self.refuse("Not launched: answer y to launch, or pass --yes in scripts.")
         try:
             campaign = launching.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
                 batch_size=options["batch_size"], api_version=options["api_version"],
+                skip_called_days=None if options["include_called"] else options["look_back_days"],
             )
         except ValueError as error:
             self.refuse(str(error))
@@ -58,3 +80,9 @@ class Command(JsonCommand):
         self.print_json(summary)
         if campaign.status != Campaign.Status.COMPLETED:
             raise SystemExit(1)
+
+    def _confirmed(self) -> bool:
+        self.stderr.write("Launch this campaign? [y/N] ", ending="")
+        self.stderr.flush()
+        answer = sys.stdin.readline()
+        return answer.strip().lower() in ("y", "yes")

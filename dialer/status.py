@@ -1,0 +1,176 @@
+"""One status that explains itself: what a campaign is doing now, why, and what comes next.
+
+The live panel, the lists and the dashboard all read `campaign_status_explained`, so no two parts
+of a page can disagree about a campaign.
+"""
+
+import datetime
+import math
+from dataclasses import dataclass, field
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from campaigns.clock import duration_words, elapsed_words, zoned_time
+from campaigns.models import Campaign
+from campaigns.windows import campaign_in_window, next_window_opening
+from dialer.models import Batch, BatchAttempt
+from dialer.progress import Progress, campaign_progress
+from dialer.ratelimit import rate_for
+
+# Who can fix a pause by the provider, and the first thing to do: managers cannot edit flows.
+FIXES = {
+    202: ("an admin", "Ask an admin to update the flow's security-id in admin (copied from the flow's Edit Flow "
+                      "page at the provider), then resume."),
+    203: ("an admin", "Ask an admin to check the flow's api-version in admin, then resume."),
+    204: ("the provider", "Ask the provider's support to fix the flow's SMS gateway, then resume."),
+    207: ("an admin", "Ask an admin to attach the flow's DIDs and the provider to activate its listener, "
+                      "then resume."),
+    208: ("the provider", "Ask the provider's support for a caller mask for the flow, then resume."),
+    211: ("the account's owner", "Ask whoever pays for the account to renew its validity with the provider, "
+                                 "then resume."),
+    212: ("the account's owner", "Ask whoever pays for the account to top up its balance with the provider, "
+                                 "then resume."),
+    301: ("an admin", "Ask an admin to check the flow-id in admin against the provider's console, then resume."),
+    304: ("the flow's designer", "Ask whoever builds the flow to publish a version (or launch with the TEST "
+                                 "version), then resume."),
+    401: ("an admin", "Ask an admin to whitelist our server's IP address in the provider's console, then resume."),
+}
+
+
+@dataclass
+class LimitShare:
+    """The account's limit on one endpoint and the running campaigns that share it."""
+
+    per_minute: float
+    campaigns: list = field(default_factory=list)
+
+    def per_minute_each(self, *, extra: int = 0) -> float:
+        return self.per_minute / max(1, len(self.campaigns) + extra)
+
+
+def limit_share(*, account_id: int, endpoint: str, exclude_campaign_id: int | None = None) -> LimitShare:
+    rate = rate_for(endpoint)
+    running = Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id=account_id).select_related(
+        "flow"
+    ).exclude(pk=exclude_campaign_id).order_by("created_at")
+    return LimitShare(rate.calls * 60 / rate.seconds, [c for c in running if c.flow.endpoint == endpoint])
+
+
+@dataclass
+class StatusExplained:
+    state: str  # a CSS-safe key: waiting_window, waiting_limit, sending, paused, ...
+    headline: str
+    detail: str = ""
+    next_step: str = ""
+    fixed_by: str = ""
+    primary_action: str = ""  # "resume", "pause", "edit" or "": the button that leads
+    times: list[tuple[str, str]] = field(default_factory=list)  # (label, text)
+
+
+def _sent_in(campaign_ids, since) -> int:
+    return BatchAttempt.objects.filter(batch__campaign_id__in=campaign_ids, created_at__gte=since).aggregate(
+        calls=Sum("batch__call_count")
+    )["calls"] or 0
+
+
+def _pause_code(campaign: Campaign) -> int | None:
+    return (
+        campaign.batches.filter(status=Batch.Status.HELD).order_by("-updated_at")
+        .values_list("response_code", flat=True).first()
+    )
+
+
+def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
+    zone = campaign.timezone
+    times = []
+    if campaign.started_at:
+        times.append(("Started", zoned_time(campaign.started_at, zone)))
+    elif campaign.start_at and campaign.start_at > now:
+        times.append(("Starts", zoned_time(campaign.start_at, zone, utc=True)))
+    if campaign.finished_at:
+        times.append(("Finished", zoned_time(campaign.finished_at, zone)))
+        if campaign.started_at:
+            times.append(("Took", elapsed_words((campaign.finished_at - campaign.started_at).total_seconds())))
+    elif campaign.started_at:
+        times.append(("Running for", elapsed_words((now - campaign.started_at).total_seconds())))
+    return times
+
+
+def campaign_status_explained(campaign: Campaign, *, progress: Progress | None = None,
+                              now: datetime.datetime | None = None) -> StatusExplained:
+    """The campaign's status in words, the reason for any wait, and the next step."""
+    now = now or timezone.now()
+    progress = progress or campaign_progress(campaign)
+    zone = campaign.timezone
+    times = _times(campaign, now)
+    status = campaign.status
+    if status == Campaign.Status.DRAFT:
+        return StatusExplained("draft", "Draft: not launched", times=times)
+    if status == Campaign.Status.COMPLETED:
+        return StatusExplained("completed", "Completed", _outcome_words(progress), times=times)
+    if status == Campaign.Status.CANCELLED:
+        return StatusExplained("cancelled", "Cancelled", campaign.status_reason, times=times)
+    if status == Campaign.Status.PAUSED:
+        code = _pause_code(campaign)
+        if code in FIXES:
+            fixed_by, step = FIXES[code]
+            return StatusExplained("paused", f"Paused by the provider: {campaign.status_reason}", next_step=step,
+                                   fixed_by=fixed_by, times=times)
+        return StatusExplained("paused", "Paused", campaign.status_reason, next_step="Resume to send the rest.",
+                               primary_action="resume", times=times)
+    if campaign.planned_at is None and status == Campaign.Status.SCHEDULED:
+        return StatusExplained("planning", "Planning the batches", "Each call is put into a request of up to "
+                               f"{campaign.batch_size} calls; this takes a few seconds.", times=times)
+    if campaign.start_at and campaign.start_at > now and status == Campaign.Status.SCHEDULED:
+        return StatusExplained("scheduled", f"Scheduled: starts {zoned_time(campaign.start_at, zone, utc=True)}",
+                               primary_action="edit", times=times)
+    if not campaign_in_window(campaign, now):
+        opening = next_window_opening(campaign, now)
+        when = f" (opens {zoned_time(opening, zone, utc=True)})" if opening else ""
+        return StatusExplained("waiting_window", f"Waiting for the calling window{when}",
+                               "Nothing is sent outside the calling window.", primary_action="edit", times=times)
+    if status == Campaign.Status.SCHEDULED:
+        return StatusExplained("starting", "Starting: the first requests go out in a few seconds", times=times)
+    if not progress.pending:
+        return StatusExplained("finishing", "Finishing: waiting for the provider's last answers", times=times)
+    return _sending(campaign, progress, now, times)
+
+
+def _sending(campaign, progress, now, times) -> StatusExplained:
+    share = limit_share(account_id=campaign.flow.account_id, endpoint=campaign.flow.endpoint,
+                        exclude_campaign_id=campaign.pk)
+    minute_ago = now - datetime.timedelta(seconds=60)
+    mine = _sent_in([campaign.pk], minute_ago)
+    others = _sent_in([other.pk for other in share.campaigns], minute_ago) if share.campaigns else 0
+    # Another campaign of the account holds the limit when it took most of the last minute's room
+    # and this one got almost nothing.
+    if share.campaigns and others >= 0.8 * share.per_minute and mine < 0.1 * share.per_minute:
+        busiest = share.campaigns[0]
+        left = sum(_pending(other) for other in share.campaigns)
+        wait = duration_words(left / share.per_minute * 60)
+        return StatusExplained(
+            "waiting_limit", f"Waiting for the provider's limit (shared with “{busiest.name}”"
+            f"{' and others' if len(share.campaigns) > 1 else ''}; {wait})",
+            f"The account may send {math.floor(share.per_minute):,} calls a minute on this endpoint, "
+            "whichever campaign sends them.", times=times,
+        )
+    pace = mine or share.per_minute_each(extra=1)
+    left = duration_words(progress.pending / pace * 60)
+    return StatusExplained("sending", f"Sending ({left} left)",
+                           f"{mine:,} call{'s' if mine != 1 else ''} sent in the last minute.",
+                           primary_action="pause", times=times)
+
+
+def _pending(campaign) -> int:
+    return campaign_progress(campaign).pending
+
+
+def _outcome_words(progress: Progress) -> str:
+    accepted = progress.placed + progress.accepted_unknown
+    parts = [f"{accepted:,} of {progress.total:,} call{'s' if progress.total != 1 else ''} accepted by the provider"]
+    if progress.rejected:
+        parts.append(f"{progress.rejected:,} rejected")
+    if progress.skipped:
+        parts.append(f"{progress.skipped:,} skipped")
+    return ", ".join(parts) + "."

@@ -1,0 +1,62 @@
+"""The launch review: who, when (with zones), how long at the account's share of the limit."""
+
+import datetime
+
+import pytest
+
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer.models import Call
+from dialer.planning import campaign_plan
+from dialer.review import launch_review, review_lines
+from tests.factories import make_contact_list, make_flow
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 12, 2, 4, 0, tzinfo=datetime.UTC)  # 09:30 IST, a Wednesday
+
+
+@pytest.fixture
+def contact_list(settings):
+    settings.PHONON_REALTIME_RATE = "3000/60"
+    return make_contact_list(make_flow(name="Reminders"), 6000)
+
+
+def test_the_review_says_who_when_and_how_long(contact_list):
+    start = datetime.datetime(2026, 12, 2, 5, 0, tzinfo=datetime.UTC)
+    review = launch_review(contact_list=contact_list, start_at=start, window="09:00-21:00",
+                           window_days=[0, 1, 2, 3, 4], timezone_name="Asia/Kolkata", now=NOW)
+
+    assert (review.contacts, review.to_call, review.called.count) == (6000, 6000, 0)
+    assert review.start_text == "2 Dec 2026, 10:30 IST (05:00 UTC)"
+    assert review.window_text == "09:00–21:00 IST (03:30–15:30 UTC)"
+    assert review.days_text == "Mon, Tue, Wed, Thu, Fri"
+    assert review.duration_text == "about 2 minutes"  # 6,000 calls at 3,000 a minute
+    assert review.rate_text == "3,000 calls a minute, the account's limit"
+    assert review.window_open_now
+
+
+def test_the_estimate_uses_the_accounts_share_while_another_campaign_sends(contact_list):
+    other = lifecycle.campaign_create(contact_list=contact_list, name="Big renewal campaign")
+    Campaign.objects.filter(pk=other.pk).update(status=Campaign.Status.RUNNING)
+
+    review = launch_review(contact_list=contact_list, window="00:00-24:00", now=NOW)
+
+    assert review.window_text == "Around the clock"
+    assert review.duration_text == "about 4 minutes"
+    assert "1,500 calls a minute" in review.rate_text and "“Big renewal campaign”" in review.rate_text
+
+
+def test_skipping_the_called_contacts_lowers_the_count_and_the_lines_say_so(contact_list):
+    earlier = lifecycle.campaign_create(contact_list=contact_list, name="Earlier")
+    campaign_plan(campaign_id=earlier.pk)
+    Campaign.objects.filter(pk=earlier.pk).update(status=Campaign.Status.COMPLETED)
+    Call.objects.filter(campaign=earlier, contact__line__lte=1001).update(state=Call.State.PLACED)
+
+    skip = launch_review(contact_list=contact_list, window="00:00-24:00")
+    call_all = launch_review(contact_list=contact_list, window="00:00-24:00", skip_called=False)
+
+    assert (skip.called.count, skip.to_call, call_all.to_call) == (1000, 5000, 6000)
+    assert "Already called in the last 7 days: 1,000, skipped" in review_lines(skip)
+    assert "Will call: 5,000 contacts" in review_lines(skip)
+    assert "CALLED AGAIN" in "\n".join(review_lines(call_all))
