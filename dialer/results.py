@@ -1,6 +1,7 @@
 """Campaign results as CSV, safe to open in Excel (cells escaped by campaigns.reports.excel_safe)."""
 
 import csv
+import tempfile
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -110,3 +111,23 @@ def export_results_csv(campaign, out) -> int:
         )
         count += 1
     return count
+
+
+EXPORT_CHUNK = 64 * 1024
+
+
+def results_csv_chunks(campaign):
+    """The results CSV as byte chunks for a streaming response. It is written first, inside the
+    request where the database connection is ours, to a spooled file (memory up to 4 MB, disk beyond)."""
+    spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")
+    export_results_csv(campaign, spooled)
+
+    def chunks():
+        try:
+            spooled.seek(0)
+            while chunk := spooled.read(EXPORT_CHUNK):
+                yield chunk.encode()
+        finally:
+            spooled.close()
+
+    return chunks()

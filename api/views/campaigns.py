@@ -1,6 +1,5 @@
 """Campaigns: launch from a list, pause, resume, cancel, read; their calls and the results CSV."""
 
-import tempfile
 
 from django.db import transaction
 from django.http import StreamingHttpResponse
@@ -25,9 +24,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign
 from dialer import launching, steering
 from dialer.models import Call
-from dialer.results import export_results_csv
-
-EXPORT_CHUNK = 64 * 1024
+from dialer.results import results_csv_chunks, results_filename
 
 
 def _answer(campaign, code=status.HTTP_200_OK):
@@ -125,23 +122,12 @@ class CallList(ListModelMixin, AccountView):
         return self.list(request)
 
 
-def _file_chunks(spooled):
-    try:
-        spooled.seek(0)
-        while chunk := spooled.read(EXPORT_CHUNK):
-            yield chunk.encode()
-    finally:
-        spooled.close()
-
 
 class CampaignResults(CsvDownload):
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The results "
                                                                 "export: one row per call, as export_results.")})
     def get(self, request, pk):
         campaign = get_object_or_404(self.campaigns(), pk=pk)
-        # Written inside the request, where the database connection is ours, then streamed.
-        spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")
-        export_results_csv(campaign, spooled)
-        response = StreamingHttpResponse(_file_chunks(spooled), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="campaign_{campaign.pk}_results.csv"'
+        response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
         return response

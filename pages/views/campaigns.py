@@ -1,6 +1,5 @@
 """Campaign pages: the list, the live view, pause, resume, cancel, the results export."""
 
-import tempfile
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -15,7 +14,7 @@ from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, split_summary
-from dialer.results import export_results_csv, results_filename
+from dialer.results import results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
 from dialer.status import campaign_status_explained
 from pages import selectors as queries
@@ -25,9 +24,6 @@ from phonon.codes import describe
 
 CALLS_PER_PAGE = 25
 BATCHES_PER_PAGE = 25
-EXPORT_CHUNK = 64 * 1024
-
-
 CAMPAIGN_ORDERINGS = {"newest": ("-created_at",), "oldest": ("created_at",), "name": ("name", "-created_at"),
                       "status": ("status", "-created_at"), "contacts": ("-contact_list__imported_count", "-created_at")}
 CAMPAIGN_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name A–Z", "status": "Status",
@@ -171,23 +167,12 @@ def campaign_cancel(request, pk):
                                                               "progress": progress}, status=status)
 
 
-def _file_chunks(spooled):
-    try:
-        spooled.seek(0)
-        while chunk := spooled.read(EXPORT_CHUNK):
-            yield chunk.encode()
-    finally:
-        spooled.close()
-
 
 @page
 def campaign_export(request, pk):
-    """The results CSV. It is written to a spooled temporary file (memory up to 4 MB, disk beyond)
-    inside the request, where the database connection is ours, then streamed out in chunks."""
+    """The results CSV, named after the campaign and its day, streamed in chunks."""
     campaign = access.campaign_or_404(request.user, pk)
-    spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")
-    export_results_csv(campaign, spooled)
-    response = StreamingHttpResponse(_file_chunks(spooled), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
     return response
 
