@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a real Redis, the sandbox provider, named users.
+"""Fixtures shared by every test: a real Redis, the sandbox provider and its keys, and the named
+people of every permission test (alice and bob manage Acme, charlie manages Globex).
 
 Redis: REDIS_URL when set (CI points it at the machine's server), else an embedded redis-server
 started for the session. The suite uses its own database number and empties it first.
@@ -9,9 +10,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth import get_user_model
 
 from config.celery import app
 from config.embedded_redis import EmbeddedRedis
+from flows.models import DID, Account, Flow
 from phonon.sandbox import start_sandbox_thread
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
@@ -58,3 +62,73 @@ def sandbox(settings):
 def artifacts_dir():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def sandbox_private_key():
+    """One 2048-bit key for the whole session: generating one takes about 100 ms."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def other_private_key():
+    """A second 2048-bit key, one the sandbox does not hold."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def keyed_sandbox(sandbox_private_key):
+    """The sandbox provider with the session's key, on a free loopback port."""
+    running = start_sandbox_thread(private_key=sandbox_private_key)
+    yield running
+    running.stop()
+
+
+# --- Accounts, flows and the people who manage them ------------------------------------------------
+
+
+@pytest.fixture
+def acme(db):
+    return Account.objects.create(name="Acme Lending", client_id="C129113")
+
+
+@pytest.fixture
+def globex(db):
+    return Account.objects.create(name="Globex", client_id="C555001")
+
+
+def make_user(username, *, staff=False, superuser=False, accounts=()):
+    user = get_user_model().objects.create_user(
+        username, password="pw-" + username, is_staff=staff, is_superuser=superuser
+    )
+    for account in accounts:
+        account.managers.add(user)
+    return user
+
+
+@pytest.fixture
+def alice(acme):
+    return make_user("alice", accounts=[acme])
+
+
+@pytest.fixture
+def bob(acme):
+    return make_user("bob", accounts=[acme])
+
+
+@pytest.fixture
+def charlie(globex):
+    return make_user("charlie", accounts=[globex])
+
+
+@pytest.fixture
+def acme_flow(acme):
+    flow = Flow.objects.create(account=acme, flow_id="ZH0RKJvh", name="Reminders", security_id="acme-secret-9876")
+    DID.objects.create(flow=flow, number="918045678901")
+    DID.objects.create(flow=flow, number="918045678902")
+    return flow
+
+
+@pytest.fixture
+def globex_flow(globex):
+    return Flow.objects.create(account=globex, flow_id="GLBXflw1", name="Globex calls", security_id="globex-s-1111")

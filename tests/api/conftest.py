@@ -6,7 +6,7 @@ import requests
 
 from api.keys import api_key_create
 from config.celery import app
-from flows.models import Account, Flow
+from flows.models import Flow
 
 
 @pytest.fixture(autouse=True)
@@ -21,16 +21,6 @@ def eager_tasks():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
-
-
-@pytest.fixture
-def acme(transactional_db):
-    return Account.objects.create(name="Acme Lending", client_id="C129113")
-
-
-@pytest.fixture
-def globex(transactional_db):
-    return Account.objects.create(name="Globex Collections", client_id="C555001")
 
 
 @pytest.fixture

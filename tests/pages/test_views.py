@@ -11,7 +11,6 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,8 +18,9 @@ from campaigns import lifecycle
 from campaigns.models import Campaign, ContactList, RejectedRow
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
-from flows.models import DID, Account, Flow
+from flows.models import Flow
 from pages.selectors import campaign_chart, limit_per_minute
+from tests.conftest import make_user
 from tests.factories import make_contact_list
 
 pytestmark = pytest.mark.django_db
@@ -34,54 +34,8 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture
-def acme():
-    return Account.objects.create(name="Acme Lending", client_id="C129113")
-
-
-@pytest.fixture
-def globex():
-    return Account.objects.create(name="Globex", client_id="C555001")
-
-
-def _user(username, *, staff=False, accounts=()):
-    user = get_user_model().objects.create_user(username, password="pw-" + username, is_staff=staff,
-                                                is_superuser=staff)
-    for account in accounts:
-        account.managers.add(user)
-    return user
-
-
-@pytest.fixture
-def alice(acme):
-    return _user("alice", accounts=[acme])
-
-
-@pytest.fixture
-def bob(acme):
-    return _user("bob", accounts=[acme])
-
-
-@pytest.fixture
-def charlie(globex):
-    return _user("charlie", accounts=[globex])
-
-
-@pytest.fixture
 def staff():
-    return _user("root", staff=True)
-
-
-@pytest.fixture
-def acme_flow(acme):
-    flow = Flow.objects.create(account=acme, flow_id="ZH0RKJvh", name="Reminders", security_id="acme-secret-9876")
-    DID.objects.create(flow=flow, number="918045678901")
-    DID.objects.create(flow=flow, number="918045678902")
-    return flow
-
-
-@pytest.fixture
-def globex_flow(globex):
-    return Flow.objects.create(account=globex, flow_id="GLBXflw1", name="Globex calls", security_id="globex-s-1111")
+    return make_user("root", staff=True, superuser=True)
 
 
 @pytest.fixture
@@ -196,7 +150,7 @@ def test_staff_see_every_account(client, staff, acme_campaign, globex_campaign):
 
 
 def test_a_manager_with_no_account_sees_empty_pages(client, acme_campaign):
-    client.force_login(_user("dave"))
+    client.force_login(make_user("dave"))
 
     for name in ("dashboard", "flow_list", "list_index", "campaign_list"):
         response = client.get(reverse(name))

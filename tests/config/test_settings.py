@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from config.settings import DEVELOPMENT_SECRET_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")
 
 

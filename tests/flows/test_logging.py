@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flows.logging import JsonFormatter, RedactSecretsFilter
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Zq81-secret-7f3d9c"
 REQUEST_BODY = json.dumps(
     {
@@ -104,7 +104,7 @@ def test_log_format_json_redacts_and_writes_one_object_a_line():
     # given a process configured with LOG_FORMAT=json
     script = (
         "import django, logging; django.setup();"
-        "from tests.test_logging_redaction import emit_every_kind_of_secret;"
+        "from tests.flows.test_logging import emit_every_kind_of_secret;"
         "emit_every_kind_of_secret(logging.getLogger('dialer.dispatch'))"
     )
     env = {**os.environ, "DEBUG": "1", "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "config.settings"}
