@@ -76,6 +76,7 @@ def campaign_create(
     timezone_name: str | None = None,
     batch_size: int | None = None,
     api_version: str | None = None,
+    priority: str | None = None,
     created_by=None,
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
@@ -88,6 +89,9 @@ def campaign_create(
     size = batch_size or settings.PHONON_BATCH_SIZE
     if not 1 <= size <= MAX_CALLS_PER_REQUEST:
         raise ValueError(f"A batch holds 1 to {MAX_CALLS_PER_REQUEST} calls (the provider's maximum).")
+    priority = priority or Campaign.Priority.NORMAL
+    if priority not in Campaign.Priority.values:
+        raise ValueError(f"A priority is high, normal or low; got {priority!r}.")
     days = sorted(set(window_days if window_days is not None else range(7)))
     if not days or not all(0 <= day <= 6 for day in days):
         raise ValueError("Choose at least one weekday for the calling window.")
@@ -97,6 +101,7 @@ def campaign_create(
         flow=contact_list.flow,
         api_version=api_version or contact_list.flow.api_version,
         batch_size=size,
+        priority=priority,
         token=new_campaign_token(),
         start_at=start_at,
         timezone=timezone_name or settings.PHONON_TIMEZONE,
@@ -130,3 +135,11 @@ def campaign_schedule(*, campaign: Campaign) -> None:
         raise TransitionRefused(f"Only a draft campaign can be launched; this one is {campaign.status}.")
 
 
+def campaign_set_priority(*, campaign: Campaign, priority: str) -> None:
+    """Change a campaign's share of the account's limit; the limiter reads it on the next request."""
+    if priority not in Campaign.Priority.values:
+        raise ValueError(f"A priority is high, normal or low; got {priority!r}.")
+    if campaign.is_final:
+        raise TransitionRefused(f"A {campaign.get_status_display().lower()} campaign's priority cannot change.")
+    Campaign.objects.filter(pk=campaign.pk).update(priority=priority, updated_at=timezone.now())
+    campaign.priority = priority

@@ -134,6 +134,7 @@ def _wait_for_grant(batch: Batch, token: str):
         decision = ratelimit.acquire(
             endpoint=batch.endpoint, account_client_id=campaign.flow.account.client_id, calls=batch.call_count,
             max_wait=settings.DISPATCH_GRANT_MAX_WAIT, on_wait=keep_waiting,
+            campaign=str(campaign.pk), weight=campaign.weight, burst=settings.PHONON_RATE_BURST,
         )
     except ratelimit.LimiterUnavailable as error:
         log.error("rate limiter unavailable, batch %s held back: %s", batch.pk, error)
@@ -144,7 +145,7 @@ def _wait_for_grant(batch: Batch, token: str):
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds)
-        return "rate-limited"
+        return "waiting-for-share" if decision.reason == "share" else "rate-limited"
     return decision
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
+from dialer import ratelimit
 from dialer.models import Batch
 
 S = Batch.Status
@@ -17,10 +18,12 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     """Queue the campaign's due batches, keeping at most DISPATCH_INFLIGHT_PER_CAMPAIGN in flight.
     Returns the ids to enqueue (the caller enqueues them after commit)."""
     now = now or timezone.now()
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    campaign = Campaign.objects.select_related("flow__account").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
         return []
     in_flight = Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING)).count()
+    if in_flight:
+        campaign_asking(campaign)
     room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
     if room <= 0:
         return []
@@ -36,7 +39,18 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
             status=S.QUEUED, queued_at=now, updated_at=now
         ):
             queued.append(batch_id)
+    if queued and not in_flight:
+        campaign_asking(campaign)
     return queued
+
+
+def campaign_asking(campaign: Campaign) -> None:
+    """Tell the limiter that this campaign wants to send, so that its share of the account's limit
+    is kept for it while its batches wait for a worker."""
+    ratelimit.campaign_asking(
+        endpoint=campaign.flow.endpoint, account_client_id=campaign.flow.account.client_id,
+        campaign=str(campaign.pk), weight=campaign.weight, calls=campaign.batch_size,
+    )
 
 
 def stale_batches(*, now: datetime.datetime | None = None) -> list[int]:
