@@ -3,7 +3,7 @@
 import datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -21,8 +21,13 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     campaign = Campaign.objects.select_related("flow__account").filter(pk=campaign_id).first()
     if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
         return []
-    in_flight = Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING)).count()
-    if in_flight:
+    counts = dict(
+        Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING))
+        .values_list("status").annotate(n=Count("id")).order_by()
+    )
+    in_flight = sum(counts.values())
+    if counts.get(S.QUEUED):
+        # Batches waiting for a worker: the campaign wants to send even while no worker asks for it.
         campaign_asking(campaign)
     room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
     if room <= 0:
@@ -39,7 +44,7 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
             status=S.QUEUED, queued_at=now, updated_at=now
         ):
             queued.append(batch_id)
-    if queued and not in_flight:
+    if queued and not counts.get(S.QUEUED):
         campaign_asking(campaign)
     return queued
 

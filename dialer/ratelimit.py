@@ -37,11 +37,38 @@ from django.conf import settings
 
 from phonon.limits import Rate
 
+# Who is asking: campaign -> "weight cost last-asked pass". `pass` is the campaign's place in a
+# stride schedule: every grant moves it on by calls / weight, and the campaign furthest behind is
+# served first, so weights decide the shares over any stretch of a few requests. A campaign quiet
+# for `idle` seconds drops out; one that (re)joins starts level with the furthest behind.
+ASKING_LUA = """
+local function asking_update(key, campaign, weight, cost, now, idle)
+  local asking = redis.call('HGETALL', key)
+  local claims, lowest = {}, nil
+  for i = 1, #asking, 2 do
+    local w, c, at, pass = string.match(asking[i + 1], '^(%S+) (%S+) (%S+) (%S+)$')
+    if w == nil or tonumber(at) < now - idle then
+      redis.call('HDEL', key, asking[i])
+    else
+      claims[asking[i]] = {tonumber(w), tonumber(c), tonumber(pass)}
+      if asking[i] ~= campaign and (lowest == nil or tonumber(pass) < lowest) then lowest = tonumber(pass) end
+    end
+  end
+  local mine = claims[campaign]
+  local pass = mine and mine[3] or (lowest or 0)
+  claims[campaign] = {weight, cost, pass}
+  redis.call('HSET', key, campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
+             string.format('%.6f', pass))
+  redis.call('PEXPIRE', key, math.ceil(idle * 1000) + 1000)
+  return claims, lowest
+end
+"""
+
 # KEYS: the log, the pace, the asking campaigns.
 # ARGV: limit, window seconds (margin included), cost, grant id, campaign, weight, burst calls
 # (0: not paced), idle seconds.
 # Returns {1, "0", "granted"}, {0, "<seconds to wait>", "rate"|"share"}, or {-1, "0", "never"}.
-ACQUIRE_LUA = """
+ACQUIRE_LUA = ASKING_LUA + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local limit = tonumber(ARGV[1])
@@ -53,31 +80,16 @@ local burst = tonumber(ARGV[7])
 local idle = tonumber(ARGV[8])
 if cost > limit then return {-1, '0', 'never'} end
 local keep_ms = math.ceil(window * 1000) + 1000
-
--- Who is asking: campaign -> "weight cost last-asked". Those quiet for `idle` seconds drop out.
-redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now))
-redis.call('PEXPIRE', KEYS[3], math.ceil(idle * 1000) + 1000)
-local asking = redis.call('HGETALL', KEYS[3])
-local claims, total_weight = {}, 0
-for i = 1, #asking, 2 do
-  local w, c, at = string.match(asking[i + 1], '^(%S+) (%S+) (%S+)$')
-  if tonumber(at) < now - idle then
-    redis.call('HDEL', KEYS[3], asking[i])
-  else
-    claims[asking[i]] = {tonumber(w), tonumber(c)}
-    total_weight = total_weight + tonumber(w)
-  end
-end
+local claims, lowest = asking_update(KEYS[3], campaign, weight, cost, now, idle)
 
 -- The cap: what was granted in the window, in all and per campaign.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.6f', now - window))
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local used, by_campaign = 0, {}
+local used, mine = 0, 0
 for i = 1, #entries, 2 do
   local n = tonumber(string.match(entries[i], '^(%d+):'))
-  local who = string.match(entries[i], '^%d+:([^:]*):') or ''
   used = used + n
-  by_campaign[who] = (by_campaign[who] or 0) + n
+  if (string.match(entries[i], '^%d+:([^:]*):') or '') == campaign then mine = mine + n end
 end
 local wait = 0
 if used + cost > limit then
@@ -102,49 +114,12 @@ if burst > 0 then
 end
 if wait > 0 then return {0, string.format('%.6f', wait), 'rate'} end
 
--- The share: each asking campaign is entitled to the limit in proportion to its weight, and
--- never to less than one of its requests (those are set aside first). Within its entitlement a
--- campaign is served; beyond it, only from room nobody else asking is entitled to.
-local entitled, floors, rest_weight = {}, 0, total_weight
-for pass = 1, 16 do
-  local changed = false
-  for who, claim in pairs(claims) do
-    if entitled[who] == nil and (limit - floors) * claim[1] / rest_weight < claim[2] then
-      entitled[who] = claim[2]
-      floors = floors + claim[2]
-      rest_weight = rest_weight - claim[1]
-      changed = true
-    end
-  end
-  if not changed or rest_weight <= 0 then break end
-end
-for who, claim in pairs(claims) do
-  if entitled[who] == nil then entitled[who] = math.max(0, limit - floors) * claim[1] / rest_weight end
-end
-local mine = by_campaign[campaign] or 0
-if mine + cost > entitled[campaign] then
-  local reserved = 0
-  for who, claim in pairs(claims) do
-    if who ~= campaign then
-      reserved = reserved + math.max(0, entitled[who] - (by_campaign[who] or 0))
-    end
-  end
-  if used + cost + reserved > limit then
-    -- Until enough of this campaign's own grants leave the window; soon in any case, since
-    -- the others may stop asking.
-    local share_wait, freed = 1.0, 0
-    for i = 1, #entries, 2 do
-      local who = string.match(entries[i], '^%d+:([^:]*):') or ''
-      if who == campaign then
-        freed = freed + tonumber(string.match(entries[i], '^(%d+):'))
-        if mine - freed + cost <= entitled[campaign] then
-          share_wait = math.min(share_wait, tonumber(entries[i + 1]) + window - now)
-          break
-        end
-      end
-    end
-    return {0, string.format('%.6f', math.max(share_wait, 0.01)), 'share'}
-  end
+-- The share: a campaign more than one request ahead of the furthest behind of the others waits
+-- for them; but one with nothing in the window is always served (none starves for a window).
+local pass = claims[campaign][3]
+local step = cost / weight
+if lowest ~= nil and mine > 0 and pass > lowest + step then
+  return {0, string.format('%.6f', math.min(math.max(cost * interval, 0.05), 1.0)), 'share'}
 end
 
 redis.call('ZADD', KEYS[1], now, cost .. ':' .. campaign .. ':' .. ARGV[4])
@@ -152,6 +127,8 @@ redis.call('PEXPIRE', KEYS[1], keep_ms)
 if burst > 0 then
   redis.call('SET', KEYS[2], string.format('%.6f', start + cost * interval), 'PX', keep_ms)
 end
+redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
+           string.format('%.6f', pass + step))
 return {1, '0', 'granted'}
 """
 
@@ -168,11 +145,10 @@ return 1
 """
 
 # KEYS: the asking campaigns. ARGV: campaign, weight, cost, idle seconds.
-ASKING_LUA = """
+HEARTBEAT_LUA = ASKING_LUA + """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. string.format('%.6f', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[4]) * 1000) + 1000)
+asking_update(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(t[1]) + tonumber(t[2]) / 1000000,
+              tonumber(ARGV[4]))
 return 1
 """
 
@@ -291,12 +267,20 @@ def campaign_asking(*, endpoint: str, account_client_id: str, campaign: str, wei
     flight), so that its share is kept for it even while no worker is asking on its behalf."""
     key = limiter_key(endpoint, account_client_id)
     try:
-        _script(settings.REDIS_URL, ASKING_LUA)(
+        _script(settings.REDIS_URL, HEARTBEAT_LUA)(
             keys=[_keys(key)[2]],
             args=[campaign, weight, calls, settings.PHONON_SHARE_IDLE_SECONDS],
         )
     except redis.RedisError:
         pass  # the workers' own requests say it again; the cap never depends on this
+
+
+def campaign_gone(*, endpoint: str, account_client_id: str, campaign: str) -> None:
+    """A campaign stopped (paused, cancelled, outside its window): its share goes to the others now."""
+    try:
+        _client(settings.REDIS_URL).hdel(_keys(limiter_key(endpoint, account_client_id))[2], campaign)
+    except redis.RedisError:
+        pass  # it drops out by itself after PHONON_SHARE_IDLE_SECONDS
 
 
 def limiter_usage(*, endpoint: str, account_client_id: str, rate: Rate | None = None) -> Usage:
@@ -319,7 +303,7 @@ def limiter_usage(*, endpoint: str, account_client_id: str, rate: Rate | None = 
         by_campaign[who] = by_campaign.get(who, 0) + int(calls)
     weights = {}
     for who, value in asking.items():
-        weight, _, at = value.decode().split(" ")
+        weight, _, at, _ = value.decode().split(" ")
         if float(at) >= now - settings.PHONON_SHARE_IDLE_SECONDS:
             weights[who.decode()] = int(float(weight))
     return Usage(rate.calls, window, sum(by_campaign.values()), by_campaign, weights)

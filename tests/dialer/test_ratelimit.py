@@ -202,79 +202,79 @@ def test_a_campaign_alone_uses_the_whole_limit_whatever_its_priority(account):
     assert grants[10].reason == "rate"
 
 
-def test_two_normal_campaigns_split_the_window_half_and_half(account):
+def take_in_turns(account, turns, *, rate, rounds):
+    """Each campaign in `turns` ((campaign, weight, calls)) asks once a round; calls granted each."""
+    taken = {campaign: 0 for campaign, _, _ in turns}
+    for _ in range(rounds):
+        for campaign, weight, calls in turns:
+            if take(account, calls, rate=rate, campaign=campaign, weight=weight).granted:
+                taken[campaign] += calls
+    return taken
+
+
+def test_two_normal_campaigns_started_apart_split_what_follows_half_and_half(account):
     # given campaign 1 sending alone, then campaign 2 asking too
-    rate = Rate(1000, 60)
-    assert all(take(account, 100, rate=rate, campaign="1").granted for _ in range(3))
-    assert take(account, 100, rate=rate, campaign="2").granted
+    rate = Rate(2000, 60)
+    assert all(take(account, 100, rate=rate, campaign="1").granted for _ in range(4))
 
     # when both keep asking, in turns
-    taken = {"1": 300, "2": 100}
-    for _ in range(10):
-        for campaign in ("1", "2"):
-            if take(account, 100, rate=rate, campaign=campaign).granted:
-                taken[campaign] += 100
+    taken = take_in_turns(account, [("2", 2, 100), ("1", 2, 100)], rate=rate, rounds=20)
 
-    # then each got half of the window's limit
-    assert taken == {"1": 500, "2": 500}
+    # then from then on each got half of the limit; the newcomer did not catch up on the past
+    assert taken == {"1": 800, "2": 800}
 
 
-def test_a_campaign_beyond_its_share_is_told_so_while_the_other_still_has_room_coming(account):
+def test_a_campaign_ahead_of_the_other_is_told_to_wait_for_its_share(account):
     rate = Rate(1000, 60)
-    for _ in range(5):
-        assert take(account, 100, rate=rate, campaign="1").granted
     assert take(account, 100, rate=rate, campaign="2").granted
-    beyond = take(account, 100, rate=rate, campaign="1")
-    assert not beyond.granted and beyond.reason == "share" and 0 < beyond.wait_seconds <= 1.0
+    assert take(account, 100, rate=rate, campaign="1").granted
+    assert take(account, 100, rate=rate, campaign="1").granted
+    ahead = take(account, 100, rate=rate, campaign="1")
+    assert not ahead.granted and ahead.reason == "share" and 0 < ahead.wait_seconds <= 1.0
+    assert take(account, 100, rate=rate, campaign="2").granted
 
 
 def test_high_against_normal_gets_two_thirds(account):
-    rate = Rate(600, 60)
-    taken = {"high": 0, "normal": 0}
-    for _ in range(12):
-        for campaign, weight in (("normal", 2), ("high", 4)):
-            if take(account, 50, rate=rate, campaign=campaign, weight=weight).granted:
-                taken[campaign] += 50
-    assert taken == {"high": 400, "normal": 200}
+    rate = Rate(6000, 60)
+    taken = take_in_turns(account, [("normal", 2, 50), ("high", 4, 50)], rate=rate, rounds=120)
+    assert sum(taken.values()) == 6000
+    assert 0.64 <= taken["high"] / 6000 <= 0.70
 
 
 def test_an_idle_campaigns_share_goes_to_the_others(account, settings):
-    # given two campaigns asking, the second then going quiet
+    # given two campaigns asking, the first then ahead of the second
     settings.PHONON_SHARE_IDLE_SECONDS = 0.3
     rate = Rate(1000, 60)
-    assert take(account, 100, rate=rate, campaign="1").granted
     assert take(account, 100, rate=rate, campaign="2").granted
-    for _ in range(4):
-        assert take(account, 100, rate=rate, campaign="1").granted
+    assert take(account, 100, rate=rate, campaign="1").granted
+    assert take(account, 100, rate=rate, campaign="1").granted
     assert take(account, 100, rate=rate, campaign="1").reason == "share"
 
     # when the second has not asked for longer than the idle time
     time.sleep(0.4)
 
     # then the first takes what is left of the limit
-    grants = [take(account, 100, rate=rate, campaign="1") for _ in range(5)]
-    assert [g.granted for g in grants] == [True, True, True, True, False]
+    grants = [take(account, 100, rate=rate, campaign="1") for _ in range(8)]
+    assert [g.granted for g in grants] == [True] * 7 + [False]
+    assert grants[7].reason == "rate"
 
 
-def test_a_campaign_marked_as_asking_keeps_its_share_while_no_worker_asks_for_it(account):
+def test_a_campaign_marked_as_asking_keeps_its_turn_while_no_worker_asks_for_it(account):
     rate = Rate(1000, 60)
     ratelimit.campaign_asking(endpoint="bulk", account_client_id=account, campaign="2", weight=2, calls=100)
-    grants = [take(account, 100, rate=rate, campaign="1") for _ in range(6)]
-    assert [g.granted for g in grants] == [True] * 5 + [False]
+    grants = [take(account, 100, rate=rate, campaign="1") for _ in range(3)]
+    assert [g.granted for g in grants] == [True, True, False]
+    assert grants[2].reason == "share"
 
 
-def test_a_low_campaign_whose_share_is_below_one_request_still_gets_one_request_a_window(account):
-    # given a high campaign sending 100-call requests and a low one whose weighted share (200 of
-    # 1,000) is smaller than its 300-call requests
+def test_a_campaign_with_nothing_in_the_window_is_served_whatever_the_turns(account):
+    # given a high campaign far ahead in the turns of a low one that already sent this window
     rate = Rate(1000, 60)
-    ratelimit.campaign_asking(endpoint="bulk", account_client_id=account, campaign="low", weight=1, calls=300)
-
-    # when the high campaign takes all it can
-    high = sum(100 for _ in range(12) if take(account, 100, rate=rate, campaign="high", weight=4).granted)
-
-    # then the room for one of the low campaign's requests is kept for it
-    assert high == 700
-    assert take(account, 300, rate=rate, campaign="low", weight=1).granted
+    take(account, 100, rate=rate, campaign="low", weight=1)
+    take(account, 100, rate=rate, campaign="high", weight=4)
+    # when a third campaign that has sent nothing yet arrives behind both
+    # then it is served at once
+    assert take(account, 100, rate=rate, campaign="new", weight=1).granted
 
 
 def test_usage_reports_calls_per_campaign_and_who_is_asking(account):
