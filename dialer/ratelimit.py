@@ -112,15 +112,17 @@ if burst > 0 then
   local pace_wait = start + cost * interval - math.min(math.max(burst, cost), limit) * interval - now
   if pace_wait > wait then wait = pace_wait end
 end
-if wait > 0 then return {0, string.format('%.6f', wait), 'rate'} end
 
--- The share: a campaign more than one request ahead of the furthest behind of the others waits
--- for them; but one with nothing in the window is always served (none starves for a window).
+-- The share: a campaign ahead of the furthest behind of the others waits for them (so none
+-- leads by more than one request); but one with nothing in the window is always served. Said
+-- before the cap's or the pace's wait, so that its worker turns to another campaign's batch in
+-- time for the next grant.
 local pass = claims[campaign][3]
 local step = cost / weight
-if lowest ~= nil and mine > 0 and pass > lowest + step then
-  return {0, string.format('%.6f', math.min(math.max(cost * interval, 0.05), 1.0)), 'share'}
+if lowest ~= nil and mine > 0 and pass > lowest + 1e-6 then
+  return {0, string.format('%.6f', math.min(math.max(wait, cost * interval, 0.05), 1.0)), 'share'}
 end
+if wait > 0 then return {0, string.format('%.6f', wait), 'rate'} end
 
 redis.call('ZADD', KEYS[1], now, cost .. ':' .. campaign .. ':' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[1], keep_ms)
