@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.utils.timezone import make_naive
 
+from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
 from flows.models import Flow
 from phonon.limits import MAX_CALLS_PER_REQUEST
@@ -101,6 +102,10 @@ class CampaignForm(forms.Form):
     api_version = forms.ChoiceField(
         label="Flow version", choices=Flow.ApiVersion.choices, widget=forms.RadioSelect,
     )
+    priority = forms.ChoiceField(
+        label="Priority", choices=Campaign.Priority.choices, initial=Campaign.Priority.NORMAL,
+        help_text="The account's running campaigns share its limit: high 4 parts, normal 2, low 1.",
+    )
 
     def __init__(self, *args, flow: Flow, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,6 +155,10 @@ class CampaignForm(forms.Form):
 def _common_zones() -> list[str]:
     wanted = ("Asia/", "Europe/London", "Europe/Berlin", "America/New_York", "Africa/Nairobi", "Australia/Sydney")
     return [zone for zone in available_timezones() if zone.startswith(wanted)]
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(label="Priority", choices=Campaign.Priority.choices)
 
 
 class CancelForm(forms.Form):

@@ -20,6 +20,8 @@ class Command(JsonCommand):
         parser.add_argument("--batch-size", type=int)
         parser.add_argument("--api-version", choices=["1.0", "TEST"])
         parser.add_argument("--name", default="")
+        parser.add_argument("--priority", choices=Campaign.Priority.values, default=Campaign.Priority.NORMAL,
+                            help="Share of the account's limit beside its other running campaigns.")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
 
@@ -41,7 +43,7 @@ class Command(JsonCommand):
         try:
             campaign = launching.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
-                batch_size=options["batch_size"], api_version=options["api_version"],
+                batch_size=options["batch_size"], api_version=options["api_version"], priority=options["priority"],
             )
         except ValueError as error:
             self.refuse(str(error))
