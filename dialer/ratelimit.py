@@ -11,20 +11,22 @@ that worker clocks, worker counts and machine counts never matter:
   window of the configured length, the calls sent never exceed it.
 - **the pace** (`<key>:pace`): a GCRA-style schedule, the time at which the calls granted so far
   would have left at the even rate (`limit / (window + margin)`). A request may leave only while
-  that backlog, its own calls included, is at most the burst (PHONON_RATE_BURST calls, at least
-  the request itself). So in any second at most the even rate plus one burst leaves, and the
+  that backlog, its own calls included, is at most the burst (PHONON_RATE_BURST calls, never less
+  than the request itself). So in any second at most the even rate plus one burst leaves, and the
   window's quota is spread across the window instead of leaving in its first half second.
 - **the share** (`<key>:asking`): the campaigns that want to send now, each with its weight
-  (priority: high 4, normal 2, low 1) and its request size, and when it last asked; a campaign
-  that has not asked for PHONON_SHARE_IDLE_SECONDS drops out. Of the window's limit a campaign is
-  entitled to `limit * weight / sum of the asking campaigns' weights`, and never less than one of
-  its requests (so none is starved for a whole window). A campaign within its entitlement is
-  served at once; beyond it, it may only take room that no other asking campaign is entitled to
-  and has not used yet (work-conserving: alone, a campaign uses the whole limit).
+  (priority: high 4, normal 2, low 1) and its place in a stride schedule (`pass`: every grant
+  moves it on by calls / weight). A campaign ahead of the furthest behind of the others is told
+  to wait (`share`), so over any few requests the calls go in proportion to the weights, and no
+  campaign leads by more than one request. A campaign that has sent nothing in the window is
+  always served (none starves for a window); one that has not asked for PHONON_SHARE_IDLE_SECONDS
+  drops out, and one that (re)joins starts level with the furthest behind, so an idle campaign's
+  share goes to the others at once and alone a campaign uses the whole limit. Workers ask with
+  every request; the dispatch tick also marks campaigns whose batches wait for a worker.
 
 A refusal says how long to wait and why: `rate` (the cap or the pace: everyone waits), or `share`
-(this campaign has had its part; the worker hands the batch back so that it can serve another
-campaign's batch meanwhile).
+(this campaign has had its turn; the worker hands the batch back and serves another campaign's
+batch meanwhile). The share is said before the pace's wait, so that the worker turns in time.
 """
 
 import time
