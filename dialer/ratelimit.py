@@ -82,7 +82,9 @@ local burst = tonumber(ARGV[7])
 local idle = tonumber(ARGV[8])
 if cost > limit then return {-1, '0', 'never'} end
 local keep_ms = math.ceil(window * 1000) + 1000
-local claims, lowest = asking_update(KEYS[3], campaign, weight, cost, now, idle)
+-- No campaign (the API's throttle): the cap alone.
+local claims, lowest = {}, nil
+if campaign ~= '' then claims, lowest = asking_update(KEYS[3], campaign, weight, cost, now, idle) end
 
 -- The cap: what was granted in the window, in all and per campaign.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.6f', now - window))
@@ -119,7 +121,7 @@ end
 -- leads by more than one request); but one with nothing in the window is always served. Said
 -- before the cap's or the pace's wait, so that its worker turns to another campaign's batch in
 -- time for the next grant.
-local pass = claims[campaign][3]
+local pass = campaign ~= '' and claims[campaign][3] or 0
 local step = cost / weight
 if lowest ~= nil and mine > 0 and pass > lowest + 1e-6 then
   return {0, string.format('%.6f', math.min(math.max(wait, cost * interval, 0.05), 1.0)), 'share'}
@@ -131,8 +133,10 @@ redis.call('PEXPIRE', KEYS[1], keep_ms)
 if burst > 0 then
   redis.call('SET', KEYS[2], string.format('%.6f', start + cost * interval), 'PX', keep_ms)
 end
-redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
-           string.format('%.6f', pass + step))
+if campaign ~= '' then
+  redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
+             string.format('%.6f', pass + step))
+end
 return {1, '0', 'granted'}
 """
 

@@ -187,9 +187,10 @@ def test_pacing_keeps_the_cap_over_the_window(account, settings):
     assert all(granted_at[i + 3] - granted_at[i] >= 0.6 for i in range(len(granted_at) - 3))
 
 
-def test_the_api_throttle_is_not_paced(account):
+def test_the_api_throttle_is_neither_paced_nor_shared(account, redis_url):
     rate = Rate(10, 60)
     assert all(take(account, 1, rate=rate).granted for _ in range(10))
+    assert not redis.Redis.from_url(redis_url).exists(ratelimit.limiter_key("bulk", account) + ":asking")
 
 
 # --- Sharing: running campaigns share the limit by weight -------------------------------------
