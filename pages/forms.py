@@ -103,7 +103,7 @@ class CampaignForm(forms.Form):
         label="Flow version", choices=Flow.ApiVersion.choices, widget=forms.RadioSelect,
     )
     priority = forms.ChoiceField(
-        label="Priority", choices=Campaign.Priority.choices, initial=Campaign.Priority.NORMAL,
+        label="Priority", choices=Campaign.Priority.choices, initial=Campaign.Priority.NORMAL, required=False,
         help_text="The account's running campaigns share its limit: high 4 parts, normal 2, low 1.",
     )
 
