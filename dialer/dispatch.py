@@ -21,6 +21,7 @@ from dialer.claims import LostClaim, batch_claim, batch_release, claimed, lease_
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch, Call
 from dialer.payload import body_start_date_passed, build_request_body, flow_url
+from dialer.pumping import campaign_not_asking
 from dialer.steering import CANCELLED_BEFORE_SENT
 from dialer.writeback import batch_apply_answer
 from phonon import client
@@ -69,7 +70,7 @@ def batch_send(*, batch_id: int) -> str:
             return "cancelled"
         if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, timezone.now()):
             batch_release(batch_id=batch_id, token=token)
-            _campaign_gone(campaign)
+            campaign_not_asking(campaign)
             return "not-running"
         body = batch_freeze(batch=batch, token=token)
         recorded = False
@@ -84,7 +85,7 @@ def batch_send(*, batch_id: int) -> str:
             status = lifecycle.campaign_status(campaign.pk)
             if status != Campaign.Status.RUNNING:
                 ratelimit.give_back(grant)
-                _campaign_gone(campaign)
+                campaign_not_asking(campaign)
                 if status == Campaign.Status.CANCELLED:
                     _cancel_batch(batch, token)
                     return "cancelled"
@@ -145,18 +146,12 @@ def _wait_for_grant(batch: Batch, token: str):
     if slept or not decision.granted:
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted and not decision.reason:
-        _campaign_gone(campaign)  # acquire gave up: the campaign stopped running while it waited
+        campaign_not_asking(campaign)  # acquire gave up: the campaign stopped running while it waited
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds)
         return "waiting-for-share" if decision.reason == "share" else "rate-limited"
     return decision
-
-
-def _campaign_gone(campaign: Campaign) -> None:
-    ratelimit.campaign_gone(
-        endpoint=campaign.flow.endpoint, account_client_id=campaign.flow.account.client_id, campaign=str(campaign.pk)
-    )
 
 
 def _cancel_batch(batch: Batch, token: str) -> None:

@@ -19,7 +19,10 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     Returns the ids to enqueue (the caller enqueues them after commit)."""
     now = now or timezone.now()
     campaign = Campaign.objects.select_related("flow__account").filter(pk=campaign_id).first()
-    if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
+    if campaign is None:
+        return []
+    if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
+        campaign_not_asking(campaign)
         return []
     counts = dict(
         Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING))
@@ -46,6 +49,8 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
             queued.append(batch_id)
     if queued and not counts.get(S.QUEUED):
         campaign_asking(campaign)
+    elif not queued and not in_flight:
+        campaign_not_asking(campaign)  # done, or every batch waits for a retry: its turn goes to others
     return queued
 
 
@@ -55,6 +60,12 @@ def campaign_asking(campaign: Campaign) -> None:
     ratelimit.campaign_asking(
         endpoint=campaign.flow.endpoint, account_client_id=campaign.flow.account.client_id,
         campaign=str(campaign.pk), weight=campaign.weight, calls=campaign.batch_size,
+    )
+
+
+def campaign_not_asking(campaign: Campaign) -> None:
+    ratelimit.campaign_gone(
+        endpoint=campaign.flow.endpoint, account_client_id=campaign.flow.account.client_id, campaign=str(campaign.pk)
     )
 
 
