@@ -13,6 +13,7 @@ from campaigns.windows import parse_window
 from dialer.models import Batch, Call
 from dialer.progress import campaign_progress
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
+from dialer.sharing import campaign_share
 from flows.models import Flow
 
 LIST_STATUSES = ["open", *ContactList.Status.values]
@@ -136,6 +137,23 @@ class CountsSerializer(serializers.Serializer):
     skipped = serializers.IntegerField()
 
 
+class ShareWithSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    priority = serializers.ChoiceField(choices=Campaign.Priority.choices)
+
+
+class ShareSerializer(serializers.Serializer):
+    """The running campaign's share of its account's limit, as the limiter gives it now."""
+
+    calls_per_minute = serializers.IntegerField()
+    fraction = serializers.CharField(help_text="Of the account's limit on this endpoint, e.g. 2/3.")
+    limit_per_minute = serializers.IntegerField()
+    shared_with = ShareWithSerializer(many=True, help_text="This account's other campaigns sending now.")
+    estimated_finish = serializers.DateTimeField(allow_null=True)
+    in_words = serializers.CharField()
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     list = serializers.PrimaryKeyRelatedField(source="contact_list", read_only=True)
     flow = serializers.SlugRelatedField(slug_field="flow_id", read_only=True)
@@ -143,13 +161,14 @@ class CampaignSerializer(serializers.ModelSerializer):
     provider_code = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     batches = serializers.SerializerMethodField()
+    share = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
         fields = [
             "id", "name", "list", "flow", "status", "status_reason", "provider_code", "api_version", "batch_size",
             "start_at", "timezone", "window", "window_days", "skip_called_days", "counts", "batches", "created_at",
-            "started_at", "finished_at",
+            "started_at", "finished_at", "priority", "share",
         ]
 
     def get_window(self, campaign) -> str:
@@ -170,6 +189,21 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def get_batches(self, campaign) -> int:
         return campaign.batches.count()
+
+    @extend_schema_field(ShareSerializer(allow_null=True))
+    def get_share(self, campaign) -> dict | None:
+        share = campaign_share(campaign)
+        if share is None:
+            return None
+        finish = share.finish_at(campaign_progress(campaign).pending)
+        return {
+            "calls_per_minute": share.calls_per_minute, "fraction": str(share.fraction),
+            "limit_per_minute": share.limit_per_minute,
+            "shared_with": [
+                {"id": pk, "name": name, "priority": priority} for pk, name, priority in share.sharing_with
+            ],
+            "estimated_finish": finish, "in_words": share.in_words(),
+        }
 
 
 class CampaignCreateSerializer(serializers.Serializer):
@@ -199,6 +233,10 @@ class CampaignCreateSerializer(serializers.Serializer):
     include_called = serializers.BooleanField(
         required=False, default=False, help_text="Call the contacts already called within the look-back too.",
     )
+    priority = serializers.ChoiceField(
+        choices=Campaign.Priority.choices, required=False, default=Campaign.Priority.NORMAL,
+        help_text="Share of the account's limit beside its other running campaigns: high 4, normal 2, low 1.",
+    )
 
     def validate_timezone(self, value):
         value = value or settings.PHONON_TIMEZONE
@@ -220,6 +258,10 @@ class CampaignCreateSerializer(serializers.Serializer):
         if start_at is not None and start_at.tzinfo is None:
             data["start_at"] = start_at.replace(tzinfo=ZoneInfo(data["timezone"]))
         return data
+
+
+class CampaignPrioritySerializer(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Campaign.Priority.choices)
 
 
 class CampaignPauseSerializer(serializers.Serializer):

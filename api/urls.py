@@ -51,6 +51,7 @@ v1 = [
     path("campaigns/<int:pk>/pause/", campaigns.CampaignAction.as_view(action="pause"), name="api_campaign_pause"),
     path("campaigns/<int:pk>/resume/", campaigns.CampaignAction.as_view(action="resume"), name="api_campaign_resume"),
     path("campaigns/<int:pk>/cancel/", campaigns.CampaignAction.as_view(action="cancel"), name="api_campaign_cancel"),
+    path("campaigns/<int:pk>/priority/", campaigns.CampaignPriority.as_view(), name="api_campaign_priority"),
     path("campaigns/<int:pk>/calls/", campaigns.CallList.as_view(), name="api_call_list"),
     path("campaigns/<int:pk>/results.csv", campaigns.CampaignResults.as_view(), name="api_campaign_results"),
 ]

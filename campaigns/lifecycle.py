@@ -87,6 +87,7 @@ def campaign_create(
     batch_size: int | None = None,
     api_version: str | None = None,
     skip_called_days: int | None = None,
+    priority: str | None = None,
     created_by=None,
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
@@ -97,6 +98,9 @@ def campaign_create(
         raise ValueError(f"A batch holds 1 to {MAX_CALLS_PER_REQUEST} calls (the provider's maximum).")
     if skip_called_days is not None and not 0 <= skip_called_days <= MAX_LOOK_BACK_DAYS:
         raise ValueError(f"Look back 0 to {MAX_LOOK_BACK_DAYS} days for contacts already called.")
+    priority = priority or Campaign.Priority.NORMAL
+    if priority not in Campaign.Priority.values:
+        raise ValueError(f"A priority is high, normal or low; got {priority!r}.")
     days = sorted(set(window_days if window_days is not None else range(7)))
     if not days or not all(0 <= day <= 6 for day in days):
         raise ValueError("Choose at least one weekday for the calling window.")
@@ -106,6 +110,7 @@ def campaign_create(
         flow=contact_list.flow,
         api_version=api_version or contact_list.flow.api_version,
         batch_size=size,
+        priority=priority,
         token=new_campaign_token(),
         start_at=start_at,
         timezone=timezone_name or settings.PHONON_TIMEZONE,
@@ -140,3 +145,11 @@ def campaign_schedule(*, campaign: Campaign) -> None:
         raise TransitionRefused(f"Only a draft campaign can be launched; this one is {campaign.status}.")
 
 
+def campaign_set_priority(*, campaign: Campaign, priority: str) -> None:
+    """Change a campaign's share of the account's limit; the limiter reads it on the next request."""
+    if priority not in Campaign.Priority.values:
+        raise ValueError(f"A priority is high, normal or low; got {priority!r}.")
+    if campaign.is_final:
+        raise TransitionRefused(f"A {campaign.get_status_display().lower()} campaign's priority cannot change.")
+    Campaign.objects.filter(pk=campaign.pk).update(priority=priority, updated_at=timezone.now())
+    campaign.priority = priority

@@ -133,7 +133,14 @@ class Campaign(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Priority(models.TextChoices):
+        HIGH = "high", "High"
+        NORMAL = "normal", "Normal"
+        LOW = "low", "Low"
+
     FINAL_STATUSES = (Status.COMPLETED, Status.CANCELLED)
+    # Running campaigns of one account and endpoint share the provider's limit in these proportions.
+    PRIORITY_WEIGHTS = {Priority.HIGH: 4, Priority.NORMAL: 2, Priority.LOW: 1}
 
     name = models.CharField(max_length=200)
     contact_list = models.ForeignKey(ContactList, on_delete=models.PROTECT, related_name="campaigns")
@@ -142,6 +149,10 @@ class Campaign(models.Model):
     status_reason = models.TextField(blank=True, help_text="Why the campaign is paused, cancelled or failed.")
     api_version = models.CharField(max_length=8, choices=Flow.ApiVersion.choices, default=Flow.ApiVersion.PRODUCTION)
     batch_size = models.PositiveSmallIntegerField(default=MAX_CALLS_PER_REQUEST)
+    priority = models.CharField(
+        max_length=8, choices=Priority.choices, default=Priority.NORMAL,
+        help_text="Share of the account's limit beside its other running campaigns: high 4, normal 2, low 1.",
+    )
     # Identifies this campaign's calls to the provider: client-identifiers are <token>-<seq>, so
     # launching the same list again never repeats an earlier request.
     token = models.CharField(max_length=16, unique=True)
@@ -182,3 +193,7 @@ class Campaign(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+    @property
+    def weight(self) -> int:
+        return self.PRIORITY_WEIGHTS[self.priority]

@@ -334,6 +334,12 @@ if not 1 <= PHONON_BATCH_SIZE <= MAX_CALLS_PER_REQUEST:
     raise ImproperlyConfigured(
         f"PHONON_BATCH_SIZE must be between 1 and {MAX_CALLS_PER_REQUEST} (the provider's maximum)."
     )
+# Pacing: calls that may leave at once beyond the even rate (limit / window), so that in any second
+# at most the even rate plus this leaves; never less than the request itself. One batch by default.
+PHONON_RATE_BURST = env.int("PHONON_RATE_BURST", default=PHONON_BATCH_SIZE)
+# Sharing: a campaign that has not asked the limiter for this long no longer holds a share of it.
+# (The dispatch tick says so for campaigns whose batches wait for a worker: keep it above the tick.)
+PHONON_SHARE_IDLE_SECONDS = env.float("PHONON_SHARE_IDLE_SECONDS", default=3.0)
 PHONON_TIMEZONE = env.str("PHONON_TIMEZONE", default="Asia/Kolkata")
 PHONON_DEFAULT_REGION = env.str("PHONON_DEFAULT_REGION", default="IN")
 PHONON_CONNECT_TIMEOUT = env.float("PHONON_CONNECT_TIMEOUT", default=5.0)

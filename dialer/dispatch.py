@@ -21,6 +21,7 @@ from dialer.claims import LostClaim, batch_claim, batch_release, claimed, lease_
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch, Call
 from dialer.payload import body_start_date_passed, build_request_body, flow_url
+from dialer.pumping import campaign_not_asking
 from dialer.steering import CANCELLED_BEFORE_SENT
 from dialer.writeback import batch_apply_answer
 from phonon import client
@@ -69,6 +70,7 @@ def batch_send(*, batch_id: int) -> str:
             return "cancelled"
         if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, timezone.now()):
             batch_release(batch_id=batch_id, token=token)
+            campaign_not_asking(campaign)
             return "not-running"
         body = batch_freeze(batch=batch, token=token)
         recorded = False
@@ -83,6 +85,7 @@ def batch_send(*, batch_id: int) -> str:
             status = lifecycle.campaign_status(campaign.pk)
             if status != Campaign.Status.RUNNING:
                 ratelimit.give_back(grant)
+                campaign_not_asking(campaign)
                 if status == Campaign.Status.CANCELLED:
                     _cancel_batch(batch, token)
                     return "cancelled"
@@ -134,6 +137,7 @@ def _wait_for_grant(batch: Batch, token: str):
         decision = ratelimit.acquire(
             endpoint=batch.endpoint, account_client_id=campaign.flow.account.client_id, calls=batch.call_count,
             max_wait=settings.DISPATCH_GRANT_MAX_WAIT, on_wait=keep_waiting,
+            campaign=str(campaign.pk), weight=campaign.weight, burst=settings.PHONON_RATE_BURST,
         )
     except ratelimit.LimiterUnavailable as error:
         log.error("rate limiter unavailable, batch %s held back: %s", batch.pk, error)
@@ -141,10 +145,12 @@ def _wait_for_grant(batch: Batch, token: str):
         return "limiter-unavailable"
     if slept or not decision.granted:
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
+    if not decision.granted and not decision.reason:
+        campaign_not_asking(campaign)  # acquire gave up: the campaign stopped running while it waited
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds)
-        return "rate-limited"
+        return "waiting-for-share" if decision.reason == "share" else "rate-limited"
     return decision
 
 

@@ -3,11 +3,12 @@
 import datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
+from dialer import ratelimit
 from dialer.models import Batch
 
 S = Batch.Status
@@ -17,10 +18,20 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     """Queue the campaign's due batches, keeping at most DISPATCH_INFLIGHT_PER_CAMPAIGN in flight.
     Returns the ids to enqueue (the caller enqueues them after commit)."""
     now = now or timezone.now()
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
-    if campaign is None or campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
+    campaign = Campaign.objects.select_related("flow__account").filter(pk=campaign_id).first()
+    if campaign is None:
         return []
-    in_flight = Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING)).count()
+    if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
+        campaign_not_asking(campaign)
+        return []
+    counts = dict(
+        Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING))
+        .values_list("status").annotate(n=Count("id")).order_by()
+    )
+    in_flight = sum(counts.values())
+    if counts.get(S.QUEUED):
+        # Batches waiting for a worker: the campaign wants to send even while no worker asks for it.
+        campaign_asking(campaign)
     room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
     if room <= 0:
         return []
@@ -36,7 +47,26 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
             status=S.QUEUED, queued_at=now, updated_at=now
         ):
             queued.append(batch_id)
+    if queued and not counts.get(S.QUEUED):
+        campaign_asking(campaign)
+    elif not queued and not in_flight:
+        campaign_not_asking(campaign)  # done, or every batch waits for a retry: its turn goes to others
     return queued
+
+
+def campaign_asking(campaign: Campaign) -> None:
+    """Tell the limiter that this campaign wants to send, so that its share of the account's limit
+    is kept for it while its batches wait for a worker."""
+    ratelimit.campaign_asking(
+        endpoint=campaign.flow.endpoint, account_client_id=campaign.flow.account.client_id,
+        campaign=str(campaign.pk), weight=campaign.weight, calls=campaign.batch_size,
+    )
+
+
+def campaign_not_asking(campaign: Campaign) -> None:
+    ratelimit.campaign_gone(
+        endpoint=campaign.flow.endpoint, account_client_id=campaign.flow.account.client_id, campaign=str(campaign.pk)
+    )
 
 
 def stale_batches(*, now: datetime.datetime | None = None) -> list[int]:

@@ -10,6 +10,7 @@ from django.utils.timezone import make_naive
 
 from campaigns.clock import zone_names
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
+from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from flows.models import Flow
@@ -141,6 +142,10 @@ class CampaignForm(forms.Form):
         error_messages={"required": "Choose the version of the flow to run.",
                         "invalid_choice": "Choose the published version or the version in testing."},
     )
+    priority = forms.ChoiceField(
+        label="Priority", choices=Campaign.Priority.choices, initial=Campaign.Priority.NORMAL, required=False,
+        help_text="The account's running campaigns share its limit: high 4 parts, normal 2, low 1.",
+    )
 
     def __init__(self, *args, flow: Flow, **kwargs):
         super().__init__(*args, **kwargs)
@@ -248,6 +253,10 @@ class ReviewForm(forms.Form):
             self.fields[f"confirm_{confirmation.name}"] = forms.BooleanField(
                 label=confirmation.label, error_messages={"required": "Tick this box to launch anyway."},
             )
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(label="Priority", choices=Campaign.Priority.choices)
 
 
 class CancelForm(forms.Form):

@@ -31,6 +31,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/calls/", campaigns.campaign_calls, name="campaign_calls"),
     path("campaigns/<int:pk>/pause/", campaigns.campaign_pause, name="campaign_pause"),
     path("campaigns/<int:pk>/resume/", campaigns.campaign_resume, name="campaign_resume"),
+    path("campaigns/<int:pk>/priority/", campaigns.campaign_priority, name="campaign_priority"),
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export, name="campaign_export"),
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),

@@ -45,6 +45,11 @@ def _use_test_redis(redis_url, settings):
     os.environ["REDIS_URL"] = redis_url
 
     app.conf.broker_url = redis_url
+    # Each test starts with no campaign asking the limiter (campaign ids repeat across tests).
+    client = redis.Redis.from_url(redis_url)
+    stale = list(client.scan_iter("phonon:ratelimit:*:asking"))
+    if stale:
+        client.delete(*stale)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Campaigns: launch from a list, pause, resume, cancel, read; their calls and the results CSV."""
+"""Campaigns: launch from a list, pause, resume, cancel, change priority, read; their calls and the results CSV."""
 
 
 from django.db import transaction
@@ -17,6 +17,7 @@ from api.serializers import (
     CallSerializer,
     CampaignCreateSerializer,
     CampaignPauseSerializer,
+    CampaignPrioritySerializer,
     CampaignSerializer,
 )
 from api.views.base import AccountView, CsvDownload
@@ -61,6 +62,7 @@ class CampaignIndex(ListModelMixin, AccountView):
                     window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
                     batch_size=options["batch_size"], api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
+                    priority=options["priority"],
                 )
         except ValueError as error:
             raise unprocessable(str(error)) from error
@@ -97,6 +99,23 @@ class CampaignAction(AccountView):
         data.is_valid(raise_exception=True)
         try:
             self.act(campaign, data.validated_data["reason"])
+        except lifecycle.TransitionRefused as refused:
+            raise conflict(str(refused)) from refused
+        return _answer(campaign)
+
+
+class CampaignPriority(AccountView):
+    """Change a campaign's priority, also while it runs: the limiter weighs its next request by it."""
+
+    serializer_class = CampaignSerializer
+
+    @extend_schema(request=CampaignPrioritySerializer, responses={200: CampaignSerializer})
+    def post(self, request, pk):
+        campaign = get_object_or_404(self.campaigns(), pk=pk)
+        data = CampaignPrioritySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            lifecycle.campaign_set_priority(campaign=campaign, priority=data.validated_data["priority"])
         except lifecycle.TransitionRefused as refused:
             raise conflict(str(refused)) from refused
         return _answer(campaign)

@@ -1,4 +1,4 @@
-"""Campaign pages: the list, the live view, pause, resume, cancel, the results export."""
+"""Campaign pages: the list, the live view, pause, resume, priority, cancel, the results export."""
 
 
 from django.contrib import messages
@@ -16,9 +16,10 @@ from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, split_summary
 from dialer.results import results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
+from dialer.sharing import campaign_share
 from dialer.status import campaign_status_explained
 from pages import selectors as queries
-from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, TableFilterForm
+from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, PriorityForm, TableFilterForm
 from pages.views import page
 from phonon.codes import describe
 
@@ -59,6 +60,7 @@ def campaign_list(request):
 
 def _live_context(campaign):
     progress = campaign_progress(campaign)
+    share = campaign_share(campaign)
     limit = queries.limit_per_minute(campaign.flow.endpoint)
     return {
         "campaign": campaign, "progress": progress, "polling": not campaign.is_final,
@@ -68,6 +70,8 @@ def _live_context(campaign):
         "batch_counts": queries.batch_status_counts(campaign),
         "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in campaign.window_days),
         "split_summary": split_summary(campaign),
+        "share": share, "finish_at": share.finish_at(progress.pending) if share else None,
+        "priority_form": PriorityForm(initial={"priority": campaign.priority}),
     }
 
 
@@ -150,6 +154,23 @@ def campaign_pause(request, pk):
 @require_POST
 def campaign_resume(request, pk):
     return _act(request, pk, steering.campaign_resume, "Campaign resumed.")
+
+
+@page
+@require_POST
+def campaign_priority(request, pk):
+    campaign = access.campaign_or_404(request.user, pk)
+    form = PriorityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a priority: high, normal or low.")
+        return redirect("campaign_detail", pk=campaign.pk)
+    try:
+        lifecycle.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"])
+    except lifecycle.TransitionRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"Priority set to {campaign.get_priority_display().lower()}.")
+    return redirect("campaign_detail", pk=campaign.pk)
 
 
 @page

@@ -211,7 +211,7 @@ def list_launch(request, pk):
                 campaign = launching.campaign_launch(
                     contact_list=contact_list, name=data["name"], start_at=data["start_at"], window=data["window"],
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
-                    api_version=data["api_version"], created_by=request.user,
+                    api_version=data["api_version"], priority=data["priority"], created_by=request.user,
                     skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
                 )
         except (ValueError, lifecycle.TransitionRefused) as error:

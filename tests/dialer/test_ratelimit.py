@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 import redis
@@ -113,3 +114,172 @@ def test_on_account_scope_each_account_has_its_own_limit(account, settings):
     second = ratelimit.try_acquire(endpoint="realtime", account_client_id=account + "-b", calls=10, rate=rate)
 
     assert first.granted and second.granted and first.key != second.key
+
+
+# --- Pacing: the grants leave spread across the window ----------------------------------------
+
+
+def take(account, calls, *, rate, campaign="", weight=2, burst=0, endpoint="bulk"):
+    return ratelimit.try_acquire(endpoint=endpoint, account_client_id=account, calls=calls, rate=rate,
+                                 campaign=campaign, weight=weight, burst=burst)
+
+
+def test_paced_grants_are_spaced_at_the_even_rate(account, settings):
+    # given 1,000 calls per 5 s (an even rate of 200 calls/s) and a burst of one 100-call request
+    settings.PHONON_RATE_MARGIN = 0
+    rate = Rate(1000, 5)
+
+    # when two requests of 100 calls ask at once
+    first = take(account, 100, rate=rate, burst=100)
+    second = take(account, 100, rate=rate, burst=100)
+
+    # then the second waits for the first's half second at the even rate
+    assert first.granted and not second.granted and second.reason == "rate"
+    assert 0.45 < second.wait_seconds <= 0.5
+    time.sleep(second.wait_seconds + 0.01)
+    assert take(account, 100, rate=rate, burst=100).granted
+
+
+def test_a_larger_burst_lets_that_many_calls_leave_at_once_and_no_more(account, settings):
+    settings.PHONON_RATE_MARGIN = 0
+    rate = Rate(1000, 5)
+    grants = [take(account, 100, rate=rate, burst=300) for _ in range(4)]
+    assert [g.granted for g in grants] == [True, True, True, False]
+    assert 0.45 < grants[3].wait_seconds <= 0.5
+
+
+def test_a_request_larger_than_the_burst_goes_once_the_pace_has_caught_up(account, settings):
+    settings.PHONON_RATE_MARGIN = 0
+    rate = Rate(1000, 5)
+    assert take(account, 50, rate=rate, burst=50).granted
+    refused = take(account, 400, rate=rate, burst=50)
+    # the 50 calls before it must have left at the even rate (0.25 s); then 400 go at once
+    assert not refused.granted and 0.2 < refused.wait_seconds <= 0.25
+
+
+def test_a_grant_given_back_gives_back_its_place_in_the_pace(account, settings):
+    settings.PHONON_RATE_MARGIN = 0
+    rate = Rate(1000, 5)
+    assert take(account, 100, rate=rate, burst=100).granted
+    time.sleep(0.5)
+    second = take(account, 100, rate=rate, burst=100)
+    assert second.granted
+    ratelimit.give_back(second)
+    assert take(account, 100, rate=rate, burst=100).granted
+
+
+def test_pacing_keeps_the_cap_over_the_window(account, settings):
+    # given the cap of 300 calls per 0.6 s, paced with a burst of 100
+    settings.PHONON_RATE_MARGIN = 0
+    rate = Rate(300, 0.6)
+    granted_at = []
+    started = time.monotonic()
+
+    # when a greedy taker asks for 100 calls every 10 ms for 1.8 s
+    while time.monotonic() - started < 1.8:
+        if take(account, 100, rate=rate, burst=100).granted:
+            granted_at.append(time.monotonic() - started)
+        time.sleep(0.01)
+
+    # then it got about one grant per 0.2 s (the even rate), never four within one window
+    assert 8 <= len(granted_at) <= 10
+    assert all(later - earlier >= 0.19 for earlier, later in zip(granted_at, granted_at[1:], strict=False))
+    assert all(granted_at[i + 3] - granted_at[i] >= 0.6 for i in range(len(granted_at) - 3))
+
+
+def test_the_api_throttle_is_neither_paced_nor_shared(account, redis_url):
+    rate = Rate(10, 60)
+    assert all(take(account, 1, rate=rate).granted for _ in range(10))
+    assert not redis.Redis.from_url(redis_url).exists(ratelimit.limiter_key("bulk", account) + ":asking")
+
+
+# --- Sharing: running campaigns share the limit by weight -------------------------------------
+
+
+def test_a_campaign_alone_uses_the_whole_limit_whatever_its_priority(account):
+    rate = Rate(1000, 60)
+    grants = [take(account, 100, rate=rate, campaign="7", weight=1) for _ in range(11)]
+    assert [g.granted for g in grants] == [True] * 10 + [False]
+    assert grants[10].reason == "rate"
+
+
+def take_in_turns(account, turns, *, rate, rounds):
+    """Each campaign in `turns` ((campaign, weight, calls)) asks once a round; calls granted each."""
+    taken = {campaign: 0 for campaign, _, _ in turns}
+    for _ in range(rounds):
+        for campaign, weight, calls in turns:
+            if take(account, calls, rate=rate, campaign=campaign, weight=weight).granted:
+                taken[campaign] += calls
+    return taken
+
+
+def test_two_normal_campaigns_started_apart_split_what_follows_half_and_half(account):
+    # given campaign 1 sending alone, then campaign 2 asking too
+    rate = Rate(2000, 60)
+    assert all(take(account, 100, rate=rate, campaign="1").granted for _ in range(4))
+
+    # when both keep asking, in turns
+    taken = take_in_turns(account, [("2", 2, 100), ("1", 2, 100)], rate=rate, rounds=20)
+
+    # then from then on each got half of the limit; the newcomer did not catch up on the past
+    assert taken == {"1": 800, "2": 800}
+
+
+def test_a_campaign_ahead_of_the_other_is_told_to_wait_for_its_share(account):
+    rate = Rate(1000, 60)
+    assert take(account, 100, rate=rate, campaign="2").granted
+    assert take(account, 100, rate=rate, campaign="1").granted
+    ahead = take(account, 100, rate=rate, campaign="1")
+    assert not ahead.granted and ahead.reason == "share" and 0 < ahead.wait_seconds <= 1.0
+    assert take(account, 100, rate=rate, campaign="2").granted
+
+
+def test_high_against_normal_gets_two_thirds(account):
+    rate = Rate(6000, 60)
+    taken = take_in_turns(account, [("normal", 2, 50), ("high", 4, 50)], rate=rate, rounds=120)
+    assert sum(taken.values()) == 6000
+    assert 0.64 <= taken["high"] / 6000 <= 0.70
+
+
+def test_an_idle_campaigns_share_goes_to_the_others(account, settings):
+    # given two campaigns asking, the first then ahead of the second
+    settings.PHONON_SHARE_IDLE_SECONDS = 0.3
+    rate = Rate(1000, 60)
+    assert take(account, 100, rate=rate, campaign="2").granted
+    assert take(account, 100, rate=rate, campaign="1").granted
+    assert take(account, 100, rate=rate, campaign="1").reason == "share"
+
+    # when the second has not asked for longer than the idle time
+    time.sleep(0.4)
+
+    # then the first takes what is left of the limit
+    grants = [take(account, 100, rate=rate, campaign="1") for _ in range(9)]
+    assert [g.granted for g in grants] == [True] * 8 + [False]
+    assert grants[8].reason == "rate"
+
+
+def test_a_campaign_marked_as_asking_keeps_its_turn_while_no_worker_asks_for_it(account):
+    rate = Rate(1000, 60)
+    ratelimit.campaign_asking(endpoint="bulk", account_client_id=account, campaign="2", weight=2, calls=100)
+    grants = [take(account, 100, rate=rate, campaign="1") for _ in range(2)]
+    assert [g.granted for g in grants] == [True, False]
+    assert grants[1].reason == "share"
+
+
+def test_a_campaign_with_nothing_in_the_window_is_served_whatever_the_turns(account):
+    # given a high campaign far ahead in the turns of a low one that already sent this window
+    rate = Rate(1000, 60)
+    take(account, 100, rate=rate, campaign="low", weight=1)
+    take(account, 100, rate=rate, campaign="high", weight=4)
+    # when a third campaign that has sent nothing yet arrives behind both
+    # then it is served at once
+    assert take(account, 100, rate=rate, campaign="new", weight=1).granted
+
+
+def test_usage_reports_calls_per_campaign_and_who_is_asking(account):
+    rate = Rate(1000, 60)
+    take(account, 100, rate=rate, campaign="1", weight=4)
+    take(account, 50, rate=rate, campaign="2", weight=1)
+    usage = ratelimit.limiter_usage(endpoint="bulk", account_client_id=account, rate=rate)
+    assert usage.by_campaign == {"1": 100, "2": 50} and usage.used == 150
+    assert usage.asking == {"1": 4, "2": 1}

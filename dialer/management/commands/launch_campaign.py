@@ -28,6 +28,8 @@ class Command(JsonCommand):
                             help="Contacts the account called within this many days are skipped (default 7).")
         parser.add_argument("--include-called", action="store_true",
                             help="Call the contacts already called within the look-back too.")
+        parser.add_argument("--priority", choices=Campaign.Priority.values, default=Campaign.Priority.NORMAL,
+                            help="Share of the account's limit beside its other running campaigns.")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
 
@@ -62,7 +64,7 @@ class Command(JsonCommand):
         try:
             campaign = launching.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
-                batch_size=options["batch_size"], api_version=options["api_version"],
+                batch_size=options["batch_size"], api_version=options["api_version"], priority=options["priority"],
                 skip_called_days=None if options["include_called"] else options["look_back_days"],
             )
         except ValueError as error:

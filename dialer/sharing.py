@@ -1,0 +1,78 @@
+"""A running campaign's share of its account's provider limit, in figures and in words, read from
+the limiter in Redis (which campaigns are asking now, with their weights) for the pages and the API."""
+
+import datetime
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.windows import campaign_in_window
+from dialer import ratelimit
+
+
+@dataclass(frozen=True)
+class Share:
+    fraction: Fraction  # of the account's limit on this endpoint
+    limit_per_minute: int
+    sharing_with: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, priority) asking too
+    others_elsewhere: int = 0  # campaigns of other accounts on the same limit (PHONON_RATE_SCOPE=endpoint)
+
+    @property
+    def calls_per_minute(self) -> int:
+        return round(self.limit_per_minute * self.fraction)
+
+    @property
+    def fraction_in_words(self) -> str:
+        if self.fraction == 1:
+            return "the whole of the account's limit"
+        return f"{self.fraction.numerator}/{self.fraction.denominator} of the account's limit"
+
+    def in_words(self) -> str:
+        """"sending at 400 calls/min, 2/3 of the account's limit, shared with 'Bulk renewals' (low)\""""
+        text = f"sending at {self.calls_per_minute:,} calls/min, {self.fraction_in_words}"
+        names = [f"'{name}' ({priority})" for _, name, priority in self.sharing_with]
+        if self.others_elsewhere:
+            names.append(f"{self.others_elsewhere} campaign{'s' if self.others_elsewhere > 1 else ''} "
+                         "of other accounts")
+        if names:
+            text += ", shared with " + _joined(names)
+        return text
+
+    def finish_at(self, pending_calls: int, now: datetime.datetime | None = None) -> datetime.datetime | None:
+        """When the calls still waiting will have left at this rate."""
+        if not self.calls_per_minute:
+            return None
+        return (now or timezone.now()) + datetime.timedelta(minutes=pending_calls / self.calls_per_minute)
+
+
+def campaign_share(campaign: Campaign) -> Share | None:
+    """The share the limiter gives a running campaign now; None when it is not sending (not running,
+    outside its calling window) or the limiter cannot be read."""
+    if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, timezone.now()):
+        return None
+    flow = campaign.flow
+    rate = ratelimit.rate_for(flow.endpoint)
+    try:
+        usage = ratelimit.limiter_usage(endpoint=flow.endpoint, account_client_id=flow.account.client_id, rate=rate)
+    except ratelimit.LimiterUnavailable:
+        return None
+    asking = {int(who): weight for who, weight in usage.asking.items() if who.isdigit() and int(who) != campaign.pk}
+    others = list(
+        Campaign.objects.filter(pk__in=asking, status=Campaign.Status.RUNNING)
+        .select_related("flow").order_by("name")
+    )
+    # The limiter's own weights, so the figures say what it does even mid-way through a change.
+    total = campaign.weight + sum(asking[other.pk] for other in others)
+    mine = [other for other in others if other.flow.account_id == flow.account_id]
+    return Share(
+        fraction=Fraction(campaign.weight, total),
+        limit_per_minute=round(rate.calls * 60 / rate.seconds),
+        sharing_with=[(other.pk, other.name, other.get_priority_display().lower()) for other in mine],
+        others_elsewhere=len(others) - len(mine),
+    )
+
+
+def _joined(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,193 @@
+"""Pacing and fair shares with real worker processes, measured from what the sandbox received:
+calls leave spread across the window, and running campaigns share the limit by priority."""
+
+import time
+
+import pytest
+
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer import launching
+from phonon.sandbox.provider import max_in_window
+from tests.factories import make_contact_list, make_flow
+from tests.processes import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def paced(settings):
+    settings.PHONON_RATE_MARGIN = 0.1
+    settings.PHONON_SHARE_IDLE_SECONDS = 2.0
+    settings.PHONON_READ_TIMEOUT = 5.0
+    return settings
+
+
+def arrivals(sandbox, campaign=None) -> list[float]:
+    """When each call reached the sandbox (one entry per call), of one campaign or of all."""
+    return sorted(
+        entry["received_at"] for entry in sandbox.provider.ledger()
+        if campaign is None or entry["client-identifier"].startswith(campaign.token + "-")
+    )
+
+
+def utilisation(times: list[float], *, even_rate: float, request_calls: int) -> float:
+    """Calls sent from the first request to the last, against the even rate over that span (the
+    last request's calls fall after the span)."""
+    return (len(times) - request_calls) / (even_rate * (times[-1] - times[0]))
+
+
+def finished(campaign, timeout=180) -> Campaign:
+    return wait_until(
+        lambda: (c := Campaign.objects.get(pk=campaign.pk)).is_final and c, timeout=timeout,
+        message=f"campaign {campaign.pk} to finish",
+    )
+
+
+def test_calls_leave_spread_across_the_window_at_1000_per_5_s(sandbox, start_processes, paced):
+    # given a limit of 1,000 calls per 5 s (an even rate of 200/s), requests of 100 calls, a
+    # burst of one request, and 4 workers
+    paced.PHONON_REALTIME_RATE = "1000/5"
+    paced.PHONON_RATE_BURST = 100
+    contact_list = make_contact_list(make_flow(), 4000)
+    start_processes(workers=4)
+
+    # when 4,000 calls go out
+    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
+    assert finished(campaign).status == Campaign.Status.COMPLETED
+
+    # then no second held more than the even rate plus one request, no 5 s more than the limit,
+    # and the run used at least 95% of the limit
+    times = arrivals(sandbox)
+    assert len(times) == 4000
+    busiest_second = max_in_window(((t, 1) for t in times), 1.0)
+    assert busiest_second <= 200 + 100, busiest_second
+    assert max_in_window(((t, 1) for t in times), 5.0) <= 1000
+    assert utilisation(times, even_rate=200, request_calls=100) >= 0.95
+
+
+def test_calls_leave_spread_across_the_window_at_30000_per_minute(sandbox, start_processes, paced):
+    # given the real bulk limit, 30,000 calls a minute (500/s), requests of 500, 4 workers
+    paced.PHONON_BULK_RATE = "30000/60"
+    paced.PHONON_RATE_BURST = 500
+    contact_list = make_contact_list(make_flow(mode="bulk"), 60_000)
+    start_processes(workers=4)
+
+    # when two windows' worth of calls go out
+    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
+    assert finished(campaign, timeout=300).status == Campaign.Status.COMPLETED
+
+    # then no second held more than 500 + 500 calls (not 30,000 in the first second of a minute)
+    times = arrivals(sandbox)
+    assert len(times) == 60_000
+    assert max_in_window(((t, 1) for t in times), 1.0) <= 500 + 500
+    assert max_in_window(((t, 1) for t in times), 60.0) <= 30_000
+    assert utilisation(times, even_rate=500, request_calls=500) >= 0.95
+
+
+# --- Shares: 600 calls per 5 s (120/s), requests of 50, 3 workers ---------------------------
+
+LIMIT, WINDOW, REQUEST = 600, 5.0, 50
+
+
+@pytest.fixture
+def shared(paced):
+    paced.PHONON_REALTIME_RATE = f"{LIMIT}/{WINDOW:g}"
+    paced.PHONON_RATE_BURST = REQUEST
+    return paced
+
+
+def launch(flow, contacts, *, first=0, priority="normal", name="list"):
+    contact_list = make_contact_list(flow, contacts, first=first, name=name)
+    return launching.campaign_launch(
+        contact_list=contact_list, window="00:00-24:00", batch_size=REQUEST, priority=priority, name=name,
+    )
+
+
+def shares_per_window(sandbox, first, second) -> list[float]:
+    """The second campaign's share of each whole window while both sent, from its first call on."""
+    a, b = arrivals(sandbox, first), arrivals(sandbox, second)
+    start, end = b[0], min(a[-1], b[-1])
+    shares = []
+    while start + WINDOW <= end:
+        in_a = sum(1 for t in a if start <= t < start + WINDOW)
+        in_b = sum(1 for t in b if start <= t < start + WINDOW)
+        shares.append(in_b / (in_a + in_b))
+        start += WINDOW
+    return shares
+
+
+def both_running_utilisation(sandbox, first, second) -> float:
+    a, b = arrivals(sandbox, first), arrivals(sandbox, second)
+    start, end = b[0], min(a[-1], b[-1])
+    sent = sum(1 for t in a + b if start <= t < end)
+    return sent / (LIMIT / WINDOW * (end - start))
+
+
+def wait_for_first_call(sandbox, campaign, then: float = 0.0):
+    wait_until(lambda: arrivals(sandbox, campaign), timeout=60, message="the first campaign's first call")
+    time.sleep(then)
+
+
+def test_two_normal_campaigns_started_apart_each_get_half_of_every_window(sandbox, start_processes, shared):
+    # given one normal campaign sending, and a second normal one launched 2.5 s later
+    flow = make_flow()
+    start_processes(workers=3)
+    first = launch(flow, 1800, name="Older")
+    wait_for_first_call(sandbox, first, then=2.5)
+    second = launch(flow, 1500, first=10_000, name="Newer")
+
+    # when both run to the end
+    assert finished(first).status == finished(second).status == Campaign.Status.COMPLETED
+
+    # then the newer got 50% ± 15% of every window while both ran, and the limit stayed used
+    shares = shares_per_window(sandbox, first, second)
+    assert len(shares) >= 3, shares
+    assert all(0.35 <= share <= 0.65 for share in shares), shares
+    assert both_running_utilisation(sandbox, first, second) >= 0.95
+    assert max_in_window(((t, 1) for t in arrivals(sandbox)), WINDOW) <= LIMIT
+
+
+def test_a_high_campaign_gets_two_thirds_against_a_normal_one(sandbox, start_processes, shared):
+    # given a normal campaign sending, and a high one launched 2.5 s later
+    flow = make_flow()
+    start_processes(workers=3)
+    normal = launch(flow, 1500, name="Bulk renewals")
+    wait_for_first_call(sandbox, normal, then=2.5)
+    high = launch(flow, 1800, first=10_000, priority="high", name="Payment reminders")
+
+    # when both run to the end
+    assert finished(normal).status == finished(high).status == Campaign.Status.COMPLETED
+
+    # then the high one got 67% ± 15% of every window while both ran
+    shares = shares_per_window(sandbox, normal, high)
+    assert len(shares) >= 3, shares
+    assert all(0.52 <= share <= 0.82 for share in shares), shares
+    assert both_running_utilisation(sandbox, normal, high) >= 0.95
+
+
+def test_a_low_campaign_alone_uses_the_whole_limit(sandbox, start_processes, shared):
+    start_processes(workers=3)
+    low = launch(make_flow(), 1800, priority="low")
+    assert finished(low).status == Campaign.Status.COMPLETED
+    assert utilisation(arrivals(sandbox, low), even_rate=LIMIT / WINDOW, request_calls=REQUEST) >= 0.95
+
+
+def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(sandbox, start_processes, shared):
+    # given two normal campaigns sharing the limit
+    flow = make_flow()
+    start_processes(workers=3)
+    staying = launch(flow, 2400, name="Staying")
+    paused = launch(flow, 2400, first=10_000, name="Paused")
+    wait_for_first_call(sandbox, paused, then=WINDOW)
+
+    # when one is paused
+    lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=paused.pk))
+    paused_at = time.time()
+    time.sleep(2 * WINDOW + 0.5)
+
+    # then within one window the other sends at the whole limit
+    times = arrivals(sandbox, staying)
+    next_window = sum(1 for t in times if paused_at + WINDOW <= t < paused_at + 2 * WINDOW)
+    assert next_window >= 0.9 * LIMIT, next_window
+    lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=staying.pk))
