@@ -8,7 +8,7 @@ transaction at the end, by set operations inside the database: planning never se
 and a load that fails changes nothing.
 
 The file's first row is a header if none of its cells is a phone number; the numbers are then read
-from the column named number, tel1, phone, mobile or msisdn (else the first). Without a header,
+from the column whose name holds tel1, msisdn, mobile, phone or number (else the first). Without a header,
 from the first column that holds one. Blank lines are skipped; lines whose cell is not a phone
 number are counted as rejected.
 """
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 STAGE_CHUNK = 200_000  # numbers staged per step; the upload's progress is written between steps
 STALE_LOAD_AFTER = datetime.timedelta(minutes=30)
-NUMBER_COLUMNS = {"number", "numbers", "tel1", "tel", "phone", "phonenumber", "mobile", "msisdn", "contactnumber"}
+NUMBER_COLUMNS = ("tel1", "msisdn", "mobile", "phone", "number", "tel")  # a header cell naming one of these
 ACCEPTED_EXTENSIONS = (".csv", ".zip", ".txt")
 STAGING = "dnc_staging"
 Action = DoNotCallUpload.Action
@@ -203,7 +203,9 @@ class _Load:
         column = next((index for index, cell in enumerate(cells) if normalise(cell.strip())), None)
         if column is None:  # a header: the number column by its name, else the first
             names = [re.sub(r"[\s_\-.$]+", "", cell.lstrip("\ufeff")).lower() for cell in cells]
-            column = next((index for index, name in enumerate(names) if name in NUMBER_COLUMNS), 0)
+            column = next(
+                (index for word in NUMBER_COLUMNS for index, name in enumerate(names) if word in name), 0
+            )
             rows = lines
         else:
             rows = _chain_first(first, lines)
