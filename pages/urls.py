@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pages.views import campaigns, dashboard, flows, lists
+from pages.views import campaigns, dashboard, donotcall, flows, lists
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -30,4 +30,12 @@ urlpatterns = [
     path("campaigns/<int:pk>/resume/", campaigns.campaign_resume, name="campaign_resume"),
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export, name="campaign_export"),
+    # Do not call
+    path("do-not-call/", donotcall.dnc_index, name="dnc_index"),
+    path("do-not-call/<int:account_pk>/", donotcall.dnc_account, name="dnc_account"),
+    path("do-not-call/<int:account_pk>/add/", donotcall.dnc_add, name="dnc_add"),
+    path("do-not-call/<int:account_pk>/remove/", donotcall.dnc_remove, name="dnc_remove"),
+    path("do-not-call/<int:account_pk>/upload/", donotcall.dnc_upload, name="dnc_upload"),
+    path("do-not-call/<int:account_pk>/uploads/", donotcall.dnc_uploads, name="dnc_uploads"),
+    path("do-not-call/<int:account_pk>/export.csv", donotcall.dnc_export, name="dnc_export"),
 ]

@@ -12,7 +12,7 @@ from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, campaign_in_window, next_window_opening
 from dialer import steering
 from dialer.models import Call
-from dialer.progress import campaign_progress, progress_by_campaign
+from dialer.progress import campaign_progress, progress_by_campaign, skip_reasons
 from dialer.results import export_results_csv
 from pages import access
 from pages import selectors as queries
@@ -61,6 +61,7 @@ def _live_context(campaign):
 def campaign_detail(request, pk):
     campaign = access.campaign_or_404(request.user, pk)
     context = _live_context(campaign)
+    context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
     return render(request, "pages/campaign_detail.html", context)
