@@ -303,6 +303,22 @@ def test_numbers_typed_in_admin_are_stored_as_integers_of_their_normalised_digit
         (919812345678, "asked not to be called", root), (919812345679, "asked not to be called", root),
     ]
     assert "asked not to be called" in page.content.decode() and "by root" in page.content.decode()
+    change = client.get(reverse("admin:campaigns_donotcalllist_change", args=[dnc_list.pk]))
+    assert change.status_code == 200 and "Numbers: add, remove, upload, find, export" in change.content.decode()
+
+
+def test_the_dialling_cap_is_set_per_account_in_admin(client, root, flow):
+    account = flow.account
+    data = {"name": account.name, "client_id": account.client_id, "holder_email": "", "calls_per_number": "2",
+            "cap_days": "7"}
+
+    response = client.post(reverse("admin:flows_account_change", args=[account.pk]), data)
+    listing = client.get(reverse("admin:flows_account_changelist")).content.decode()
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.calls_per_number, account.cap_days) == (2, 7)
+    assert "2 per 7 days" in listing
 
 
 def test_a_typo_among_typed_numbers_changes_nothing_and_says_which(client, root, flow):
