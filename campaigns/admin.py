@@ -182,7 +182,8 @@ class DoNotCallListAdmin(admin.ModelAdmin):
     def numbers_view(self, request, object_id):
         """Add, remove, upload and find numbers: the same functions as the managers' page."""
         dnc_list = get_object_or_404(DoNotCallList, pk=object_id)
-        if not self.has_change_permission(request, dnc_list):
+        allowed = self.has_change_permission if request.method == "POST" else self.has_view_permission
+        if not allowed(request, dnc_list):
             raise PermissionDenied
         action = request.POST.get("do") if request.method == "POST" else None
         forms_ = {

@@ -16,6 +16,7 @@ number are counted as rejected.
 import csv
 import datetime
 import logging
+import os
 import re
 import time
 from contextlib import ExitStack
@@ -75,7 +76,8 @@ def dnc_upload_create(
         original_filename=original, created_by=created_by, stored_file="",
     )
     stored = f"do_not_call/upload-{upload.pk}{extension}"
-    with (Path(settings.MEDIA_ROOT) / stored).open("xb") as out:
+    target = Path(settings.MEDIA_ROOT) / stored
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
         for chunk in _upload_chunks(fileobj):
             out.write(chunk)
     DoNotCallUpload.objects.filter(pk=upload.pk).update(stored_file=stored)
