@@ -12,6 +12,7 @@ from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign, DoNotCallEntry, DoNotCallList
 from dialer import dispatch, planning, pumping
+from dialer.launching import campaign_launch
 from dialer.models import Batch, Call
 from dialer.tasks import dispatch_tick_task
 from dialer.test_call import test_call_launch
@@ -336,6 +337,22 @@ def test_two_campaigns_launched_at_once_never_both_call_a_number(sandbox):
     for campaign in campaigns:
         pending_here = pending.filter(campaign=campaign).count()
         assert sum(campaign.batches.values_list("call_count", flat=True)) == pending_here
+
+
+def test_a_list_launched_the_way_intake_and_the_command_launch_is_checked_the_same(
+    sandbox, django_capture_on_commit_callbacks
+):
+    flow = make_flow()
+    do_not_call(flow.account, phone(0))
+
+    with django_capture_on_commit_callbacks(execute=False) as planned_later:
+        campaign = campaign_launch(contact_list=make_contact_list(flow, 2), window="00:00-24:00")
+    plan_and_start(campaign)
+    drain(campaign)
+
+    assert len(planned_later) == 1  # the worker's planning task, done above in this process
+    assert dialled(sandbox) == [phone(1)]
+    assert states(campaign)[phone(0)] == (Call.State.SKIPPED, ON_OWN_LIST)
 
 
 # --- Test calls go the same way -------------------------------------------------------------------
