@@ -17,6 +17,7 @@ def main() -> int:
     failures = 0
     for database in ("sqlite", "postgres"):
         failures += run(str(HERE / "bench_dispatch.py"), "--database", database, *quick) != 0
+        failures += run(str(HERE / "bench_dnc.py"), "--database", database, *quick) != 0
     failures += run(str(HERE / "bench_import.py")) != 0
     failures += run(str(HERE / "bench_api.py"), "--database", "both") != 0
     return 1 if failures else 0

@@ -4,6 +4,7 @@ import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from flows.models import Account, Flow
 from phonon.limits import MAX_CALLS_PER_REQUEST
@@ -102,20 +103,133 @@ class RejectedRow(models.Model):
         ordering = ["contact_list", "line"]
 
 
-class SuppressedNumber(models.Model):
-    """The account's do-not-call list: imports reject these numbers."""
+class DoNotCallList(models.Model):
+    """A do-not-call list: an account's own opt-outs, or a global list (a national registry export)
+    that admins attach to accounts. Planning and the first send skip every number on an account's lists."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressed_numbers")
-    number = models.CharField(max_length=20, help_text="Country code and digits.")
-    reason = models.CharField(max_length=200, blank=True)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="own_do_not_call_lists",
+        help_text="Set for an account's own list; empty for a global list attached to accounts below.",
+    )
+    attached_accounts = models.ManyToManyField(
+        Account, blank=True, related_name="attached_do_not_call_lists",
+        help_text="A global list blocks the numbers it holds for these accounts only.",
+    )
+    description = models.TextField(
+        blank=True, help_text="Where the numbers come from, e.g. the registry's export date."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "number"], name="suppressed_unique_per_account")]
+        verbose_name = "do-not-call list"
+        ordering = ["name"]
+        permissions = [("manage_dnc", "Can add and remove numbers of their own accounts' do-not-call lists")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=models.Q(account__isnull=False), name="dnc_one_own_list_per_account"
+            ),
+            # `import_dnc --list NAME` finds a global list by its name.
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(account__isnull=True), name="dnc_global_list_name_unique"
+            ),
+        ]
 
     def __str__(self):
-        return self.number
+        return self.name
+
+    @property
+    def is_global(self) -> bool:
+        return self.account_id is None
+
+
+class DoNotCallEntry(models.Model):
+    """One number on one list. The number is stored as the integer of its digits (country code first)
+    and the primary key is (list, number): one compact index serves loading and every lookup."""
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "File upload"
+        MANAGER = "manager", "Added by hand"
+        API = "api", "API"
+
+    pk = models.CompositePrimaryKey("dnc_list_id", "number")
+    # No foreign-key constraint in the database: checking it row by row doubled a registry's load
+    # time. The primary key's first column indexes the list, and a list is deleted with its entries
+    # in one statement by campaigns.donotcall.lists.dnc_list_delete (the ORM's cascade would load
+    # millions of entries first).
+    dnc_list = models.ForeignKey(
+        DoNotCallList, on_delete=models.DO_NOTHING, related_name="entries", db_index=False, db_constraint=False
+    )
+    number = models.BigIntegerField(help_text="Country code and digits, as one integer.")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANAGER)
+    reason = models.CharField(max_length=200, blank=True)
+    expires_on = models.DateField(
+        null=True, blank=True, help_text="From this day (in PHONON_TIMEZONE) the number may be called again."
+    )
+    # No index, no constraint check per row (as above): nobody looks entries up by person.
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False,
+        db_constraint=False, related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "do-not-call entry"
+        verbose_name_plural = "do-not-call entries"
+
+    def __str__(self):
+        return str(self.number)
+
+
+class DoNotCallUpload(models.Model):
+    """One bulk change of a list from a file (add, replace or remove numbers): who asked, why, and how
+    it went. Run by a worker (pages, admin) or synchronously (`manage.py import_dnc`)."""
+
+    class Action(models.TextChoices):
+        ADD = "add", "Add the file's numbers"
+        REPLACE = "replace", "Replace the list with the file's numbers"
+        REMOVE = "remove", "Remove the file's numbers"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Loading"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    FINAL_STATUSES = (Status.DONE, Status.REFUSED, Status.FAILED)
+
+    dnc_list = models.ForeignKey(DoNotCallList, on_delete=models.CASCADE, related_name="uploads")
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.ADD)
+    source = models.CharField(
+        max_length=8, choices=DoNotCallEntry.Source.choices, default=DoNotCallEntry.Source.UPLOAD
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    stored_file = models.CharField(max_length=500, help_text="Path under MEDIA_ROOT, or the command's own file.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    imported_count = models.PositiveBigIntegerField(default=0, help_text="Valid numbers read from the file.")
+    rejected_count = models.PositiveBigIntegerField(default=0)
+    added_count = models.PositiveBigIntegerField(default=0, help_text="Numbers that were not on the list before.")
+    removed_count = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "do-not-call upload"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} ({self.original_filename or self.stored_file})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
 
 
 def default_window_days():

@@ -16,7 +16,7 @@ from django.utils import timezone
 from campaigns import lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
-from dialer import ratelimit
+from dialer import eligibility, ratelimit
 from dialer.claims import LostClaim, batch_claim, batch_release, claimed, lease_until
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch, Call
@@ -30,11 +30,15 @@ log = logging.getLogger(__name__)
 S = Batch.Status
 
 
-def batch_freeze(*, batch: Batch, token: str) -> bytes:
+def batch_freeze(*, batch: Batch, token: str) -> bytes | None:
     """Build and store the body once; from then on only these bytes are ever sent. The one
-    exception: a body that never left is built again when its start date has passed."""
+    exception: a body that never left is built again when its start date has passed. None: every
+    call of the batch went on a do-not-call list since planning, and the batch ended unsent."""
     if batch.body is not None and not body_start_date_passed(batch):
         return bytes(batch.body)
+    # Do-not-call holds until the first send: numbers listed since planning leave the batch here.
+    if not eligibility.batch_drop_listed_calls(batch=batch, token=token):
+        return None
     body = build_request_body(batch)
     digest = hashlib.sha256(body).hexdigest()
     if batch.body is None:
@@ -73,6 +77,8 @@ def batch_send(*, batch_id: int) -> str:
             campaign_not_asking(campaign)
             return "not-running"
         body = batch_freeze(batch=batch, token=token)
+        if body is None:
+            return "all-on-do-not-call-list"
         recorded = False
         for tries in range(GRANT_TRIES):
             if tries == GRANT_TRIES - 1:

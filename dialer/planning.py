@@ -3,32 +3,45 @@
 Planning runs in slices (a transaction each) so that a list of millions never holds one long
 write lock; each slice picks up after the last contact already planned, so a planner killed half
 way resumes where it stopped. A campaign is dispatched only once `planned_at` is set.
+
+Who may be called is decided in the same statement (dialer.eligibility): a contact on a
+do-not-call list, or over the account's dialling cap, gets a SKIPPED call with the reason and no
+batch.
 """
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, Contact
+from dialer import eligibility
 from dialer.models import Batch, Call
 from dialer.recent_calls import calls_skip_recently_called
+from flows.models import Account
 
 PLAN_SLICE = 100_000
 
 
 def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
     """Plan the next slice of the campaign. Returns True once the whole campaign is planned."""
-    campaign = Campaign.objects.select_related("flow").get(pk=campaign_id)
+    campaign = Campaign.objects.select_related("flow__account").get(pk=campaign_id)
     if campaign.planned_at is not None or campaign.is_final:
         return True
     slice_size = max(campaign.batch_size, slice_size - slice_size % campaign.batch_size)
     with transaction.atomic():
-        # Lock the campaign row so two planners never interleave (a no-op lock on SQLite, whose
-        # IMMEDIATE transactions already serialise writers).
+        # One planner per account at a time. The dialling cap counts the calls the account's other
+        # campaigns hold; two campaigns launched at once would otherwise each miss the other's
+        # uncommitted slice and both call the same number. The account's row lock serialises their
+        # slices (always taken before the campaign's, so two planners cannot deadlock), and on
+        # PostgreSQL every statement after it sees what the other committed (READ COMMITTED).
+        # SQLite's IMMEDIATE transactions serialise writers already: there both locks are no-ops.
+        Account.objects.select_for_update().filter(pk=campaign.flow.account_id).first()
+        # Lock the campaign row so two planners never interleave.
         Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         last_contact_id = Call.objects.filter(campaign_id=campaign_id).order_by("-contact_id").values_list(
             "contact_id", flat=True
         ).first() or 0
-        planned = _plan_slice(campaign, after_contact_id=last_contact_id, limit=slice_size)
+        rules = eligibility.rules_for(account=campaign.flow.account, exclude_campaign_id=campaign.pk)
+        planned = _plan_slice(campaign, rules, after_contact_id=last_contact_id, limit=slice_size)
         calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id)
         if planned < slice_size:
             Campaign.objects.filter(pk=campaign_id).update(planned_at=timezone.now())
@@ -43,23 +56,25 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
     return done
 
 
-def _plan_slice(campaign: Campaign, *, after_contact_id: int, limit: int) -> int:
-    """Create the slice's batches, then its calls in one INSERT ... SELECT that numbers the
-    contacts and puts each run of `batch_size` into its batch: no call passes through Python."""
+def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_id: int, limit: int) -> int:
+    """Create the slice's calls in one INSERT ... SELECT: each contact's skip reason comes from
+    dialer.eligibility, the others are numbered in contact order and each run of `batch_size` goes
+    into its batch. No call passes through Python. Returns the number of contacts in the slice."""
     contact_table = Contact._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT id FROM {contact_table} WHERE contact_list_id = %s AND id > %s "
+            f"SELECT COUNT(*), MAX(id) FROM (SELECT id FROM {contact_table} WHERE contact_list_id = %s AND id > %s "
             f"ORDER BY id LIMIT %s) AS slice",
             [campaign.contact_list_id, after_contact_id, limit],
         )
-        count = cursor.fetchone()[0]
+        count, last_contact_id = cursor.fetchone()
     if not count:
         return 0
     size = campaign.batch_size
     first_sequence = (
         Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first() or 0
     ) + 1
+    # Batches for every contact of the slice; those the skipped calls leave empty are dropped below.
     Batch.objects.bulk_create(
         [
             Batch(
@@ -75,22 +90,48 @@ def _plan_slice(campaign: Campaign, *, after_contact_id: int, limit: int) -> int
     padded = "LPAD(CAST(numbered.id AS TEXT), 12, '0')" if connection.vendor == "postgresql" else (
         "printf('%%012d', numbered.id)"
     )
+    reason_sql, reason_params = eligibility.skip_reason_sql(rules)
+    # MATERIALIZED: the reason is worked out once per contact, however often the rest reads it.
     sql = (
+        f"WITH judged AS MATERIALIZED ("
+        f"  SELECT c.id, {reason_sql} AS reason FROM {contact_table} c "
+        f"  WHERE c.contact_list_id = %s AND c.id > %s AND c.id <= %s) "
         f"INSERT INTO {call_table} (campaign_id, contact_id, batch_id, client_identifier, state, phonon_uuid, "
         f"provider_message, updated_at) "
-        f"SELECT %s, numbered.id, b.id, CAST(%s AS TEXT) || {padded}, %s, '', '', %s "
-        f"FROM (SELECT c.id, ROW_NUMBER() OVER (ORDER BY c.id) AS n FROM {contact_table} c "
-        f"      WHERE c.contact_list_id = %s AND c.id > %s ORDER BY c.id LIMIT %s) AS numbered "
-        f"JOIN {batch_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
+        f"SELECT %s, numbered.id, b.id, CAST(%s AS TEXT) || {padded}, "
+        f"CASE WHEN numbered.reason IS NULL THEN %s ELSE %s END, '', COALESCE(numbered.reason, ''), %s "
+        f"FROM (SELECT judged.id, judged.reason, SUM(CASE WHEN judged.reason IS NULL THEN 1 ELSE 0 END) "
+        f"      OVER (ORDER BY judged.id ROWS UNBOUNDED PRECEDING) AS n FROM judged) AS numbered "
+        f"LEFT JOIN {batch_table} b ON numbered.reason IS NULL AND b.campaign_id = %s "
+        f"AND b.sequence = %s + (numbered.n - 1) / %s "
         f"ORDER BY numbered.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
-                campaign.pk, f"{campaign.token}-", Call.State.PENDING, timezone.now(),
-                campaign.contact_list_id, after_contact_id, limit,
+                *reason_params, campaign.contact_list_id, after_contact_id, last_contact_id,
+                campaign.pk, f"{campaign.token}-", Call.State.PENDING, Call.State.SKIPPED, timezone.now(),
                 campaign.pk, first_sequence, size,
             ],
         )
-        return cursor.rowcount
+    if not rules.empty:
+        _drop_unused_batches(campaign, count, first_sequence, after_contact_id, last_contact_id)
+    return count
+
+
+def _drop_unused_batches(campaign: Campaign, count: int, first_sequence: int, after_id: int, last_id: int) -> None:
+    """The skipped calls joined no batch: drop the batches left empty and count the last one right."""
+    skipped = Call.objects.filter(
+        campaign=campaign, state=Call.State.SKIPPED, contact_id__gt=after_id, contact_id__lte=last_id
+    ).count()
+    if not skipped:
+        return
+    size = campaign.batch_size
+    eligible = count - skipped
+    needed = (eligible + size - 1) // size
+    Batch.objects.filter(campaign=campaign, sequence__gte=first_sequence + needed).delete()
+    if needed:
+        Batch.objects.filter(campaign=campaign, sequence=first_sequence + needed - 1).update(
+            call_count=eligible - (needed - 1) * size
+        )

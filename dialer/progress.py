@@ -81,6 +81,18 @@ def progress_by_campaign(campaign_ids: list[int]) -> dict[int, Progress]:
     return progress
 
 
+def skip_reasons(campaign: Campaign, *, limit: int = 10) -> list[tuple[str, int]]:
+    """Why the campaign's calls were skipped (do-not-call list, dialling cap, cancel, ...), with how
+    many each, most first."""
+    rows = (
+        Call.objects.filter(campaign=campaign, state=Call.State.SKIPPED)
+        .values_list("provider_message")
+        .annotate(n=Count("id"))
+        .order_by("-n", "provider_message")[:limit]
+    )
+    return [(reason or "no reason recorded", n) for reason, n in rows]
+
+
 def campaign_progress(campaign: Campaign) -> Progress:
     return progress_by_campaign([campaign.pk])[campaign.pk]
 

@@ -61,7 +61,7 @@ class DIDInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("name", "client_id", "holder_email", "flow_count", "manager_names", "created_at")
+    list_display = ("name", "client_id", "holder_email", "flow_count", "manager_names", "dialling_cap", "created_at")
     search_fields = ("name", "client_id", "holder_email", "managers__username")
     filter_horizontal = ("managers",)
     readonly_fields = ("created_at",)
@@ -78,6 +78,10 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description="managers")
     def manager_names(self, account):
         return ", ".join(user.get_username() for user in account.managers.all()) or "–"
+
+    @admin.display(description="dialling cap")
+    def dialling_cap(self, account):
+        return f"{account.calls_per_number} per {account.cap_days} day{'s' if account.cap_days != 1 else ''}"
 
 
 @admin.register(Flow)

@@ -4,7 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from flows.encrypted_fields import EncryptedTextField
@@ -40,10 +40,25 @@ class Account(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="accounts",
         help_text="Campaign managers who see and act on this account's flows and campaigns.",
     )
+    # The dialling cap (DESIGN.md invariant 7): at most `calls_per_number` calls to one number in
+    # `cap_days` days, across every campaign and channel of the account; checked when calls are planned.
+    calls_per_number = models.PositiveSmallIntegerField(
+        "calls per number", default=1, validators=[MinValueValidator(1)],
+        help_text="Dialling cap: at most this many calls to one number…",
+    )
+    cap_days = models.PositiveSmallIntegerField(
+        "in days", default=1, validators=[MinValueValidator(1)],
+        help_text="…within this many days, across all campaigns and channels. Calls over it are skipped.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(calls_per_number__gte=1) & models.Q(cap_days__gte=1), name="account_cap_positive"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.client_id})"

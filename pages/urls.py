@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pages.views import campaigns, dashboard, flows, lists
+from pages.views import campaigns, dashboard, donotcall, flows, lists
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -37,4 +37,12 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/retry/", campaigns.campaign_retry, name="campaign_retry"),
+    # Do not call
+    path("do-not-call/", donotcall.dnc_index, name="dnc_index"),
+    path("do-not-call/<int:account_pk>/", donotcall.dnc_account, name="dnc_account"),
+    path("do-not-call/<int:account_pk>/add/", donotcall.dnc_add, name="dnc_add"),
+    path("do-not-call/<int:account_pk>/remove/", donotcall.dnc_remove, name="dnc_remove"),
+    path("do-not-call/<int:account_pk>/upload/", donotcall.dnc_upload, name="dnc_upload"),
+    path("do-not-call/<int:account_pk>/uploads/", donotcall.dnc_uploads, name="dnc_uploads"),
+    path("do-not-call/<int:account_pk>/export.csv", donotcall.dnc_export, name="dnc_export"),
 ]

@@ -3,7 +3,6 @@
 import csv
 import datetime
 import json
-import re
 import sys
 import zipfile
 import zlib
@@ -34,7 +33,7 @@ from campaigns.importing.limits import (
 from campaigns.importing.numbers import NumberNormaliser, parse_start_time
 from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
 from campaigns.importing.writing import _copy_sql, _insert
-from campaigns.models import Contact, ContactList, RejectedRow, SuppressedNumber
+from campaigns.models import Contact, ContactList, RejectedRow
 
 
 class _Import:
@@ -46,12 +45,6 @@ class _Import:
         self.zone = ZoneInfo(settings.PHONON_TIMEZONE)
         self.today = timezone.now().astimezone(self.zone).date()
         self.normalise = NumberNormaliser(settings.PHONON_DEFAULT_REGION)
-        self.suppressed = {
-            re.sub(r"\D", "", number)
-            for number in SuppressedNumber.objects.filter(account_id=contact_list.flow.account_id).values_list(
-                "number", flat=True
-            )
-        }
         self.seen = {}  # int(tel1) -> (member index << 32) | line of the row that imported it
         self.members = []
         self.imported = 0
@@ -139,7 +132,6 @@ class _Import:
         external_index = header.external
         variables = header.variables
         normalise = self.normalise
-        suppressed = self.suppressed
         seen = self.seen
         member_tag = (len(self.members) - 1) << 32
         # json.dumps's output for {name: value, ...}, built from precomputed keys: a third of the time.
@@ -215,14 +207,6 @@ class _Import:
                     reason = f"{prefix}client-identifier is longer than {MAX_EXTERNAL_ID} characters."
                     reject(row, line, "client-identifier", external_id, reason)
                     continue
-            if suppressed and not suppressed.isdisjoint(numbers):
-                column, value, number = next(
-                    (column, row[index].strip(), normalise(row[index].strip()))
-                    for index, column in header.tels
-                    if row[index].strip() and normalise(row[index].strip()) in suppressed
-                )
-                reject(row, line, column, value, f"{prefix}{column} {number} is on the account's do-not-call list.")
-                continue
             key = int(primary)
             first = seen.get(key)
             if first is not None:

@@ -13,7 +13,7 @@ from campaigns.models import Campaign, ContactList
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
-from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, split_summary
+from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.results import results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
 from dialer.sharing import campaign_share
@@ -79,6 +79,7 @@ def _live_context(campaign):
 def campaign_detail(request, pk):
     campaign = access.campaign_or_404(request.user, pk)
     context = _live_context(campaign)
+    context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
     return render(request, "pages/campaign_detail.html", context)

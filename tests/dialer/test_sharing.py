@@ -134,7 +134,7 @@ def test_launch_campaign_takes_a_priority():
     contact_list = make_contact_list(make_flow(client_id="C-share-command"), 3)
     out = io.StringIO()
 
-    call_command("launch_campaign", "--list", str(contact_list.pk), "--priority", "high", stdout=out)
+    call_command("launch_campaign", "--list", str(contact_list.pk), "--priority", "high", "--yes", stdout=out)
 
     launched = json.loads(out.getvalue())
     assert Campaign.objects.get(pk=launched["campaign_id"]).priority == Campaign.Priority.HIGH

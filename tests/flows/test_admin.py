@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import lifecycle
-from campaigns.models import Campaign, RejectedRow
+from campaigns.models import Campaign, DoNotCallEntry, DoNotCallList, RejectedRow
 from dialer.admin import body_for_display
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
@@ -275,7 +275,7 @@ def test_calls_are_read_only_and_found_by_phonon_uuid(client, root, campaign):
 @pytest.mark.parametrize(
     "model",
     ["flows_account", "flows_flow", "flows_did", "campaigns_contactlist", "campaigns_campaign", "dialer_call",
-     "campaigns_suppressednumber", "dialer_batch", "dialer_batchattempt"],
+     "campaigns_donotcalllist", "campaigns_donotcallupload", "dialer_batch", "dialer_batchattempt"],
 )
 def test_every_admin_list_and_page_opens(client, root, campaign, model):
     batch = Batch.objects.filter(campaign=campaign).first()
@@ -288,14 +288,72 @@ def test_every_admin_list_and_page_opens(client, root, campaign, model):
         assert client.get(reverse(f"admin:{model}_change", args=[first.pk])).status_code == 200
 
 
-def test_suppressed_numbers_are_stored_normalised(client, root, flow):
+def test_numbers_typed_in_admin_are_stored_as_integers_of_their_normalised_digits(client, root, flow):
+    dnc_list = DoNotCallList.objects.create(name="National registry")
+
     response = client.post(
-        reverse("admin:campaigns_suppressednumber_add"),
-        {"account": flow.account_id, "number": "+91 98123 45678", "reason": "asked not to be called"},
+        reverse("admin:campaigns_donotcalllist_numbers", args=[dnc_list.pk]),
+        {"do": "add", "add-numbers": "+91 98123 45678\n09812345679", "add-reason": "asked not to be called"},
     )
+    page = client.get(reverse("admin:campaigns_donotcalllist_numbers", args=[dnc_list.pk]), {"number": "9812345678"})
 
     assert response.status_code == 302
-    assert flow.account.suppressed_numbers.get().number == "919812345678"
+    entries = DoNotCallEntry.objects.filter(dnc_list=dnc_list).order_by("number")
+    assert [(e.number, e.reason, e.added_by) for e in entries] == [
+        (919812345678, "asked not to be called", root), (919812345679, "asked not to be called", root),
+    ]
+    assert "asked not to be called" in page.content.decode() and "by root" in page.content.decode()
+    change = client.get(reverse("admin:campaigns_donotcalllist_change", args=[dnc_list.pk]))
+    assert change.status_code == 200 and "Numbers: add, remove, upload, find, export" in change.content.decode()
+
+
+def test_the_dialling_cap_is_set_per_account_in_admin(client, root, flow):
+    account = flow.account
+    data = {"name": account.name, "client_id": account.client_id, "holder_email": "", "calls_per_number": "2",
+            "cap_days": "7"}
+
+    response = client.post(reverse("admin:flows_account_change", args=[account.pk]), data)
+    listing = client.get(reverse("admin:flows_account_changelist")).content.decode()
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.calls_per_number, account.cap_days) == (2, 7)
+    assert "2 per 7 days" in listing
+
+
+def test_a_typo_among_typed_numbers_changes_nothing_and_says_which(client, root, flow):
+    dnc_list = DoNotCallList.objects.create(name="National registry")
+
+    response = client.post(
+        reverse("admin:campaigns_donotcalllist_numbers", args=[dnc_list.pk]),
+        {"do": "add", "add-numbers": "919812345678\n98123"}, follow=True,
+    )
+
+    assert not DoNotCallEntry.objects.exists()
+    assert "Not valid phone numbers: &quot;98123&quot;" in response.content.decode()
+
+
+def test_deleting_a_list_deletes_its_entries_in_admin(client, root, flow):
+    dnc_list = DoNotCallList.objects.create(name="Old registry")
+    DoNotCallEntry.objects.bulk_create([DoNotCallEntry(dnc_list=dnc_list, number=919812345600 + i) for i in range(50)])
+
+    response = client.post(reverse("admin:campaigns_donotcalllist_delete", args=[dnc_list.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not DoNotCallList.objects.exists() and not DoNotCallEntry.objects.exists()
+
+
+def test_an_own_list_cannot_be_attached_to_other_accounts(client, root, flow):
+    other = Account.objects.create(name="Other", client_id="C2")
+
+    response = client.post(
+        reverse("admin:campaigns_donotcalllist_add"),
+        {"name": "Acme opt-outs", "account": flow.account_id, "attached_accounts": [other.pk], "description": "",
+         "uploads-TOTAL_FORMS": "0", "uploads-INITIAL_FORMS": "0"},
+    )
+
+    assert response.status_code == 200 and not DoNotCallList.objects.exists()
+    assert "binds that account only" in response.content.decode()
 
 
 def test_campaign_list_shows_each_campaigns_progress(client, root, campaign):
