@@ -75,7 +75,7 @@ def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_i
         Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first() or 0
     ) + 1
     # Batches for every contact of the slice; those the skipped calls leave empty are dropped below.
-    Batch.objects.bulk_create(
+    batches = Batch.objects.bulk_create(
         [
             Batch(
                 campaign=campaign, sequence=first_sequence + index, endpoint=campaign.flow.endpoint,
@@ -85,34 +85,43 @@ def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_i
         ]
     )
     call_table, batch_table = Call._meta.db_table, Batch._meta.db_table
-    # The contact id zero-padded: identifiers then sort as they are inserted, and the unique index
-    # on them grows at its end instead of splitting pages all over (what makes PostgreSQL slow).
-    padded = "LPAD(CAST(numbered.id AS TEXT), 12, '0')" if connection.vendor == "postgresql" else (
-        "printf('%%012d', numbered.id)"
-    )
     reason_sql, reason_params = eligibility.skip_reason_sql(rules)
-    # MATERIALIZED: the reason is worked out once per contact, however often the rest reads it.
+    if connection.vendor == "postgresql":
+        # The contact id zero-padded: identifiers then sort as they are inserted, and the unique index
+        # on them grows at its end instead of splitting pages all over (what makes PostgreSQL slow).
+        padded = "LPAD(CAST(numbered.id AS TEXT), 12, '0')"
+        # The batch's id picked from the slice's own (fresh batches have no statistics yet, and a join
+        # to them was planned as a scan of every batch for every call).
+        batch_id, join, join_params = "(CAST(%s AS BIGINT[]))[1 + (numbered.n - 1) / %s]", "", []
+        batch_params = [[batch.pk for batch in batches], size]
+    else:
+        padded = "printf('%%012d', numbered.id)"
+        batch_id, batch_params = "b.id", []
+        join = f"LEFT JOIN {batch_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
+        join_params = [campaign.pk, first_sequence, size]
+    # MATERIALIZED: the reason is worked out once per contact, however often the rest reads it. The
+    # calls to be made are numbered in contact order (n), and each run of `batch_size` goes into its
+    # batch; a skipped call has no number and no batch.
     sql = (
         f"WITH judged AS MATERIALIZED ("
         f"  SELECT c.id, {reason_sql} AS reason FROM {contact_table} c "
         f"  WHERE c.contact_list_id = %s AND c.id > %s AND c.id <= %s) "
         f"INSERT INTO {call_table} (campaign_id, contact_id, batch_id, client_identifier, state, phonon_uuid, "
         f"provider_message, updated_at) "
-        f"SELECT %s, numbered.id, b.id, CAST(%s AS TEXT) || {padded}, "
+        f"SELECT %s, numbered.id, {batch_id}, CAST(%s AS TEXT) || {padded}, "
         f"CASE WHEN numbered.reason IS NULL THEN %s ELSE %s END, '', COALESCE(numbered.reason, ''), %s "
-        f"FROM (SELECT judged.id, judged.reason, SUM(CASE WHEN judged.reason IS NULL THEN 1 ELSE 0 END) "
-        f"      OVER (ORDER BY judged.id ROWS UNBOUNDED PRECEDING) AS n FROM judged) AS numbered "
-        f"LEFT JOIN {batch_table} b ON numbered.reason IS NULL AND b.campaign_id = %s "
-        f"AND b.sequence = %s + (numbered.n - 1) / %s "
-        f"ORDER BY numbered.id"
+        f"FROM (SELECT judged.id, judged.reason, CASE WHEN judged.reason IS NULL THEN "
+        f"      SUM(CASE WHEN judged.reason IS NULL THEN 1 ELSE 0 END) "
+        f"      OVER (ORDER BY judged.id ROWS UNBOUNDED PRECEDING) END AS n FROM judged) AS numbered "
+        f"{join}ORDER BY numbered.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
                 *reason_params, campaign.contact_list_id, after_contact_id, last_contact_id,
-                campaign.pk, f"{campaign.token}-", Call.State.PENDING, Call.State.SKIPPED, timezone.now(),
-                campaign.pk, first_sequence, size,
+                campaign.pk, *batch_params, f"{campaign.token}-", Call.State.PENDING, Call.State.SKIPPED,
+                timezone.now(), *join_params,
             ],
         )
     if not rules.empty:
