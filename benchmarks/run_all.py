@@ -18,7 +18,9 @@ def main() -> int:
     for database in ("sqlite", "postgres"):
         failures += run(str(HERE / "bench_dispatch.py"), "--database", database, *quick) != 0
         failures += run(str(HERE / "bench_dnc.py"), "--database", database, *quick) != 0
-    failures += run(str(HERE / "bench_import.py")) != 0
+        failures += run(str(HERE / "bench_pages.py"), "--database", database, *quick) != 0
+        failures += run(str(HERE / "bench_first_call.py"), "--database", database) != 0
+    failures += run(str(HERE / "bench_import.py"), *quick) != 0
     failures += run(str(HERE / "bench_api.py"), "--database", "both") != 0
     return 1 if failures else 0
 
