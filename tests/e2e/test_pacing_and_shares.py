@@ -105,9 +105,11 @@ def launch(flow, contacts, *, first=0, priority="normal", name="list"):
 
 
 def shares_per_window(sandbox, first, second) -> list[float]:
-    """The second campaign's share of each whole window while both sent, from its first call on."""
+    """The second campaign's share of each whole window while both sent, from its first call on. The
+    last window before either ends is left out: there the one running out has only its final batches
+    in flight and nothing more to ask for, so it is no longer competing for the limit."""
     a, b = arrivals(sandbox, first), arrivals(sandbox, second)
-    start, end = b[0], min(a[-1], b[-1])
+    start, end = b[0], min(a[-1], b[-1]) - WINDOW
     shares = []
     while start + WINDOW <= end:
         in_a = sum(1 for t in a if start <= t < start + WINDOW)
