@@ -122,8 +122,12 @@ class ImapSession:
         folder = self.mailbox.processed_folder
         if not self._processed_folder_ready:
             if not self.client.folder_exists(folder):
-                with _refused(f'to create "{folder}"'):
+                try:
                     self.client.create_folder(folder)
+                except imaplib.IMAP4.error:
+                    # Another poller may have created it between our look and our create.
+                    if not self.client.folder_exists(folder):
+                        raise ImapRefused(f'The IMAP server refused to create "{folder}".') from None
             self._processed_folder_ready = True
         with _refused(f'to move the mail to "{folder}"'):
             self.client.add_flags([uid], [SEEN], silent=True)
