@@ -135,9 +135,9 @@ def test_two_normal_campaigns_started_apart_each_get_half_of_every_window(sandbo
     # given one normal campaign sending, and a second normal one launched 2.5 s later
     flow = make_flow()
     start_processes(workers=3)
-    first = launch(flow, 1800, name="Older")
+    first = launch(flow, 2400, name="Older")
     wait_for_first_call(sandbox, first, then=2.5)
-    second = launch(flow, 1500, first=10_000, name="Newer")
+    second = launch(flow, 2100, first=10_000, name="Newer")
 
     # when both run to the end
     assert finished(first).status == finished(second).status == Campaign.Status.COMPLETED
