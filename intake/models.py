@@ -127,6 +127,11 @@ class SftpIntake(models.Model):
     def source(self) -> str:
         return ContactList.Source.SFTP if self.mode == self.Mode.SFTP else ContactList.Source.DROP
 
+    @property
+    def channel(self) -> str:
+        """The IntakeFile channel of the files taken from here."""
+        return IntakeFile.Channel.SFTP if self.mode == self.Mode.SFTP else IntakeFile.Channel.DROP
+
     def clean(self):
         errors = {}
         if self.mode == self.Mode.SFTP:

@@ -92,9 +92,8 @@ def _refuse_irregular(intake: SftpIntake, entry: Entry) -> int:
         )
         if not created:
             return 0
-        channel = IntakeFile.Channel.SFTP if intake.mode == SftpIntake.Mode.SFTP else IntakeFile.Channel.DROP
         intake_file = IntakeFile.objects.create(
-            channel=channel, file_intake=intake, filename=entry.name, finished_at=timezone.now(),
+            channel=intake.channel, file_intake=intake, filename=entry.name, finished_at=timezone.now(),
             refusal=f"“{entry.name}” is a link or a folder, not a file; it was left in Upload and not read "
             "(links are never followed). Upload the file itself.",
         )
@@ -199,9 +198,8 @@ def _take(intake: SftpIntake, folder, seen: SeenRemoteFile, entry: Entry) -> str
 def _intake_file_for(intake: SftpIntake, seen: SeenRemoteFile) -> IntakeFile:
     if seen.intake_file_id:
         return IntakeFile.objects.select_related("flow").get(pk=seen.intake_file_id)
-    channel = IntakeFile.Channel.SFTP if intake.mode == SftpIntake.Mode.SFTP else IntakeFile.Channel.DROP
     with transaction.atomic():
-        intake_file = IntakeFile.objects.create(channel=channel, file_intake=intake, filename=seen.name)
+        intake_file = IntakeFile.objects.create(channel=intake.channel, file_intake=intake, filename=seen.name)
         SeenRemoteFile.objects.filter(pk=seen.pk).update(intake_file=intake_file)
     return intake_file
 
