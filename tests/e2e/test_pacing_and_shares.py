@@ -7,7 +7,7 @@ import pytest
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import launching
+from dialer import launching, steering
 from phonon.sandbox.provider import max_in_window
 from tests.factories import make_contact_list, make_flow
 from tests.processes import wait_until
@@ -97,11 +97,19 @@ def shared(paced):
     return paced
 
 
-def launch(flow, contacts, *, first=0, priority="normal", name="list"):
-    contact_list = make_contact_list(flow, contacts, first=first, name=name)
+def launch(contact_list, *, priority="normal"):
     return launching.campaign_launch(
-        contact_list=contact_list, window="00:00-24:00", batch_size=REQUEST, priority=priority, name=name,
+        contact_list=contact_list, window="00:00-24:00", batch_size=REQUEST, priority=priority,
+        name=contact_list.name,
     )
+
+
+def still_sending(campaign) -> bool:
+    """Whether the campaign had work left when the other finished; it is cancelled so the test ends."""
+    running = Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
+    steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    finished(campaign)
+    return running
 
 
 def shares_per_window(sandbox, first, second) -> list[float]:
@@ -132,15 +140,19 @@ def wait_for_first_call(sandbox, campaign, then: float = 0.0):
 
 
 def test_two_normal_campaigns_started_apart_each_get_half_of_every_window(sandbox, start_processes, shared):
-    # given one normal campaign sending, and a second normal one launched 2.5 s later
+    # given one normal campaign sending, and a second normal one launched 2.5 s later; the first is
+    # long enough to outlast the second however long the second takes to plan
     flow = make_flow()
+    older_list = make_contact_list(flow, 5000, name="Older")
+    newer_list = make_contact_list(flow, 2100, first=10_000, name="Newer")
     start_processes(workers=3)
-    first = launch(flow, 2400, name="Older")
+    first = launch(older_list)
     wait_for_first_call(sandbox, first, then=2.5)
-    second = launch(flow, 2100, first=10_000, name="Newer")
+    second = launch(newer_list)
 
-    # when both run to the end
-    assert finished(first).status == finished(second).status == Campaign.Status.COMPLETED
+    # when the second runs to the end (and the first, still sending, is then cancelled)
+    assert finished(second).status == Campaign.Status.COMPLETED
+    assert still_sending(first)
 
     # then the newer got 50% ± 15% of every window while both ran, and the limit stayed used
     shares = shares_per_window(sandbox, first, second)
@@ -151,15 +163,19 @@ def test_two_normal_campaigns_started_apart_each_get_half_of_every_window(sandbo
 
 
 def test_a_high_campaign_gets_two_thirds_against_a_normal_one(sandbox, start_processes, shared):
-    # given a normal campaign sending, and a high one launched 2.5 s later
+    # given a normal campaign sending, and a high one launched 2.5 s later; the normal one is long
+    # enough to outlast the high one however long the high one takes to plan
     flow = make_flow()
+    normal_list = make_contact_list(flow, 5000, name="Bulk renewals")
+    high_list = make_contact_list(flow, 2400, first=10_000, name="Payment reminders")
     start_processes(workers=3)
-    normal = launch(flow, 1500, name="Bulk renewals")
+    normal = launch(normal_list)
     wait_for_first_call(sandbox, normal, then=2.5)
-    high = launch(flow, 1800, first=10_000, priority="high", name="Payment reminders")
+    high = launch(high_list, priority="high")
 
-    # when both run to the end
-    assert finished(normal).status == finished(high).status == Campaign.Status.COMPLETED
+    # when the high one runs to the end (and the normal one, still sending, is then cancelled)
+    assert finished(high).status == Campaign.Status.COMPLETED
+    assert still_sending(normal)
 
     # then the high one got 67% ± 15% of every window while both ran
     shares = shares_per_window(sandbox, normal, high)
@@ -170,7 +186,7 @@ def test_a_high_campaign_gets_two_thirds_against_a_normal_one(sandbox, start_pro
 
 def test_a_low_campaign_alone_uses_the_whole_limit(sandbox, start_processes, shared):
     start_processes(workers=3)
-    low = launch(make_flow(), 1800, priority="low")
+    low = launch(make_contact_list(make_flow(), 1800), priority="low")
     assert finished(low).status == Campaign.Status.COMPLETED
     assert utilisation(arrivals(sandbox, low), even_rate=LIMIT / WINDOW, request_calls=REQUEST) >= 0.95
 
@@ -179,8 +195,8 @@ def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(san
     # given two normal campaigns sharing the limit
     flow = make_flow()
     start_processes(workers=3)
-    staying = launch(flow, 2400, name="Staying")
-    paused = launch(flow, 2400, first=10_000, name="Paused")
+    staying = launch(make_contact_list(flow, 2400, name="Staying"))
+    paused = launch(make_contact_list(flow, 2400, first=10_000, name="Paused"))
     wait_for_first_call(sandbox, paused, then=WINDOW)
 
     # when one is paused
