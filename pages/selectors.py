@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from campaigns.clock import elapsed_words, zone_label
 from campaigns.models import Campaign, ContactList
-from dialer.models import Batch, BatchAttempt, Call
-from dialer.progress import ACCEPTED_STATES, Progress, progress_by_campaign
+from dialer import tallies
+from dialer.models import Batch, BatchAttempt
+from dialer.progress import Progress, progress_by_campaign
 from dialer.ratelimit import rate_for
 
 
@@ -165,14 +166,7 @@ def flows_today(flows: QuerySet, *, now: datetime.datetime | None = None) -> lis
     The limit is shared by every flow of one account on one endpoint, so the meter shows the share."""
     now = now or timezone.now()
     flows = list(flows.select_related("account"))
-    placed = dict(
-        Call.objects.filter(
-            campaign__flow__in=flows, state__in=ACCEPTED_STATES, updated_at__gte=start_of_today(now)
-        )
-        .values_list("campaign__flow_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    placed = tallies.accepted_by_flow(flow_ids=[flow.pk for flow in flows], day=start_of_today(now).date())
     minute_ago = now - datetime.timedelta(seconds=60)
     last_minute = defaultdict(int)
     rows = (
