@@ -11,6 +11,8 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -814,3 +816,22 @@ def test_a_preview_that_refuses_the_file_marks_itself_fatal(client, alice):
     page = client.post(reverse("list_preview"), {"file": io.BytesIO(b"name\nAsha\n"), "filename": "x.csv"})
 
     assert 'data-fatal="true"' in page.content.decode() and "cannot be uploaded like this" in page.content.decode()
+
+
+def test_the_polled_pages_read_the_stored_tallies_and_never_the_calls(client, alice, acme_campaign):
+    # given a running campaign with every call placed
+    _place_all(acme_campaign)
+    client.force_login(alice)
+
+    # when the live fragment, the campaign list and the dashboard are polled
+    with CaptureQueriesContext(connection) as queries:
+        live = client.get(reverse("campaign_live", args=[acme_campaign.pk]), HTTP_HX_REQUEST="true").content.decode()
+        table = client.get(reverse("campaign_list"), HTTP_HX_REQUEST="true").content.decode()
+        dashboard = client.get(reverse("dashboard"), HTTP_HX_REQUEST="true").content.decode()
+
+    # then they show the counts, and not one of their queries reads the calls table (a scan per poll)
+    assert 'id="count-placed">5<' in live and "100%" in live
+    assert "Acme March campaign" in table and "5 / 5" in table.replace(",", "")
+    assert "Acme March campaign" in dashboard
+    calls_table = f'"{Call._meta.db_table}"'
+    assert [query["sql"] for query in queries if calls_table in query["sql"]] == []
