@@ -115,6 +115,9 @@ class BatchAttempt(models.Model):
 
     class Meta:
         ordering = ["batch", "number"]
+        # The pages' last-minute figures read attempts by time: an index keeps that a small range
+        # however many attempts history holds.
+        indexes = [models.Index(fields=["created_at"], name="batch_attempt_created_idx")]
 
 
 class Call(models.Model):
