@@ -12,10 +12,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
-            model_name='batchattempt',
-            index=models.Index(fields=['created_at'], name='batch_attempt_created_idx'),
-        ),
         migrations.CreateModel(
             name='AcceptedTally',
             fields=[
