@@ -5,6 +5,7 @@ tests/dialer and tests/e2e also checks them against a real count when it ends: t
 import datetime
 import importlib
 import json
+import threading
 from io import StringIO
 from types import SimpleNamespace
 
@@ -153,3 +154,34 @@ def test_the_migration_fills_the_tallies_of_existing_campaigns(sandbox):
 
     assert {campaign.pk: counted(campaign) for campaign in (sent, waiting)} == expected
     assert tallies.accepted_by_flow(flow_ids=[flow.pk], day=tallies.today()) == {flow.pk: 1200}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises every writer: no race to lose")
+def test_writers_racing_to_create_the_same_tally_rows_lose_no_count():
+    # given a campaign with no tally rows yet, and four workers writing back at once
+    campaign = running_campaign(make_flow(), 1)
+    CallTally.objects.all().delete()
+    AcceptedTally.objects.all().delete()
+    start = threading.Barrier(4)
+
+    def worker():
+        start.wait()
+        try:
+            for index in range(50):
+                with transaction.atomic():
+                    tallies.calls_moved(campaign_id=campaign.pk, shard=index % 2,
+                                        moves={(Call.State.PENDING, Call.State.PLACED): 1})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then every move counted once, on the two shards' rows and no more rows
+    assert counted(campaign) == {Call.State.PENDING: -200, Call.State.PLACED: 200}
+    assert CallTally.objects.filter(campaign=campaign).count() == 4
+    tallies.calls_recount(campaign_id=campaign.pk)  # the calls never moved: the guard compares real counts
