@@ -16,7 +16,7 @@ from django.utils import timezone
 from campaigns import lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
-from dialer import eligibility, ratelimit
+from dialer import eligibility, ratelimit, tallies
 from dialer.claims import LostClaim, batch_claim, batch_release, claimed, lease_until
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch, Call
@@ -163,7 +163,9 @@ def _wait_for_grant(batch: Batch, token: str):
 def _cancel_batch(batch: Batch, token: str) -> None:
     with transaction.atomic():
         if claimed(batch.pk, token).update(status=S.CANCELLED, completed_at=timezone.now(), claim_token=""):
-            Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+            skipped = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
                 state=Call.State.SKIPPED, provider_message=CANCELLED_BEFORE_SENT,
                 updated_at=timezone.now(),
             )
+            tallies.calls_moved(campaign_id=batch.campaign_id, shard=batch.pk,
+                                moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})

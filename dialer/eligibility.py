@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campaigns.donotcall.lists import dnc_lists_binding, dnc_today
 from campaigns.models import Campaign, Contact, DoNotCallEntry
-from dialer import steering
+from dialer import steering, tallies
 from dialer.claims import LostClaim, claimed
 from dialer.models import Batch, Call
 from flows.models import Account
@@ -196,9 +196,11 @@ def batch_drop_listed_calls(*, batch: Batch, token: str) -> int:
         if not dropped:
             return batch.call_count
         for reason, call_ids in dropped.items():
-            Call.objects.filter(pk__in=call_ids, state=Call.State.PENDING).update(
+            skipped = Call.objects.filter(pk__in=call_ids, state=Call.State.PENDING).update(
                 state=Call.State.SKIPPED, provider_message=reason, batch=None, updated_at=timezone.now()
             )
+            tallies.calls_moved(campaign_id=batch.campaign_id, shard=batch.pk,
+                                moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
         left = Call.objects.filter(batch=batch).count()
         if left:
             Batch.objects.filter(pk=batch.pk).update(call_count=left)

@@ -115,6 +115,9 @@ class BatchAttempt(models.Model):
 
     class Meta:
         ordering = ["batch", "number"]
+        # The pages' last-minute figures read attempts by time: an index keeps that a small range
+        # however many attempts history holds.
+        indexes = [models.Index(fields=["created_at"], name="batch_attempt_created_idx")]
 
 
 class Call(models.Model):
@@ -152,3 +155,45 @@ class Call(models.Model):
 
     def __str__(self):
         return self.client_identifier
+
+
+class CallTally(models.Model):
+    """How many of a campaign's calls are in one state: stored, so that no page counts calls per poll.
+
+    Changed only through dialer.tallies, in the transaction of the statement that creates or moves
+    the calls. Each (campaign, state) is spread over a few shards so that workers writing back
+    batches of one campaign at once do not queue on one row lock; a writer picks any shard, so
+    only the sum over shards means anything (one shard may hold a negative count)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="call_tallies", db_index=False)
+    state = models.CharField(max_length=20, choices=Call.State.choices)
+    shard = models.PositiveSmallIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "state", "shard"], name="call_tally_one_row_per_shard"),
+        ]
+
+    def __str__(self):
+        return f"{self.state} calls of campaign {self.campaign_id} (shard {self.shard}): {self.n}"
+
+
+class AcceptedTally(models.Model):
+    """How many of a campaign's calls the provider accepted (placed, or accepted with UUID unknown)
+    on one day in PHONON_TIMEZONE: the dashboard's "accepted today" without reading calls. Kept
+    like CallTally, in the same transactions."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="accepted_tallies", db_index=False)
+    day = models.DateField()
+    shard = models.PositiveSmallIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "day", "shard"], name="accepted_tally_one_row_per_shard"),
+        ]
+        indexes = [models.Index(fields=["day"], name="accepted_tally_day_idx")]
+
+    def __str__(self):
+        return f"calls of campaign {self.campaign_id} accepted on {self.day} (shard {self.shard}): {self.n}"

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, Contact
-from dialer import eligibility
+from dialer import eligibility, tallies
 from dialer.models import Batch, Call
 from dialer.recent_calls import calls_skip_recently_called
 from flows.models import Account
@@ -124,6 +124,8 @@ def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_i
                 timezone.now(), *join_params,
             ],
         )
+    tallies.calls_added_between(campaign_id=campaign.pk, after_contact_id=after_contact_id,
+                                last_contact_id=last_contact_id)
     if not rules.empty:
         _drop_unused_batches(campaign, count, first_sequence, after_contact_id, last_contact_id)
     return count

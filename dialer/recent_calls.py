@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns.models import Campaign, Contact, ContactList
+from dialer import tallies
 from dialer.models import Batch, Call
 
 ACCEPTED = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN)
@@ -125,6 +126,7 @@ def calls_skip_recently_called(*, campaign: Campaign, after_contact_id: int) -> 
             contact__primary_number__in=_numbers_of(group, since=since, zone=campaign.timezone),
         ).update(state=Call.State.SKIPPED, batch=None, provider_message=group.reason, updated_at=now)
     if skipped:
+        tallies.calls_moved(campaign_id=campaign.pk, moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
         _batches_recount(campaign)
     return skipped
 

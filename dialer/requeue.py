@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from dialer import tallies
 from dialer.models import Batch, Call
 
 
@@ -37,9 +38,10 @@ def batches_requeue_failed(*, campaign: Campaign) -> int:
             status=Batch.Status.PLANNED, attempts=0, next_attempt_at=None, completed_at=None,
             claim_token="", lease_until=None, queued_at=None, updated_at=now,
         )
-        Call.objects.filter(batch_id__in=failed_ids, state=Call.State.SKIPPED).update(
+        requeued = Call.objects.filter(batch_id__in=failed_ids, state=Call.State.SKIPPED).update(
             state=Call.State.PENDING, provider_code=None, provider_message="", updated_at=now
         )
+        tallies.calls_moved(campaign_id=campaign.pk, moves={(Call.State.SKIPPED, Call.State.PENDING): requeued})
         if campaign.status == Campaign.Status.COMPLETED:
             # The state machine has no completed -> running edge, deliberately: nothing else may
             # reopen a finished campaign. Re-queueing is the one case where it has work again, so

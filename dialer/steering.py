@@ -14,6 +14,7 @@ from campaigns.lifecycle import (
     campaign_transition,
 )
 from campaigns.models import Campaign
+from dialer import tallies
 from dialer.models import Batch, Call
 
 CANCELLED_BEFORE_SENT = "Campaign cancelled before this call was sent."
@@ -55,11 +56,14 @@ def campaign_cancel(*, campaign: Campaign, reason: str = "Cancelled by a manager
 
 def calls_skip(*, campaign_id: int, reason: str) -> int:
     """Mark the campaign's calls that are still pending and not in a batch being sent as skipped."""
-    return (
-        Call.objects.filter(campaign_id=campaign_id, state=Call.State.PENDING)
-        .filter(Q(batch__isnull=True) | ~Q(batch__status=Batch.Status.SENDING))
-        .update(state=Call.State.SKIPPED, provider_message=reason, updated_at=timezone.now())
-    )
+    with transaction.atomic():
+        skipped = (
+            Call.objects.filter(campaign_id=campaign_id, state=Call.State.PENDING)
+            .filter(Q(batch__isnull=True) | ~Q(batch__status=Batch.Status.SENDING))
+            .update(state=Call.State.SKIPPED, provider_message=reason, updated_at=timezone.now())
+        )
+        tallies.calls_moved(campaign_id=campaign_id, moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
+    return skipped
 
 
 def campaign_complete_if_done(*, campaign_id: int) -> bool:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import steering
+from dialer import steering, tallies
 from dialer.claims import claimed
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.splitting import batch_split, why_not_split
@@ -94,16 +94,18 @@ def _record_placed(batch: Batch, answer: client.Answer, *, partial: bool, messag
     with transaction.atomic():
         if not _finalise_batch(batch, S.PARTIAL if partial else S.PLACED, answer, message):
             return "already-final"
-        calls_mark_placed(batch_id=batch.pk, pairs=pairs, code=answer.code)
+        placed = calls_mark_placed(batch_id=batch.pk, pairs=pairs, code=answer.code)
         # 209 leaves out the calls it did not place; 200 says every call was accepted, so a call
         # it leaves out was accepted all the same, its UUID unknown (and must never be sent again).
         missing_state, missing_message = (
             (Call.State.REJECTED, NOT_PLACED_MISSING) if partial else (Call.State.ACCEPTED_UNKNOWN, ACCEPTED_MISSING)
         )
-        Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+        missing = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
             state=missing_state, provider_code=answer.code, provider_message=missing_message,
             updated_at=timezone.now(),
         )
+        tallies.calls_moved(campaign_id=batch.campaign_id, shard=batch.pk, moves={
+            (Call.State.PENDING, Call.State.PLACED): placed, (Call.State.PENDING, missing_state): missing})
     return "partial" if partial else "placed"
 
 
@@ -113,15 +115,16 @@ def calls_mark_placed(*, batch_id: int, pairs: list[tuple[str, str]], code: int 
         return 0
     table = Call._meta.db_table
     values = ",".join(["(%s, %s)"] * len(pairs))
+    # Not a WITH: Python's sqlite3 gives no row count for a statement that starts with one.
     sql = (
-        f"WITH answer(cid, puuid) AS (VALUES {values}) "
-        f"UPDATE {table} SET state = %s, phonon_uuid = answer.puuid, provider_code = %s, "
+        f"UPDATE {table} SET state = %s, phonon_uuid = answer.column2, provider_code = %s, "
         f"provider_message = '', updated_at = %s "
-        f"FROM answer WHERE {table}.client_identifier = answer.cid AND {table}.batch_id = %s "
-        f"AND {table}.state = %s"
+        f"FROM (VALUES {values}) AS answer WHERE {table}.client_identifier = answer.column1 "
+        f"AND {table}.batch_id = %s AND {table}.state = %s"
     )
-    params = [value for pair in pairs for value in pair]
-    params += [Call.State.PLACED, code, timezone.now(), batch_id, Call.State.PENDING]
+    params = [Call.State.PLACED, code, timezone.now()]
+    params += [value for pair in pairs for value in pair]
+    params += [batch_id, Call.State.PENDING]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -131,9 +134,11 @@ def _record_final(batch: Batch, status: str, call_state: str, answer: client.Ans
     with transaction.atomic():
         if not _finalise_batch(batch, status, answer, message):
             return "already-final"
-        Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+        moved = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
             state=call_state, provider_code=answer.code, provider_message=message, updated_at=timezone.now()
         )
+        tallies.calls_moved(campaign_id=batch.campaign_id, shard=batch.pk,
+                            moves={(Call.State.PENDING, call_state): moved})
     return status
 
 
@@ -161,10 +166,12 @@ def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str)
                 claim_token="", lease_until=None, updated_at=timezone.now(),
             ):
                 return "lost-claim"
-            Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
+            skipped = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
                 state=Call.State.SKIPPED, provider_code=answer.code, provider_message=reason,
                 updated_at=timezone.now(),
             )
+            tallies.calls_moved(campaign_id=batch.campaign_id, shard=batch.pk,
+                                moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
         return "failed"
     # An answer (a 500 in the body, an HTTP 429) says the request was not taken; silence or a
     # broken connection leaves it open whether it was.

@@ -15,10 +15,14 @@ from django.contrib.auth import get_user_model
 
 from config.celery import app
 from config.embedded_redis import EmbeddedRedis
+from dialer.tallies import tallies_differ
 from flows.models import DID, Account, Flow
 from phonon.sandbox import start_sandbox_thread
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+TESTS = Path(__file__).resolve().parent
+# Where workers send, are killed, split, cancel and re-queue: the stored tallies are checked after each test.
+TALLIES_CHECKED_IN = {"dialer", "e2e"}
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +54,21 @@ def _use_test_redis(redis_url, settings):
     stale = list(client.scan_iter("phonon:ratelimit:*:asking"))
     if stale:
         client.delete(*stale)
+
+
+@pytest.fixture(autouse=True)
+def _tallies_agree_with_the_calls(request):
+    """After each database test in tests/dialer and tests/e2e, the stored call tallies (dialer.tallies)
+    equal a real count of the calls by state. A test that writes calls behind the product's back
+    rebuilds them with calls_recount, as the recount_calls command repairs them."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or Path(str(request.node.path)).relative_to(TESTS).parts[0] not in TALLIES_CHECKED_IN:
+        yield
+        return
+    # Requested here so that the database outlives this check (and the test's workers stop before it).
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    yield
+    assert tallies_differ() == {}, "stored call tallies differ from the calls: {campaign: {state: (stored, counted)}}"
 
 
 @pytest.fixture

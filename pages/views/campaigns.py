@@ -120,7 +120,11 @@ def _calls_context(request, campaign):
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
         calls = calls.filter(contact__primary_number__endswith=form.cleaned_data["number"])
-    page_obj = Paginator(calls, CALLS_PER_PAGE).get_page(request.GET.get("calls"))
+    paginator = Paginator(calls, CALLS_PER_PAGE)
+    if not searching:
+        # The stored tallies know how many calls there are: counting them was a scan per poll.
+        paginator.count = campaign_progress(campaign).total
+    page_obj = paginator.get_page(request.GET.get("calls"))
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",

@@ -20,6 +20,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign, ContactList, RejectedRow
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
+from dialer.tallies import calls_recount
 from flows.models import DID, Account, Flow
 from tests.factories import make_contact_list, phone
 from tests.processes import wait_until
@@ -90,6 +91,7 @@ def finish(campaign, *, minutes=30, rejected=0):
     first = Call.objects.filter(campaign=campaign).order_by("id").values_list("pk", flat=True)[:rejected]
     Call.objects.filter(pk__in=list(first)).update(state=Call.State.REJECTED, provider_code=205,
                                                   provider_message="Invalid Contact Number", phonon_uuid="")
+    calls_recount()
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED, started_at=started,
                                                    finished_at=timezone.now())
 

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign
 from dialer.models import Call
+from dialer.tallies import calls_recount
 from tests.factories import make_contact_list, make_flow, phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -109,6 +110,7 @@ def test_progress_bars_and_the_lockout_page_render_under_the_policy(page, live_s
              state=Call.State.PLACED if index < 2 else Call.State.PENDING)
         for index, contact in enumerate(acme["list"].contacts.order_by("pk"))
     )
+    calls_recount()
 
     # a campaign's progress is drawn with an SVG attribute, not a style
     log_in(page, f"{base}/login/", "alice")

@@ -14,6 +14,7 @@ from campaigns.models import Campaign, DoNotCallEntry, DoNotCallList
 from dialer import dispatch, planning, pumping
 from dialer.launching import campaign_launch
 from dialer.models import Batch, Call
+from dialer.tallies import calls_recount
 from dialer.tasks import dispatch_tick_task
 from dialer.test_call import test_call_launch
 from flows.models import Account
@@ -273,6 +274,7 @@ def test_calls_older_than_the_caps_days_or_not_placed_do_not_count(sandbox):
     rejected = launch(make_contact_list(flow, 1, first=5))
     plan_and_start(rejected)
     Call.objects.filter(campaign=rejected).update(state=Call.State.REJECTED)
+    calls_recount()
 
     second = launch(make_contact_list(flow, 1))  # phone(0), called more than a day ago
     third = launch(make_contact_list(flow, 1, first=5))  # phone(5), whose only call was rejected

@@ -11,6 +11,7 @@ from campaigns.models import Campaign
 from dialer.models import Batch, Call
 from dialer.planning import campaign_plan
 from dialer.recent_calls import contact_list_called_summary
+from dialer.tallies import calls_recount
 from flows.models import Account
 from tests.factories import make_contact_list, make_flow
 
@@ -38,6 +39,7 @@ def test_a_relaunch_skips_the_numbers_placed_within_the_look_back_with_the_campa
     contact_list = make_contact_list(flow, 5)
     earlier = _planned(contact_list, name="March reminders")
     Call.objects.filter(campaign=earlier, contact__line__in=[2, 3, 4]).update(state=Call.State.PLACED)
+    calls_recount()
 
     # when the list is launched again with a 7-day look-back
     again = _planned(contact_list, status=Campaign.Status.SCHEDULED, skip_called_days=7)
@@ -57,8 +59,10 @@ def test_numbers_of_another_list_of_the_account_count_and_rejected_calls_do_not(
     # given one list placed (numbers 0-1) and one rejected (numbers 2-3), both of the account
     placed = _planned(make_contact_list(flow, 2, first=0, name="a"))
     Call.objects.filter(campaign=placed).update(state=Call.State.PLACED)
+    calls_recount()
     rejected = _planned(make_contact_list(flow, 2, first=2, name="b"))
     Call.objects.filter(campaign=rejected).update(state=Call.State.REJECTED)
+    calls_recount()
 
     # when a third list with numbers 0-3 is launched
     campaign = _planned(make_contact_list(flow, 4, first=0, name="c"), status=Campaign.Status.SCHEDULED,
@@ -74,9 +78,11 @@ def test_calls_older_than_the_look_back_and_other_accounts_do_not_count(flow):
     old = _planned(contact_list)
     Call.objects.filter(campaign=old).update(state=Call.State.PLACED,
                                              updated_at=timezone.now() - datetime.timedelta(days=8))
+    calls_recount()
     other_flow = make_flow(flow_id="OtherAcc", client_id="C999")
     other = _planned(make_contact_list(other_flow, 3))
     Call.objects.filter(campaign=other).update(state=Call.State.PLACED)
+    calls_recount()
 
     campaign = _planned(contact_list, status=Campaign.Status.SCHEDULED, skip_called_days=7)
 
@@ -98,6 +104,7 @@ def test_numbers_waiting_in_a_running_campaign_count_as_called(flow):
 def test_without_a_look_back_everyone_is_called(flow):
     contact_list = make_contact_list(flow, 3)
     Call.objects.filter(campaign=_planned(contact_list)).update(state=Call.State.PLACED)
+    calls_recount()
 
     campaign = _planned(contact_list, status=Campaign.Status.SCHEDULED, skip_called_days=None)
 
@@ -108,6 +115,7 @@ def test_the_summary_counts_the_lists_contacts_called_and_names_the_campaigns(fl
     contact_list = make_contact_list(flow, 4)
     earlier = _planned(contact_list, name="Monday")
     Call.objects.filter(campaign=earlier, contact__line__in=[2, 3]).update(state=Call.State.ACCEPTED_UNKNOWN)
+    calls_recount()
 
     summary = contact_list_called_summary(contact_list=contact_list, days=7)
 

@@ -10,6 +10,7 @@ from campaigns.models import Campaign, Contact, ContactList
 from campaigns.reports import excel_safe
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.results import RESULT_COLUMNS, export_results_csv, results_filename
+from dialer.tallies import calls_recount
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +71,7 @@ def campaign(acme_flow):
         state=Call.State.SKIPPED,
         provider_message="-dnc list",
     )
+    calls_recount()
     return campaign
 
 

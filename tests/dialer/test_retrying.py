@@ -7,6 +7,7 @@ from campaigns.models import Campaign, ContactList
 from dialer.models import Call
 from dialer.planning import campaign_plan
 from dialer.retrying import campaign_retry_list
+from dialer.tallies import calls_recount
 from tests.factories import make_contact_list, make_flow
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +19,7 @@ def _finished(states):
     campaign_plan(campaign_id=campaign.pk)
     for call, state in zip(Call.objects.filter(campaign=campaign).order_by("id"), states, strict=True):
         Call.objects.filter(pk=call.pk).update(state=state)
+    calls_recount()
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED)
     campaign.refresh_from_db()
     return campaign

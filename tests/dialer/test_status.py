@@ -10,6 +10,7 @@ from campaigns.models import Campaign
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.status import campaign_status_explained
+from dialer.tallies import calls_recount
 from tests.factories import make_contact_list, make_flow
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +67,7 @@ def test_a_sending_campaign_says_how_long_is_left_at_its_pace(flow):
     _sent(campaign, 2)  # 200 calls in the last minute
     Call.objects.filter(campaign=campaign, batch__in=Batch.objects.filter(campaign=campaign)[:2]).update(
         state=Call.State.PLACED)
+    calls_recount()
 
     explained = campaign_status_explained(campaign, now=NOW)
 
@@ -90,6 +92,7 @@ def test_a_provider_pause_names_who_fixes_it_and_does_not_lead_with_resume(flow)
 def test_a_completed_campaign_keeps_its_times_and_outcome(flow):
     campaign = _campaign(make_contact_list(flow, 3), status=Campaign.Status.COMPLETED)
     Call.objects.filter(campaign=campaign).update(state=Call.State.PLACED)
+    calls_recount()
     Campaign.objects.filter(pk=campaign.pk).update(finished_at=NOW)
     campaign.refresh_from_db()
 

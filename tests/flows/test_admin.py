@@ -17,6 +17,7 @@ from dialer.admin import body_for_display
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.requeue import batches_requeue_failed
+from dialer.tallies import calls_recount
 from flows.models import DID, Account, Flow
 from tests.factories import make_contact_list
 
@@ -194,6 +195,7 @@ def test_requeue_puts_failed_batches_back_and_keeps_their_frozen_body(campaign):
         next_attempt_at=timezone.now(), completed_at=timezone.now(),
     )
     Call.objects.filter(batch=batch).update(state=Call.State.SKIPPED, provider_message="Failed after 8 attempts")
+    calls_recount()
     Batch.objects.filter(campaign=campaign).exclude(pk=batch.pk).update(status=Batch.Status.PLACED)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED, finished_at=timezone.now())
 
@@ -358,6 +360,7 @@ def test_an_own_list_cannot_be_attached_to_other_accounts(client, root, flow):
 
 def test_campaign_list_shows_each_campaigns_progress(client, root, campaign):
     Call.objects.filter(campaign=campaign, batch__sequence=1).update(state=Call.State.PLACED)
+    calls_recount()
 
     page = client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
 
