@@ -44,12 +44,6 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
     with transaction.atomic():
         if not _planner_lock(campaign_id):
             return None
-        if connection.vendor == "postgresql":
-            # A crash loses at most this slice, which the planner plans again (it resumes after the
-            # last contact planned). Nothing acts on it before a later synchronous commit (a claim)
-            # flushes the log up to it.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
         # One planner per account at a time. The dialling cap counts the calls the account's other
         # campaigns hold; two campaigns launched at once would otherwise each miss the other's
         # uncommitted slice and both call the same number. The account's row lock serialises their
