@@ -59,9 +59,15 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
         last_contact_id = Call.objects.filter(campaign_id=campaign_id).order_by("-contact_id").values_list(
             "contact_id", flat=True
         ).first() or 0
+        first_sequence = (
+            Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first()
+            or 0
+        ) + 1
         rules = eligibility.rules_for(account=campaign.flow.account, exclude_campaign_id=campaign.pk)
-        planned = _plan_slice(campaign, rules, after_contact_id=last_contact_id, limit=slice_size)
-        calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id)
+        planned = _plan_slice(
+            campaign, rules, after_contact_id=last_contact_id, first_sequence=first_sequence, limit=slice_size
+        )
+        calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id, first_sequence=first_sequence)
         done = planned < slice_size
         now = timezone.now()
         # updated_at: the dispatch tick takes a campaign unplanned and untouched for a while for one
@@ -87,7 +93,9 @@ def _planner_lock(campaign_id: int) -> bool:
         return cursor.fetchone()[0]
 
 
-def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_id: int, limit: int) -> int:
+def _plan_slice(
+    campaign: Campaign, rules: eligibility.Rules, *, after_contact_id: int, first_sequence: int, limit: int
+) -> int:
     """Create the slice's calls in one INSERT ... SELECT: each contact's skip reason comes from
     dialer.eligibility, the others are numbered in contact order and each run of `batch_size` goes
     into its batch. No call passes through Python. Returns the number of contacts in the slice."""
@@ -102,9 +110,6 @@ def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_i
     if not count:
         return 0
     size = campaign.batch_size
-    first_sequence = (
-        Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    ) + 1
     # Batches for every contact of the slice; those the skipped calls leave empty are dropped below.
     batches = Batch.objects.bulk_create(
         [
