@@ -240,14 +240,16 @@ PLAN_TARGET_SECONDS = 10
 def bench_planning(*, quick: bool) -> dict:
     """(c) plan 1,000,000 contacts in slices growing as the plan task's chain does (target: 10 s);
     baseline: a plain ORM planner (Call objects built in Python)."""
+    from bench_first_call import contact_list_in_sql
+
     from campaigns import lifecycle
     from dialer import planning
     from dialer.models import Batch, Call
-    from tests.factories import make_contact_list, make_flow
+    from tests.factories import make_flow
 
     contacts = 200_000 if quick else 1_000_000
     flow = make_flow(flow_id="PLANbnch", client_id="plan-bench")
-    contact_list = make_contact_list(flow, contacts)
+    contact_list = contact_list_in_sql(flow, contacts)
     campaign = lifecycle.campaign_create(contact_list=contact_list)
     started = time.perf_counter()
     size = planning.FIRST_SLICE

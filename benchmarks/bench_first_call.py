@@ -22,16 +22,48 @@ import time
 TARGET_SECONDS = 5.0
 
 
+def contact_list_in_sql(flow, count: int, *, first: int = 0, name: str = "list"):
+    """A list of `count` imported contacts shaped as tests.factories.make_contact_list makes them, written by
+    one INSERT ... SELECT (a million in seconds instead of minutes of bulk_create), then on PostgreSQL
+    ANALYZEd as an import leaves it."""
+    from django.db import connection
+
+    from campaigns.models import Contact, ContactList
+
+    contact_list = ContactList.objects.create(
+        flow=flow, name=name, status=ContactList.Status.IMPORTED, imported_count=count, rows_done=count
+    )
+    table = Contact._meta.db_table
+    columns = "(contact_list_id, line, primary_number, numbers, variables, start_at, external_id)"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} {columns} SELECT %s, i + 2, n, jsonb_build_array(n), "
+                f"jsonb_build_object('name', 'Customer ' || (%s + i)), NULL, '' FROM generate_series(0, %s - 1) AS i, "
+                f"LATERAL (SELECT '9198' || LPAD(CAST(%s + i AS TEXT), 8, '0') AS n) AS numbered ORDER BY i",
+                [contact_list.pk, first, count, first],
+            )
+            cursor.execute(f"ANALYZE {table}")
+        else:
+            cursor.execute(
+                f"WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < %s - 1) "
+                f"INSERT INTO {table} {columns} SELECT %s, i + 2, '9198' || printf('%%08d', %s + i), "
+                f"json_array('9198' || printf('%%08d', %s + i)), json_object('name', 'Customer ' || (%s + i)), "
+                f"NULL, '' FROM seq",
+                [count, contact_list.pk, first, first, first],
+            )
+    return contact_list
+
+
 def launch_to_first_call(flow, sandbox, contacts: int, *, first: int, analyze: bool = False) -> dict:
     from django.db import connection
 
     from dialer import dispatch, launching, planning
     from dialer.models import Batch
     from dialer.tasks import plan_campaign_task
-    from tests.factories import make_contact_list
 
-    contact_list = make_contact_list(flow, contacts, first=first, name=f"list {contacts:,}")
-    if analyze and connection.vendor == "postgresql":  # statistics as if autovacuum had analysed the new list
+    contact_list = contact_list_in_sql(flow, contacts, first=first, name=f"list {contacts:,}")
+    if analyze and connection.vendor == "postgresql":  # every table's statistics fresh, as autovacuum leaves them
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     ledger_before = len(sandbox.provider.ledger())
@@ -92,7 +124,7 @@ def main() -> None:
         sandbox.stop()
         if env["redis"]:
             env["redis"].stop()
-    analysed = ", lists ANALYZEd before the launch" if args.analyze else ", lists as created (not analysed)"
+    analysed = ", database ANALYZEd before each launch" if args.analyze else ", lists analysed as an import leaves them"
     print(f"\nfirst call latency ({args.database}{analysed}): launch to the provider's first accepted call")
     for label, r in (("baseline", baseline), *(("list", r) for r in results)):
         verdict = "ok" if r["first_call_s"] <= TARGET_SECONDS else "ABOVE"
