@@ -126,12 +126,8 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
     if campaign.start_at and campaign.start_at > now and status == Campaign.Status.SCHEDULED:
         return StatusExplained("scheduled", f"Scheduled: starts {zoned_time(campaign.start_at, zone, utc=True)}",
                                planning, primary_action="edit", times=times)
-    if planning and (status == Campaign.Status.SCHEDULED or not progress.pending):
-        # Nothing to send yet, or all sent of what is planned so far: the planner is what it waits for.
-        return StatusExplained("planning", f"{planning[0].upper()}{planning[1:]}", "Each call is put into a "
-                               f"request of up to {campaign.batch_size} calls; the first requests go out as soon "
-                               "as the first ones are planned.",
-                               primary_action="pause" if status == Campaign.Status.RUNNING else "", times=times)
+    if planning and status == Campaign.Status.SCHEDULED:
+        return _planning(campaign, planning, times)
     if not campaign_in_window(campaign, now):
         opening = next_window_opening(campaign, now)
         when = f" (opens {zoned_time(opening, zone, utc=True)})" if opening else ""
@@ -139,6 +135,8 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
                                "Nothing is sent outside the calling window.", primary_action="edit", times=times)
     if status == Campaign.Status.SCHEDULED:
         return StatusExplained("starting", "Starting: the first requests go out in a few seconds", times=times)
+    if planning and not progress.pending:
+        return _planning(campaign, planning, times)  # all of what is planned so far is sent
     if not progress.pending:
         return StatusExplained("finishing", "Finishing: waiting for the provider's last answers", times=times)
     return _sending(campaign, progress, now, times)
@@ -170,6 +168,15 @@ def _sending(campaign, progress, now, times) -> StatusExplained:
     return StatusExplained("sending", f"Sending ({left} left{'; ' + planning if planning else ''})",
                            f"{mine:,} call{'s' if mine != 1 else ''} sent in the last minute.",
                            primary_action="pause", times=times)
+
+
+def _planning(campaign: Campaign, planning: str, times) -> StatusExplained:
+    """Nothing to send until the planner has planned more: it is what the campaign waits for."""
+    return StatusExplained(
+        "planning", f"{planning[0].upper()}{planning[1:]}", f"Each call is put into a request of up to "
+        f"{campaign.batch_size} calls; the first requests go out as soon as the first ones are planned.",
+        primary_action="pause" if campaign.status == Campaign.Status.RUNNING else "", times=times,
+    )
 
 
 def _planning_words(campaign: Campaign, progress: Progress) -> str:
