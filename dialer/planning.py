@@ -2,7 +2,9 @@
 
 Planning runs in slices (a transaction each) so that a list of millions never holds one long
 write lock; each slice picks up after the last contact already planned, so a planner killed half
-way resumes where it stopped. A campaign is dispatched only once `planned_at` is set.
+way resumes where it stopped. The first slice is small and the campaign may start as soon as it
+commits: its batches go out while the later, larger slices are planned behind them. `planned_at` is
+set with the last slice; a campaign completes only once it is set and every batch is final.
 
 Who may be called is decided in the same statement (dialer.eligibility): a contact on a
 do-not-call list, or over the account's dialling cap, gets a SKIPPED call with the reason and no
@@ -19,15 +21,29 @@ from dialer.recent_calls import calls_skip_recently_called
 from flows.models import Account
 
 PLAN_SLICE = 100_000
+# The first requests leave once the first slice commits, so it is small (a few batches, milliseconds
+# however large the list); later slices grow to PLAN_SLICE, where a big list plans fastest.
+FIRST_SLICE = 2_000
+SLICE_GROWTH = 5
+# pg_try_advisory_xact_lock's first key: "the planner of campaign <second key>".
+PLANNER_LOCK = 16_001
 
 
-def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
-    """Plan the next slice of the campaign. Returns True once the whole campaign is planned."""
+def next_slice_size(size: int) -> int:
+    return min(PLAN_SLICE, size * SLICE_GROWTH)
+
+
+def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | None:
+    """Plan the next slice of the campaign. Returns True once the whole campaign is planned (or it
+    ended: a cancelled campaign's unplanned contacts never get calls), False while more is left,
+    and None when another planner of this campaign is at it (its own chain goes on)."""
     campaign = Campaign.objects.select_related("flow__account").get(pk=campaign_id)
     if campaign.planned_at is not None or campaign.is_final:
         return True
     slice_size = max(campaign.batch_size, slice_size - slice_size % campaign.batch_size)
     with transaction.atomic():
+        if not _planner_lock(campaign_id):
+            return None
         # One planner per account at a time. The dialling cap counts the calls the account's other
         # campaigns hold; two campaigns launched at once would otherwise each miss the other's
         # uncommitted slice and both call the same number. The account's row lock serialises their
@@ -35,19 +51,28 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
         # PostgreSQL every statement after it sees what the other committed (READ COMMITTED).
         # SQLite's IMMEDIATE transactions serialise writers already: there both locks are no-ops.
         Account.objects.select_for_update().filter(pk=campaign.flow.account_id).first()
-        # Lock the campaign row so two planners never interleave.
-        Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        # The campaign's row: a cancel committed meanwhile stops the planner here, and splitting
+        # takes batch sequence numbers under the same lock.
+        locked = Campaign.objects.select_for_update().filter(pk=campaign_id).values_list("status", "planned_at").first()
+        if locked is None or locked[1] is not None or locked[0] in Campaign.FINAL_STATUSES:
+            return True
         last_contact_id = Call.objects.filter(campaign_id=campaign_id).order_by("-contact_id").values_list(
             "contact_id", flat=True
         ).first() or 0
+        first_sequence = (
+            Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first()
+            or 0
+        ) + 1
         rules = eligibility.rules_for(account=campaign.flow.account, exclude_campaign_id=campaign.pk)
-        planned = _plan_slice(campaign, rules, after_contact_id=last_contact_id, limit=slice_size)
-        calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id)
-        if planned < slice_size:
-            Campaign.objects.filter(pk=campaign_id).update(planned_at=timezone.now())
-            done = True
-        else:
-            done = False
+        planned = _plan_slice(
+            campaign, rules, after_contact_id=last_contact_id, first_sequence=first_sequence, limit=slice_size
+        )
+        calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id, first_sequence=first_sequence)
+        done = planned < slice_size
+        now = timezone.now()
+        # updated_at: the dispatch tick takes a campaign unplanned and untouched for a while for one
+        # whose planner was lost.
+        Campaign.objects.filter(pk=campaign_id).update(planned_at=now if done else None, updated_at=now)
     if done and connection.vendor == "postgresql":
         # A million fresh rows leave the planner's statistics stale until autovacuum comes by;
         # dispatch's per-batch queries need them now.
@@ -56,7 +81,21 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool:
     return done
 
 
-def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_id: int, limit: int) -> int:
+def _planner_lock(campaign_id: int) -> bool:
+    """One planner per campaign: a second chain (re-queued by the tick while the first was only
+    slow) steps aside instead of queueing behind the locks. SQLite runs one writer at a time anyway."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(CAST(%s AS INTEGER), CAST(%s AS INTEGER))", [PLANNER_LOCK, campaign_id]
+        )
+        return cursor.fetchone()[0]
+
+
+def _plan_slice(
+    campaign: Campaign, rules: eligibility.Rules, *, after_contact_id: int, first_sequence: int, limit: int
+) -> int:
     """Create the slice's calls in one INSERT ... SELECT: each contact's skip reason comes from
     dialer.eligibility, the others are numbered in contact order and each run of `batch_size` goes
     into its batch. No call passes through Python. Returns the number of contacts in the slice."""
@@ -71,9 +110,6 @@ def _plan_slice(campaign: Campaign, rules: eligibility.Rules, *, after_contact_i
     if not count:
         return 0
     size = campaign.batch_size
-    first_sequence = (
-        Batch.objects.filter(campaign=campaign).order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    ) + 1
     # Batches for every contact of the slice; those the skipped calls leave empty are dropped below.
     batches = Batch.objects.bulk_create(
         [

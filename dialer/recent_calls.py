@@ -109,10 +109,11 @@ def contact_list_called_summary(*, contact_list: ContactList, days: int, now=Non
     return CalledSummary(count, list(by_campaign))
 
 
-def calls_skip_recently_called(*, campaign: Campaign, after_contact_id: int) -> int:
+def calls_skip_recently_called(*, campaign: Campaign, after_contact_id: int, first_sequence: int = 1) -> int:
     """Planning's follow-up, in its transaction: the slice's pending calls to numbers called within
-    the campaign's look-back become skipped with the reason, leave their batch, and batches left
-    empty are removed (a batch's request carries every call in it)."""
+    the campaign's look-back become skipped with the reason, leave their batch, and the slice's
+    batches (sequence from `first_sequence`) left empty are removed (a batch's request carries every
+    call in it). Earlier slices' batches are left alone: they may be on their way to the provider."""
     if campaign.skip_called_days is None:
         return 0
     now = timezone.now()
@@ -127,12 +128,14 @@ def calls_skip_recently_called(*, campaign: Campaign, after_contact_id: int) -> 
         ).update(state=Call.State.SKIPPED, batch=None, provider_message=group.reason, updated_at=now)
     if skipped:
         tallies.calls_moved(campaign_id=campaign.pk, moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
-        _batches_recount(campaign)
+        _batches_recount(campaign, first_sequence)
     return skipped
 
 
-def _batches_recount(campaign: Campaign) -> None:
-    planned = Batch.objects.filter(campaign=campaign, status=Batch.Status.PLANNED).annotate(n=Count("calls"))
+def _batches_recount(campaign: Campaign, first_sequence: int) -> None:
+    planned = Batch.objects.filter(
+        campaign=campaign, status=Batch.Status.PLANNED, sequence__gte=first_sequence
+    ).annotate(n=Count("calls"))
     Batch.objects.filter(pk__in=list(planned.filter(n=0).values_list("pk", flat=True))).delete()
     for batch_id, calls in planned.filter(n__gt=0).exclude(n=F("call_count")).values_list("pk", "n"):
         Batch.objects.filter(pk=batch_id).update(call_count=calls)

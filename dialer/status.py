@@ -110,7 +110,10 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
     if status == Campaign.Status.COMPLETED:
         return StatusExplained("completed", "Completed", _outcome_words(progress), times=times)
     if status == Campaign.Status.CANCELLED:
-        return StatusExplained("cancelled", "Cancelled", campaign.status_reason, times=times)
+        detail = campaign.status_reason
+        if campaign.planned_at is None:
+            detail = f"{detail} {_cancelled_while_planning(campaign, progress)}".strip()
+        return StatusExplained("cancelled", "Cancelled", detail, times=times)
     if status == Campaign.Status.PAUSED:
         code = _pause_code(campaign)
         if code in FIXES:
@@ -119,12 +122,12 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
                                    fixed_by=fixed_by, times=times)
         return StatusExplained("paused", "Paused", campaign.status_reason, next_step="Resume to send the rest.",
                                primary_action="resume", times=times)
-    if campaign.planned_at is None and status == Campaign.Status.SCHEDULED:
-        return StatusExplained("planning", "Planning the batches", "Each call is put into a request of up to "
-                               f"{campaign.batch_size} calls; this takes a few seconds.", times=times)
+    planning = _planning_words(campaign, progress)
     if campaign.start_at and campaign.start_at > now and status == Campaign.Status.SCHEDULED:
         return StatusExplained("scheduled", f"Scheduled: starts {zoned_time(campaign.start_at, zone, utc=True)}",
-                               primary_action="edit", times=times)
+                               planning, primary_action="edit", times=times)
+    if planning and status == Campaign.Status.SCHEDULED:
+        return _planning(campaign, planning, times)
     if not campaign_in_window(campaign, now):
         opening = next_window_opening(campaign, now)
         when = f" (opens {zoned_time(opening, zone, utc=True)})" if opening else ""
@@ -132,6 +135,8 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
                                "Nothing is sent outside the calling window.", primary_action="edit", times=times)
     if status == Campaign.Status.SCHEDULED:
         return StatusExplained("starting", "Starting: the first requests go out in a few seconds", times=times)
+    if planning and not progress.pending:
+        return _planning(campaign, planning, times)  # all of what is planned so far is sent
     if not progress.pending:
         return StatusExplained("finishing", "Finishing: waiting for the provider's last answers", times=times)
     return _sending(campaign, progress, now, times)
@@ -156,10 +161,38 @@ def _sending(campaign, progress, now, times) -> StatusExplained:
             "whichever campaign sends them.", times=times,
         )
     pace = mine or share.per_minute_each(extra=1)
-    left = duration_words(progress.pending / pace * 60)
-    return StatusExplained("sending", f"Sending ({left} left)",
+    planning = _planning_words(campaign, progress)
+    # While planning goes on, what is left is the list's contacts not yet final (planned or not).
+    unplanned = max(0, campaign.contact_list.imported_count - progress.total) if planning else 0
+    left = duration_words((progress.pending + unplanned) / pace * 60)
+    return StatusExplained("sending", f"Sending ({left} left{'; ' + planning if planning else ''})",
                            f"{mine:,} call{'s' if mine != 1 else ''} sent in the last minute.",
                            primary_action="pause", times=times)
+
+
+def _planning(campaign: Campaign, planning: str, times) -> StatusExplained:
+    """Nothing to send until the planner has planned more: it is what the campaign waits for."""
+    return StatusExplained(
+        "planning", f"{planning[0].upper()}{planning[1:]}", f"Each call is put into a request of up to "
+        f"{campaign.batch_size} calls; the first requests go out as soon as the first ones are planned.",
+        primary_action="pause" if campaign.status == Campaign.Status.RUNNING else "", times=times,
+    )
+
+
+def _planning_words(campaign: Campaign, progress: Progress) -> str:
+    """"planning: 12,000 of 1,000,000 contacts planned" while the planner goes on, else ""."""
+    if campaign.planned_at is not None:
+        return ""
+    contacts = max(campaign.contact_list.imported_count, progress.total)
+    return f"planning: {progress.total:,} of {contacts:,} contacts planned"
+
+
+def _cancelled_while_planning(campaign: Campaign, progress: Progress) -> str:
+    unplanned = campaign.contact_list.imported_count - progress.total
+    if unplanned <= 0:
+        return ""
+    return (f"Cancelled before its planning ended: {unplanned:,} of the list's contacts were never planned, "
+            "so they have no calls.")
 
 
 def _pending(campaign) -> int:

@@ -1,5 +1,6 @@
 """Celery tasks: thin wrappers that take ids and call one function each. All safe to run twice."""
 
+import datetime
 import logging
 
 from celery import shared_task
@@ -13,6 +14,11 @@ from dialer.models import Batch
 
 log = logging.getLogger(__name__)
 
+# A campaign is planned while scheduled, running or paused; a planner that has not finished a slice
+# for this long is taken for lost (a slice commits in seconds) and another is started.
+PLANNED_WHILE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
+PLANNER_LOST_AFTER = 30
+
 
 def enqueue_batches(batch_ids: list[int]) -> None:
     for batch_id in batch_ids:
@@ -20,18 +26,25 @@ def enqueue_batches(batch_ids: list[int]) -> None:
 
 
 @shared_task(ignore_result=True)
-def plan_campaign_task(campaign_id: int) -> None:
-    # Large campaigns are planned in slices that re-queue themselves.
-    if not planning.campaign_plan(campaign_id=campaign_id):
-        plan_campaign_task.delay(campaign_id)
-        return
+def plan_campaign_task(campaign_id: int, slice_size: int = planning.FIRST_SLICE) -> None:
+    # Slices that re-queue themselves, growing; the campaign starts after the first one.
+    done = planning.campaign_plan(campaign_id=campaign_id, slice_size=slice_size)
+    if done is None:
+        return  # another planner of this campaign is at it
+    if not done:
+        plan_campaign_task.delay(campaign_id, planning.next_slice_size(slice_size))
     _start_if_due(campaign_id)
+    if done:
+        # Its last batches may have finished before the last slice was planned.
+        steering.campaign_complete_if_done(campaign_id=campaign_id)
 
 
 def _start_if_due(campaign_id: int) -> None:
     campaign = Campaign.objects.filter(pk=campaign_id).first()
-    if campaign is None or campaign.status != Campaign.Status.SCHEDULED or campaign.planned_at is None:
+    if campaign is None or campaign.status != Campaign.Status.SCHEDULED:
         return
+    if campaign.planned_at is None and not Batch.objects.filter(campaign_id=campaign_id).exists():
+        return  # nothing planned to send yet
     if campaign.start_at and campaign.start_at > timezone.now():
         return  # the tick starts it when due: a stored due time, never a Celery ETA
     if lifecycle.campaign_start(campaign_id=campaign_id):
@@ -53,12 +66,15 @@ def dispatch_tick_task() -> None:
     """Run by beat every few seconds: start due campaigns, pump running ones, re-queue lost work,
     complete finished campaigns, and plan campaigns whose planner was lost."""
     now = timezone.now()
-    for campaign in Campaign.objects.filter(status=Campaign.Status.SCHEDULED).only("planned_at", "updated_at"):
-        if campaign.planned_at is None:
-            if (now - campaign.updated_at).total_seconds() > 30:
-                plan_campaign_task.delay(campaign.pk)
-            continue
-        _start_if_due(campaign.pk)
+    lost_after = now - datetime.timedelta(seconds=PLANNER_LOST_AFTER)
+    for campaign_id in Campaign.objects.filter(
+        status__in=PLANNED_WHILE, planned_at__isnull=True, updated_at__lt=lost_after
+    ).values_list("pk", flat=True):
+        # Touched, so that the next ticks leave the new planner alone while it works.
+        if Campaign.objects.filter(pk=campaign_id, updated_at__lt=lost_after).update(updated_at=now):
+            plan_campaign_task.delay(campaign_id)
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED).values_list("pk", flat=True):
+        _start_if_due(campaign_id)
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
         steering.campaign_complete_if_done(campaign_id=campaign_id)
         enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id, now=now))

@@ -75,6 +75,29 @@ def test_a_sending_campaign_says_how_long_is_left_at_its_pace(flow):
     assert explained.primary_action == "pause" and explained.detail == "200 calls sent in the last minute."
 
 
+def test_a_campaign_sending_while_it_is_still_planned_counts_the_unplanned_contacts_as_left(flow):
+    campaign = lifecycle.campaign_create(contact_list=make_contact_list(flow, 1000), name="Spring", batch_size=100,
+                                         window="00:00-24:00")
+    campaign_plan(campaign_id=campaign.pk, slice_size=300)  # the first slice only
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, started_at=NOW)
+    campaign.refresh_from_db()
+    _sent(campaign, 2)  # 200 calls in the last minute
+    Call.objects.filter(campaign=campaign, batch__in=Batch.objects.filter(campaign=campaign)[:2]).update(
+        state=Call.State.PLACED)
+
+    explained = campaign_status_explained(campaign, now=NOW)
+
+    # 100 planned and 700 not yet planned are left, at 200 a minute
+    assert explained.headline == "Sending (about 4 minutes left; planning: 300 of 1,000 contacts planned)"
+    assert explained.state == "sending" and explained.primary_action == "pause"
+
+    Call.objects.filter(campaign=campaign).update(state=Call.State.PLACED)
+    explained = campaign_status_explained(campaign, now=NOW)
+
+    assert explained.state == "planning" and explained.headline == "Planning: 300 of 1,000 contacts planned"
+    assert explained.primary_action == "pause"
+
+
 def test_a_provider_pause_names_who_fixes_it_and_does_not_lead_with_resume(flow):
     campaign = _campaign(make_contact_list(flow, 10), status=Campaign.Status.RUNNING)
     Batch.objects.filter(campaign=campaign).update(status=Batch.Status.HELD, response_code=202)

@@ -1,0 +1,72 @@
+"""Planning: one planner per campaign, and nothing planned for a campaign that ended."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from campaigns import lifecycle
+from campaigns.models import Campaign
+from dialer import planning, steering
+from dialer.models import Batch, Call
+from tests.factories import make_contact_list, make_flow
+
+
+def campaign_of(contacts: int) -> Campaign:
+    campaign = lifecycle.campaign_create(contact_list=make_contact_list(make_flow(), contacts), window="00:00-24:00")
+    lifecycle.campaign_schedule(campaign=campaign)
+    return campaign
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_planner_of_the_same_campaign_steps_aside_while_the_first_works():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: two planners cannot overlap there")
+    campaign = campaign_of(1_000)
+    holding, release = threading.Event(), threading.Event()
+
+    def first_planner():
+        # What a planner holds for the whole of its slice's transaction.
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [planning.PLANNER_LOCK, campaign.pk])
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_planner)
+    thread.start()
+    try:
+        assert holding.wait(timeout=30)
+        assert planning.campaign_plan(campaign_id=campaign.pk) is None
+        assert not Call.objects.filter(campaign=campaign).exists()
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert planning.campaign_plan(campaign_id=campaign.pk) is True
+    assert Call.objects.filter(campaign=campaign).count() == 1_000
+
+
+@pytest.mark.django_db
+def test_a_campaign_cancelled_before_its_planner_ran_gets_no_calls():
+    campaign = campaign_of(600)
+    steering.campaign_cancel(campaign=campaign)
+
+    assert planning.campaign_plan(campaign_id=campaign.pk) is True
+    assert not Call.objects.filter(campaign=campaign).exists()
+    assert not Batch.objects.filter(campaign=campaign).exists()
+
+
+@pytest.mark.django_db
+def test_each_slice_marks_the_campaign_touched_and_the_last_one_planned():
+    campaign = campaign_of(1_200)
+    before = Campaign.objects.get(pk=campaign.pk).updated_at
+
+    assert planning.campaign_plan(campaign_id=campaign.pk, slice_size=1_000) is False
+    touched = Campaign.objects.get(pk=campaign.pk)
+    assert touched.updated_at > before and touched.planned_at is None
+
+    assert planning.campaign_plan(campaign_id=campaign.pk, slice_size=1_000) is True
+    assert Campaign.objects.get(pk=campaign.pk).planned_at is not None
+    assert list(Batch.objects.filter(campaign=campaign).values_list("call_count", flat=True)) == [500, 500, 200]
