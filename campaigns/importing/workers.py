@@ -1,0 +1,45 @@
+"""Worker processes that check a large file's records while the importing process reads and stores.
+
+Checking (numbers above all) is most of an import's CPU. Forked workers inherit the checker (its
+compiled number metadata included), take batches of records and send back their answers; the
+importing process keeps them in file order, so line numbers, duplicates and the rejected-rows report
+are what one process would produce. Workers never touch the database."""
+
+import multiprocessing
+import os
+from contextlib import contextmanager
+
+from campaigns.importing.checking import RowChecker
+
+# Below this size a file is checked in the importing process: starting workers and sending them the
+# records costs more than they save (benchmarks/bench_import.py --workers measures the crossover).
+PARALLEL_FROM_BYTES = 2 * 1024 * 1024
+# One core reads, keeps order and stores (or runs the database); the others check.
+WORKERS = max(0, (os.cpu_count() or 1) - 1)
+
+_checker: RowChecker | None = None
+
+
+def _start_worker(checker: RowChecker) -> None:
+    global _checker
+    _checker = checker
+
+
+def check_in_worker(batch: list[tuple[int, list[str]]]) -> list[tuple]:
+    return _checker.check(batch)
+
+
+def workers_for(size: int) -> int:
+    """How many worker processes a file of `size` bytes is checked by (0: in the importing process)."""
+    return WORKERS if size >= PARALLEL_FROM_BYTES else 0
+
+
+@contextmanager
+def worker_pool(checker: RowChecker, workers: int):
+    # fork: the workers start in milliseconds with the checker in memory, nothing to import or pickle.
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_start_worker, initargs=(checker,))
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
