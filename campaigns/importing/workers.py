@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from campaigns.importing.checking import RowChecker
 
 # Below this size a file is checked in the importing process: starting workers and sending them the
-# records costs more than they save (benchmarks/bench_import.py --workers measures the crossover).
+# records costs more than they save (benchmarks/bench_import.py --crossover measures it).
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
 # One core reads, keeps order and stores (or runs the database); the others check.
 WORKERS = max(0, (os.cpu_count() or 1) - 1)
@@ -29,9 +29,18 @@ def check_in_worker(batch: list[tuple[int, list[str]]]) -> list[tuple]:
     return _checker.check(batch)
 
 
+def idle_cores() -> float:
+    """Cores nobody is using, by the 1-minute load average (this process counts as one user)."""
+    return (os.cpu_count() or 1) - os.getloadavg()[0] + 1
+
+
 def workers_for(size: int) -> int:
-    """How many worker processes a file of `size` bytes is checked by (0: in the importing process)."""
-    return WORKERS if size >= PARALLEL_FROM_BYTES else 0
+    """How many worker processes a file of `size` bytes is checked by (0: in the importing process).
+    A worker only helps on a core of its own: on a busy machine (measured with load averages of 7 to 14
+    on 2 cores) the importing process waits for its starved workers and one process alone is as fast."""
+    if size < PARALLEL_FROM_BYTES:
+        return 0
+    return max(0, min(WORKERS, int(idle_cores()) - 1))
 
 
 @contextmanager

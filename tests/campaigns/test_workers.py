@@ -113,6 +113,12 @@ def test_a_refusal_half_way_stops_the_workers_and_keeps_nothing(import_file, che
     assert not RejectedRow.objects.filter(contact_list=refused).exists()
 
 
-def test_small_files_are_checked_in_the_importing_process():
+def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
+    monkeypatch.setattr(workers, "WORKERS", 3)
+    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)  # this process's core and three more
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1) == 0
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == workers.WORKERS
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 3
+    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
+    monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
