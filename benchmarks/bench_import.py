@@ -1,7 +1,7 @@
 """Call-list import benchmark: the streaming importer against django-import-export.
 
     DEBUG=1 .venv/bin/python benchmarks/bench_import.py [--rows N | --quick] [--mix realistic|mobile|both]
-        [--database sqlite|postgres|both]
+        [--database sqlite|postgres|both] [--workers auto|compare] [--crossover]
 
 Writes N-row CSVs (3 numbers and 3 variables a row) to a temp folder: `mobile`, every number a valid
 Indian mobile written 9198…; `realistic` (issue 16), tel1..tel3 drawn with a fixed seed from a mix of
@@ -17,7 +17,10 @@ database created on the PostgreSQL server):
   - imports the first --baseline-rows rows with django-import-export (a ModelResource onto the same
     Contact model, numbers normalised with phonenumbers as the importer does), row by row as the
     admin import does, and with use_bulk=True,
-each measured in a child process of its own: rows/s, and the child's peak RSS (ru_maxrss).
+each measured in a child process of its own: rows/s, and the child's peak RSS (ru_maxrss; a
+worker's peak apart). The realistic mix is imported as the importer decides (worker processes for a
+large file when a core is idle); `--workers compare` adds it with no worker and with workers forced,
+and `--crossover` times one process against workers at growing sizes on SQLite.
 Targets: >= 50,000 rows/s, peak < 300 MB, >= 20x the baseline; realistic mix: <= 5x the bare ingest,
 peak <= 200 MB for 1,000,000 rows (the default --rows; --quick runs 200,000 rows and 5,000
 import-export rows, so its peak is not the 1,000,000-row figure).

@@ -1,4 +1,4 @@
-"""The row loop: validate every record, normalise numbers, and commit contacts and rejects in chunks."""
+"""The row loop: read every record in order, have it checked, keep contacts and rejects, commit them in chunks."""
 
 import csv
 import datetime
