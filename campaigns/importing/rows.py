@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from campaigns.importing.checking import RowChecker, raw_json
 from campaigns.importing.events import list_event_record
+from campaigns.importing.firsts import FirstRows
 from campaigns.importing.header import _read_header, parse_header
 from campaigns.importing.limits import (
     CODEC_NAMES,
@@ -45,7 +46,7 @@ class _Import:
         self.today = timezone.now().astimezone(self.zone).date()
         self.region = settings.PHONON_DEFAULT_REGION
         self.workers = 0
-        self.seen = {}  # int(tel1) -> (member index << 32) | line of the row that imported it
+        self.seen = FirstRows()  # int(tel1) -> (member index << 32) | line of the row that imported it
         self.members = []
         self.imported = 0
         self.rejected = 0
@@ -74,7 +75,10 @@ class _Import:
         totals = _Totals()
         try:
             with open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
-                self.workers = workers_for(os.fstat(fileobj.fileno()).st_size)
+                size = os.fstat(fileobj.fileno()).st_size
+                self.workers = workers_for(size)
+                # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
+                self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
                 for member, stream in _csv_sources(fileobj, filename, self.limits):
                     self.members.append(member)
                     self._read_source(member, stream, totals)
@@ -183,7 +187,7 @@ class _Import:
         """Checked records, in file order: contacts (a tel1 already imported rejects the later row) and
         rejected rows; then the chunk goes on its way to the database."""
         list_id = self.list.pk
-        seen = self.seen
+        remember = self.seen.setdefault
         members = self.members
         member_tag = (len(members) - 1) << 32
         contacts_append = self.contacts.append
@@ -193,8 +197,7 @@ class _Import:
                 rejects_append((list_id, line, *result))
                 continue
             primary = result[0]
-            key = int(primary)
-            first = seen.get(key)
+            first = remember(int(primary), member_tag | line)
             if first is not None:
                 first_member = members[first >> 32]
                 where = f' of "{first_member}"' if first_member and first_member != member else ""
@@ -203,12 +206,12 @@ class _Import:
                 value = row[header.tels[0][0]].strip()[:MAX_VALUE_IN_REPORT]
                 rejects_append((list_id, line, "tel1", value, reason, raw_json(row)))
                 continue
-            seen[key] = member_tag | line
             contacts_append((list_id, line, *result))
-        self._step(len(batch))
+        if len(batch) == self.step:
+            self._step()  # a short last batch waits for the final flush, as rows always have
 
-    def _step(self, rows: int):
-        self.rows_in_chunk += rows
+    def _step(self):
+        self.rows_in_chunk += self.step
         if self.streaming:
             self._send()
         if self.rows_in_chunk >= self.chunk_rows:
