@@ -6,7 +6,7 @@ The path of one file, module by module:
     job.contact_list_import      (a Celery task) claims the list and runs the import:
       reading                    bytes -> counted and capped (limits) -> decoded -> physical lines
       header                     which column is which
-      rows                       records read in order (lines, blank rows, the row cap), duplicates of tel1
+      rows, firsts               records read in order (lines, blank rows, the row cap), duplicates of tel1
       checking, numbers          every record checked: numbers normalised, start times read, or why rejected
       workers                    for a large file on a machine with an idle core, checking in forked workers
       writing                    contacts and rejected rows committed a chunk at a time
