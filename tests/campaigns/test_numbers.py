@@ -113,7 +113,7 @@ def raw_numbers(draw, region):
 def test_the_normaliser_equals_the_library_on_random_input(region):
     normalise = NumberNormaliser(region)
 
-    @hypothesis_settings(max_examples=500, deadline=None, database=None)
+    @hypothesis_settings(max_examples=300, deadline=None, database=None)
     @given(raw=raw_numbers(region))
     def agrees(raw):
         assert normalise(raw) == library(raw, region), raw
