@@ -1,7 +1,7 @@
 """Call-list import benchmark: the streaming importer against django-import-export.
 
     DEBUG=1 .venv/bin/python benchmarks/bench_import.py [--rows N | --quick] [--mix realistic|mobile|both]
-        [--database sqlite|postgres|both]
+        [--database sqlite|postgres|both] [--workers auto|compare] [--crossover]
 
 Writes N-row CSVs (3 numbers and 3 variables a row) to a temp folder: `mobile`, every number a valid
 Indian mobile written 9198…; `realistic` (issue 16), tel1..tel3 drawn with a fixed seed from a mix of
@@ -17,7 +17,10 @@ database created on the PostgreSQL server):
   - imports the first --baseline-rows rows with django-import-export (a ModelResource onto the same
     Contact model, numbers normalised with phonenumbers as the importer does), row by row as the
     admin import does, and with use_bulk=True,
-each measured in a child process of its own: rows/s, and the child's peak RSS (ru_maxrss).
+each measured in a child process of its own: rows/s, and the child's peak RSS (ru_maxrss; a
+worker's peak apart). The realistic mix is imported as the importer decides (worker processes for a
+large file when a core is idle); `--workers compare` adds it with no worker and with workers forced,
+and `--crossover` times one process against workers at growing sizes on SQLite.
 Targets: >= 50,000 rows/s, peak < 300 MB, >= 20x the baseline; realistic mix: <= 5x the bare ingest,
 peak <= 200 MB for 1,000,000 rows (the default --rows; --quick runs 200,000 rows and 5,000
 import-export rows, so its peak is not the 1,000,000-row figure).
@@ -190,10 +193,20 @@ def child_migrate() -> dict:
     return {"ok": True}
 
 
-def child_import(path: str) -> dict:
+def child_import(path: str, workers: str = "auto") -> dict:
+    """workers: "auto" as the importer decides by the file's size, or a number (0: the importing process alone)."""
     _setup_django()
     from campaigns.importing import contact_list_create, contact_list_import
+    from campaigns.importing import rows as importing_rows
+    from campaigns.importing import workers as importing_workers
     from campaigns.models import Contact
+
+    if workers != "auto":
+        importing_workers.PARALLEL_FROM_BYTES = 0 if int(workers) else 2**62
+        importing_workers.WORKERS = int(workers)
+        importing_workers.idle_cores = lambda: float(os.cpu_count() or 1) + 1
+    workers_used = importing_workers.workers_for(Path(path).stat().st_size)
+    importing_rows.workers_for = lambda size: workers_used  # the figure printed is the one used
 
     flow = _flow()
     started = time.perf_counter()
@@ -216,6 +229,8 @@ def child_import(path: str) -> dict:
         "seconds": seconds,
         "store_seconds": stored,
         "peak_mb": _peak_mb(),
+        "workers_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "workers": workers_used,
         "before_mb": before_mb,
         "cpu_seconds": cpu,
         "db_server_cpu_seconds": server_cpu if server else None,
@@ -318,12 +333,23 @@ def main():
     parser.add_argument("--mix", choices=["realistic", "mobile", "both"], default="both")
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_import")
+    parser.add_argument(
+        "--workers", choices=["compare", "auto"], default="auto",
+        help="realistic mix: as the importer decides (auto), and also with no worker and with workers forced (compare)",
+    )
+    parser.add_argument(
+        "--crossover", action="store_true",
+        help="only the realistic mix at several sizes, one process against worker processes, to find the crossover",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, *extra = args.child
         modes = {"migrate": child_migrate, "import": child_import, "baseline": child_baseline, "bare": child_bare}
         print(json.dumps(modes[mode](*extra)))
+        return
+    if args.crossover:
+        crossover(args)
         return
     rows = args.rows or (200_000 if args.quick else 1_000_000)
     baseline_rows = args.baseline_rows or (5_000 if args.quick else 20_000)
@@ -346,6 +372,12 @@ def main():
         if args.mix in ("realistic", "both"):
             entry["mix"] = child("import", url, folder / "media", str(mixed))
             print(f"{kind}: importer, realistic mix {entry['mix']}", flush=True)
+            if args.workers == "compare":
+                for key, workers in (("mix_alone", "0"), ("mix_workers", str(max(1, (os.cpu_count() or 2) - 1)))):
+                    prepare_database(kind, folder, args.pg_url)
+                    child("migrate", url, folder / "media")
+                    entry[key] = child("import", url, folder / "media", str(mixed), workers)
+                    print(f"{kind}: importer, {workers} workers forced, realistic mix {entry[key]}", flush=True)
             target = f"sqlite:{folder / 'bare.sqlite3'}" if kind == "sqlite" else args.pg_url
             entry["bare"] = child("bare", url, folder / "media", str(mixed), target)
             print(f"{kind}: bare ingest, realistic mix {entry['bare']}", flush=True)
@@ -366,11 +398,18 @@ def main():
         if "mix" in entry:
             mix, bare = entry["mix"], entry["bare"]
             ratio = mix["seconds"] / bare["seconds"]
-            for label, r, shown in (("importer, realistic mix", mix, f"{ratio:>6.1f}x"),
-                                    ("bare ingest (csv + " + ("sqlite3)" if kind == "sqlite" else "COPY)"), bare,
-                                     "  1.0x")):
+            lines = [(f"importer, realistic mix ({mix['workers']} workers)", mix)]
+            if "mix_alone" in entry:
+                lines.append(("importer, no worker forced", entry["mix_alone"]))
+                lines.append((f"importer, {entry['mix_workers']['workers']} workers forced", entry["mix_workers"]))
+            lines.append(("bare ingest (csv + " + ("sqlite3)" if kind == "sqlite" else "COPY)"), bare))
+            for label, r in lines:
                 print(f"{kind:<9} {label:<38} {r['rows']:>9,} {r['seconds']:>8.2f} {rate(r):>9,.0f} "
-                      f"{r['peak_mb']:>8.0f} {shown}")
+                      f"{r['peak_mb']:>8.0f} {r['seconds'] / bare['seconds']:>6.1f}x")
+            for r in (mix, entry.get("mix_workers")):
+                if r and r["workers"]:
+                    print(f"{kind:<9} a worker's peak: {r['workers_peak_mb']:.0f} MB (forked: pages shared "
+                          "with the importing process until written)")
             peak_note = "" if rows == 1_000_000 else f" (measured at {rows:,} rows; the target is at 1,000,000)"
             print(f"{kind:<9} realistic mix: {mix['imported']:,} contacts imported, {mix['rejected']:,} rows rejected; "
                   f"targets: importer/bare {ratio:.1f}x {'ok' if ratio <= TARGET_BARE_RATIO else 'ABOVE'} "
@@ -405,6 +444,28 @@ def main():
                 print(cpu)
     print(f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
           f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
+
+
+def crossover(args) -> None:
+    """The realistic mix at growing sizes on SQLite: the importing process alone against worker processes."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-import-crossover-"))
+    print(f"{'rows':>9} {'MB':>6} {'alone s':>8} {'workers s':>10}  faster", flush=True)
+    for rows in (5_000, 10_000, 20_000, 50_000, 100_000):
+        path = folder / f"calls-{rows}.csv"
+        generate_realistic(path, rows)
+        seconds = {}
+        for workers in ("0", "1"):
+            best = None
+            for _ in range(2):  # the better of two runs: the machine is shared
+                url = prepare_database("sqlite", folder, args.pg_url)
+                child("migrate", url, folder / "media")
+                took = child("import", url, folder / "media", str(path), workers)["seconds"]
+                best = took if best is None else min(best, took)
+            seconds[workers] = best
+        faster = "workers" if seconds["1"] < seconds["0"] else "alone"
+        size = path.stat().st_size / 2**20
+        print(f"{rows:>9,} {size:>6.1f} {seconds['0']:>8.2f} {seconds['1']:>10.2f}  {faster}", flush=True)
+    print(f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

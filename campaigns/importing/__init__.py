@@ -6,7 +6,9 @@ The path of one file, module by module:
     job.contact_list_import      (a Celery task) claims the list and runs the import:
       reading                    bytes -> counted and capped (limits) -> decoded -> physical lines
       header                     which column is which
-      rows, numbers              every record validated, numbers normalised, start times read
+      rows, firsts               records read in order (lines, blank rows, the row cap), duplicates of tel1
+      checking, numbers          every record checked: numbers normalised, start times read, or why rejected
+      workers                    for a large file on a machine with an idle core, checking in forked workers
       writing                    contacts and rejected rows committed a chunk at a time
     preview.preview_rows         what the upload page shows before the file is sent
 

@@ -2,68 +2,188 @@
 
 import datetime
 import re
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS
 
 from campaigns.importing.limits import DAY_FIRST_FORMATS
 
-# The descriptions phonenumbers checks for a valid number, mobiles and landlines first (most lists).
+# The descriptions phonenumbers' _number_type_helper tries after the general one, in its order.
 NUMBER_TYPES = (
-    "mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip", "personal_number", "pager", "uan",
-    "voicemail",
+    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+    "fixed_line", "mobile",
 )
-SEPARATORS = str.maketrans("", "", " -.")
+# What people put between digits, all of it punctuation to phonenumbers (no extension, no letters).
+SEPARATORS = str.maketrans("", "", " -.()/")
+# phonenumbers' _normalize: with three letters or more a number is a "vanity" one, letters turned into
+# the keypad's digits (ITU E.161); with fewer the letters are dropped.
+KEYPAD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "22233344455566677778889999")
+LETTERS = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+DIGITS = str.maketrans("", "", "0123456789")
 MIN_NATIONAL_LENGTH, MAX_NATIONAL_LENGTH = 2, 17  # phonenumbers' _MIN_LENGTH_FOR_NSN, _MAX_LENGTH_FOR_NSN
+MAX_INPUT_LENGTH = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH
+MAX_COUNTRY_CODE_LENGTH = 3
+NON_GEOGRAPHIC = "001"
+TOO_SHORT, LOCAL_ONLY, POSSIBLE, TOO_LONG, INVALID_LENGTH = range(5)  # phonenumbers' ValidationResult
 
 
-class _Desc:
-    """One PhoneNumberDesc, compiled once: its pattern and the lengths it allows (empty: any)."""
+class _Refused(Exception):
+    """phonenumbers.parse would raise: the number is not valid."""
 
-    def __init__(self, desc):
-        pattern = desc.national_number_pattern if desc is not None else None
-        self.match = re.compile(pattern).fullmatch if pattern else None
-        self.lengths = frozenset(desc.possible_length) if desc is not None else frozenset()
 
-    def matches(self, national: str) -> bool:  # phonenumbers' _is_number_matching_desc
-        if self.match is None or (self.lengths and len(national) not in self.lengths):
-            return False
-        return self.match(national) is not None
+class _InvalidCountryCode(_Refused):
+    """After + or the international prefix, no country code the library knows (parse tries again without the +)."""
+
+
+class _Plan:
+    """One region's metadata, compiled once, with phonenumbers' own parsing steps over plain digits."""
+
+    def __init__(self, metadata):
+        self.cc = metadata.country_code
+        general = metadata.general_desc
+        # A prefix that never matches digits stands for "no international prefix", as in the library.
+        self.idd = re.compile(metadata.international_prefix or "NonMatch").match
+        self.prefix = re.compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
+        self.transform = metadata.national_prefix_transform_rule or None
+        pattern = general.national_number_pattern
+        self.general = re.compile(pattern).fullmatch if pattern else None
+        self.lengths = tuple(general.possible_length)
+        self.local_lengths = tuple(general.possible_length_local_only)
+        self.leading = re.compile(metadata.leading_digits).match if metadata.leading_digits is not None else None
+        descs = [getattr(metadata, name) for name in NUMBER_TYPES]
+        if metadata.same_mobile_and_fixed_line_pattern:
+            descs.pop()  # the library does not ask mobile again when its pattern is fixed-line's
+        self.descs = [d for d in descs if d is not None and d.national_number_pattern]
+        self.general_desc = general if general.national_number_pattern else None
+        self.by_length = {}
+
+    def is_general(self, number: str) -> bool:  # _match_national_number(number, general_desc, False)
+        return self.general is not None and self.general(number) is not None
+
+    def length(self, number: str) -> int:  # _test_number_length(number, metadata)
+        size = len(number)
+        if size in self.local_lengths:
+            return LOCAL_ONLY
+        lengths = self.lengths
+        if lengths[0] == size:
+            return POSSIBLE
+        if lengths[0] > size:
+            return TOO_SHORT
+        if lengths[-1] < size:
+            return TOO_LONG
+        return POSSIBLE if size in lengths[1:] else INVALID_LENGTH
+
+    def strip_prefix(self, number: str) -> str:  # _maybe_strip_national_prefix_carrier_code
+        if not number or self.prefix is None:
+            return number
+        found = self.prefix.match(number)
+        if not found:
+            return number
+        viable = self.is_general(number)
+        if self.transform is None or found.groups()[-1] is None:
+            rest = number[found.end():]
+        else:
+            rest = self.prefix.sub(self.transform, number, count=1)
+        if viable and not self.is_general(rest):
+            return number
+        return rest
+
+    def is_valid(self, national: str) -> bool:
+        """_number_type_helper(national, metadata) != UNKNOWN: the general description and one type,
+        each with its lengths, as one pattern per length (one call into the regex engine)."""
+        size = len(national)
+        match = self.by_length.get(size, False)
+        if match is False:
+            match = self.by_length[size] = self._compile(size)
+        return match is not None and match(national) is not None
+
+    def _compile(self, size: int):
+        general = self.general_desc
+        if general is None or (general.possible_length and size not in general.possible_length):
+            return None
+        types = [
+            f"(?:{d.national_number_pattern})" for d in self.descs if not d.possible_length or size in d.possible_length
+        ]
+        if not types:
+            return None
+        return re.compile(f"(?=(?:{general.national_number_pattern})\\Z)(?:{'|'.join(types)})").fullmatch
+
+
+@cache
+def _plan(region: str) -> _Plan | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    return _Plan(metadata) if metadata is not None else None
+
+
+@cache
+def _non_geographic_plan(cc: int) -> _Plan | None:
+    metadata = PhoneMetadata.metadata_for_nongeo_region(cc, None)
+    return _Plan(metadata) if metadata is not None else None
+
+
+def _plan_for(cc: int, region: str) -> _Plan | None:  # PhoneMetadata.metadata_for_region_or_calling_code
+    return _non_geographic_plan(cc) if region == NON_GEOGRAPHIC else _plan(region)
+
+
+@cache
+def _validity(cc: int):
+    """is_valid_number for a number of this country code: the region it belongs to (the first whose
+    leading digits match, or that finds it valid), then valid there."""
+    regions = COUNTRY_CODE_TO_REGION_CODE[cc]
+    if len(regions) == 1:
+        plan = _plan_for(cc, regions[0])
+        return plan.is_valid if plan is not None else lambda national: False
+    plans = [plan for plan in (_plan_for(cc, region) for region in regions) if plan is not None]
+
+    def is_valid(national: str) -> bool:
+        for plan in plans:
+            if plan.leading is not None:
+                if plan.leading(national):
+                    return plan.is_valid(national)
+            elif plan.is_valid(national):
+                return True
+        return False
+
+    return is_valid
+
+
+def _plain_letters(text: str) -> bool:
+    """No letter that phonenumbers reads as an extension (x, ext, int) or a second number (/x)."""
+    lower = text.lower()
+    return "x" not in lower and "int" not in lower
+
+
+def _country_code(number: str) -> tuple[int, str]:  # phonenumbers' _extract_country_code
+    if not number or number[0] == "0":
+        return 0, number
+    for size in range(1, min(len(number), MAX_COUNTRY_CODE_LENGTH) + 1):
+        cc = int(number[:size])
+        if cc in COUNTRY_CODE_TO_REGION_CODE:
+            return cc, number[size:]
+    return 0, number
 
 
 class NumberNormaliser:
-    """Phone numbers to the provider's form (country code and digits), exactly as phonenumbers says.
+    """Phone numbers to the provider's form (country code and digits), exactly as phonenumbers says
+    (parse, is_valid_number, E.164).
 
-    phonenumbers costs about 30 µs a number. For numbers written in the default region's own country
-    code (or nationally), as digits with spaces, dashes or dots and maybe a leading +, a fast path
-    follows phonenumbers' own parsing steps with the region's compiled metadata: the country code,
-    the national prefix, and validity against every number type (mobiles, landlines, toll-free, …).
-    It only ever answers "valid, and this is the number"; anything else (other countries, invalid
-    numbers, letters, extensions, unusual prefixes) goes to the library. Property tests compare the
-    two on random input for several regions (tests/campaigns/test_numbers.py).
+    phonenumbers costs 80-200 µs a number. Numbers written as digits with spaces, dashes, dots,
+    slashes or brackets and maybe one leading + (nearly all of a call list) take a fast path that
+    follows the library's own steps on its own metadata, compiled once: the international prefix
+    (00…) or +, the country code of any region, the default region's country code written without
+    +, the national prefix (and its transform rule), the lengths, and validity against every number
+    type of the number's region, valid or not. Anything else (letters, extensions, other scripts,
+    fewer than three digits) goes to the library. Property tests hold the two equal
+    (tests/campaigns/test_numbers.py).
     """
 
     def __init__(self, region: str):
         self.region = region
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        # Only where a number in this country code cannot belong to another region first (the main
-        # country for the code) and the national prefix is a plain pattern without a transform.
-        self.fast = bool(
-            metadata is not None
-            and phonenumbers.region_code_for_country_code(metadata.country_code) == region
-            and not metadata.national_prefix_transform_rule
-        )
-        if not self.fast:
-            return
-        self.cc = str(metadata.country_code)
-        self.idd = re.compile(metadata.international_prefix).match if metadata.international_prefix else None
-        self.prefix = (
-            re.compile(metadata.national_prefix_for_parsing).match if metadata.national_prefix_for_parsing else None
-        )
-        self.general = _Desc(metadata.general_desc)
-        self.lengths = tuple(metadata.general_desc.possible_length)
-        self.local_lengths = frozenset(metadata.general_desc.possible_length_local_only)
-        self.types = [_Desc(getattr(metadata, name)) for name in NUMBER_TYPES]
+        # An unknown default region: only the library knows what it does with each input.
+        self.default = _plan(region) if region in SUPPORTED_REGIONS else None
 
     def slow(self, raw: str) -> str | None:
         try:
@@ -75,74 +195,73 @@ class NumberNormaliser:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
     def __call__(self, raw: str) -> str | None:
-        if self.fast and raw.isascii():
-            found = self._fast(raw)
-            if found is not None:
-                return found
+        if self.default is not None and len(raw) <= MAX_INPUT_LENGTH and raw.isascii():
+            digits = raw.translate(SEPARATORS)
+            plus = digits[:1] == "+"
+            if plus:
+                digits = digits[1:]
+            if digits.isdigit():
+                if len(digits) >= 3:
+                    return self.fast(digits, plus)
+            elif digits[:3].isdigit() and digits.isalnum() and _plain_letters(digits):
+                # Letters after three digits: no extension ("x", "int") can hide among them.
+                vanity = len(digits.translate(DIGITS)) >= 3
+                return self.fast(digits.upper().translate(KEYPAD) if vanity else digits.translate(LETTERS), plus)
         return self.slow(raw)
 
-    def _fast(self, raw: str) -> str | None:
-        plus = raw[:1] == "+"
-        digits = (raw[1:] if plus else raw).translate(SEPARATORS)
-        if not digits.isdigit():
+    def fast(self, digits: str, plus: bool) -> str | None:
+        """phonenumbers.parse + is_valid_number for ASCII digits (with a + before them, or not)."""
+        try:
+            cc, national = self._extract(digits, plus)
+        except _Refused:
             return None
-        cc = self.cc
-        if plus:
-            if not digits.startswith(cc):
-                return None  # another country: the library knows its metadata
-            national = digits[len(cc):]
+        default = self.default
+        if cc:
+            region = COUNTRY_CODE_TO_REGION_CODE[cc][0]
+            plan = default if region == self.region else _plan_for(cc, region)
         else:
-            if self.idd is not None and self.idd(digits):
-                return None  # an international prefix (00…): the library's business
-            national = digits
-            if digits.startswith(cc):
-                # phonenumbers' _maybe_extract_country_code for the default country's own code
-                potential = self._strip_prefix(digits[len(cc):])
-                if (not self._general_pattern(digits) and self._general_pattern(potential)) or (
-                    self._length(digits) == "too_long"
-                ):
-                    national = potential
+            cc, national, plan = default.cc, digits, default
         if len(national) < MIN_NATIONAL_LENGTH:
             return None
-        stripped = self._strip_prefix(national)
-        if self._length(stripped) not in ("too_short", "local_only", "invalid"):
+        stripped = plan.strip_prefix(national)
+        if plan.length(stripped) not in (TOO_SHORT, LOCAL_ONLY, INVALID_LENGTH):
             national = stripped
-        if not MIN_NATIONAL_LENGTH <= len(national) <= MAX_NATIONAL_LENGTH or national[0] == "0":
-            return None  # a leading zero is kept by phonenumbers as "italian": leave it to the library
-        if self.general.matches(national) and any(desc.matches(national) for desc in self.types):
-            return cc + national
-        return None
+        if len(national) > MAX_NATIONAL_LENGTH or not _validity(cc)(national):
+            return None
+        return f"{cc}{national}"
 
-    def _general_pattern(self, number: str) -> bool:  # _match_national_number(…, allow_prefix_match=False)
-        return self.general.match is not None and self.general.match(number) is not None
+    def _extract(self, digits: str, plus: bool) -> tuple[int, str]:
+        """phonenumbers' _maybe_extract_country_code, with parse's second try without the +."""
+        try:
+            return self._extract_once(digits, plus)
+        except _InvalidCountryCode:
+            if not plus:
+                raise _Refused from None
+        cc, national = self._extract_once(digits, False)
+        if not cc:
+            raise _Refused
+        return cc, national
 
-    def _strip_prefix(self, number: str) -> str:
-        """phonenumbers' _maybe_strip_national_prefix_carrier_code, without a transform rule."""
-        if not number or self.prefix is None:
-            return number
-        found = self.prefix(number)
-        if not found:
-            return number
-        rest = number[found.end():]
-        if self._general_pattern(number) and not self._general_pattern(rest):
-            return number
-        return rest
-
-    def _length(self, number: str) -> str:
-        """phonenumbers' _test_number_length against the general description."""
-        lengths = self.lengths
-        if not lengths or lengths[0] == -1:
-            return "invalid"
-        size = len(number)
-        if size in self.local_lengths:
-            return "local_only"
-        if size == lengths[0]:
-            return "possible"
-        if size < lengths[0]:
-            return "too_short"
-        if size > lengths[-1]:
-            return "too_long"
-        return "possible" if size in lengths[1:] else "invalid"
+    def _extract_once(self, digits: str, plus: bool) -> tuple[int, str]:
+        default = self.default
+        international = plus
+        if not plus:
+            found = default.idd(digits)
+            if found and digits[found.end():found.end() + 1] != "0":
+                international, digits = True, digits[found.end():]
+        if international:
+            if len(digits) <= MIN_NATIONAL_LENGTH:
+                raise _Refused
+            cc, national = _country_code(digits)
+            if not cc:
+                raise _InvalidCountryCode
+            return cc, national
+        own = str(default.cc)
+        if digits.startswith(own):
+            national = default.strip_prefix(digits[len(own):])
+            if (not default.is_general(digits) and default.is_general(national)) or default.length(digits) == TOO_LONG:
+                return default.cc, national
+        return 0, ""
 
 
 def parse_start_time(raw: str, zone: ZoneInfo) -> datetime.datetime | None:

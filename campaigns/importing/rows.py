@@ -1,11 +1,12 @@
-"""The row loop: validate every record, normalise numbers, and commit contacts and rejects in chunks."""
+"""The row loop: read every record in order, have it checked, keep contacts and rejects, commit them in chunks."""
 
 import csv
 import datetime
-import json
+import os
 import sys
 import zipfile
 import zlib
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,24 +15,23 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campaigns.importing.checking import RowChecker, raw_json
 from campaigns.importing.events import list_event_record
+from campaigns.importing.firsts import FirstRows
 from campaigns.importing.header import _read_header, parse_header
 from campaigns.importing.limits import (
     CODEC_NAMES,
     CONTACT_COLUMNS,
     FILENAME_START_RE,
-    MAX_EXTERNAL_ID,
-    MAX_RAW_CELLS,
     MAX_VALUE_IN_REPORT,
     REJECTED_COLUMNS,
-    SCIENTIFIC_RE,
     FileRefused,
     Limits,
     _LostClaim,
     _where,
 )
-from campaigns.importing.numbers import NumberNormaliser, parse_start_time
 from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
+from campaigns.importing.workers import check_in_worker, worker_pool, workers_for
 from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
@@ -44,14 +44,14 @@ class _Import:
         self.chunk_rows = settings.CALL_LIST_CHUNK_ROWS
         self.zone = ZoneInfo(settings.PHONON_TIMEZONE)
         self.today = timezone.now().astimezone(self.zone).date()
-        self.normalise = NumberNormaliser(settings.PHONON_DEFAULT_REGION)
-        self.seen = {}  # int(tel1) -> (member index << 32) | line of the row that imported it
+        self.region = settings.PHONON_DEFAULT_REGION
+        self.workers = 0
+        self.seen = FirstRows()  # int(tel1) -> (member index << 32) | line of the row that imported it
         self.members = []
         self.imported = 0
         self.rejected = 0
         self.contacts = []
         self.rejects = []
-        self.starts = {}
         self.header_cells = []
         # On PostgreSQL the chunk's COPY stays open while rows are parsed and they are sent every
         # `step` rows: the server stores them while this process reads on. Elsewhere a chunk is
@@ -75,6 +75,10 @@ class _Import:
         totals = _Totals()
         try:
             with open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
+                size = os.fstat(fileobj.fileno()).st_size
+                self.workers = workers_for(size)
+                # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
+                self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
                 for member, stream in _csv_sources(fileobj, filename, self.limits):
                     self.members.append(member)
                     self._read_source(member, stream, totals)
@@ -122,26 +126,33 @@ class _Import:
             raise FileRefused(f'The ZIP member "{member}" is damaged and cannot be read to its end.') from error
 
     def _read_rows(self, reader, header, header_line, member, position, totals):
-        # The hot loop: everything it touches is a local name.
+        """Read records in order (line numbers, blank rows, the row cap), check them a batch at a time
+        (in worker processes for a large file, overlapping this reading), then keep them in order."""
+        checker = RowChecker(header, member, self.region, self.zone, self.today, self.adapt_datetime)
+        batches = self._batches(reader, header, header_line, member, position, totals)
+        if not self.workers:
+            for batch in batches:
+                self._keep(batch, checker.check(batch), header, member)
+            return
+        with worker_pool(checker, self.workers) as pool:
+            pending = deque()
+            for batch in batches:
+                pending.append((batch, pool.apply_async(check_in_worker, (batch,))))
+                if len(pending) > 2 * self.workers:
+                    done, result = pending.popleft()
+                    self._keep(done, result.get(), header, member)
+            while pending:
+                done, result = pending.popleft()
+                self._keep(done, result.get(), header, member)
+
+    def _batches(self, reader, header, header_line, member, position, totals):
+        """The non-blank records as (line, cells), `step` at a time; refuses a runaway quote or too many rows."""
         limits = self.limits
-        list_id = self.list.pk
         ncols = len(header.columns)
         tel1_index = header.tels[0][0]
-        other_tels = header.tels[1:]
-        start_index = header.start
-        external_index = header.external
-        variables = header.variables
-        normalise = self.normalise
-        seen = self.seen
-        member_tag = (len(self.members) - 1) << 32
-        # json.dumps's output for {name: value, ...}, built from precomputed keys: a third of the time.
-        quote = json.encoder.encode_basestring_ascii
-        variable_keys = [(quote(name) + ": ", index) for index, name in variables]
-        contacts_append = self.contacts.append
-        reject = self._reject
-        prefix = f"{member}: " if member else ""
         max_rows = limits.max_rows
         step = self.step
+        batch = []
         line = header_line
         before = position.physical
         for row in reader:
@@ -160,106 +171,44 @@ class _Import:
             size = len(row)
             if size < ncols:
                 row += [""] * (ncols - size)
-            raw = row[tel1_index].strip()
-            if not raw and not any(cell.strip() for cell in row):
+            if not row[tel1_index].strip() and not any(cell.strip() for cell in row):
                 continue  # a blank row
             rows = totals.rows = totals.rows + 1
             if rows > max_rows:
                 raise FileRefused(f"The file has more than {max_rows:,} rows; split it into smaller files.")
-            if rows % step == 0:
-                self._step()
-            if size > ncols and any(cell.strip() for cell in row[ncols:]):
-                reject(row, line, "", "", f"{prefix}the row has {size} cells but the header only {ncols} columns.")
+            batch.append((line, row))
+            if len(batch) == step:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _keep(self, batch, results, header, member):
+        """Checked records, in file order: contacts (a tel1 already imported rejects the later row) and
+        rejected rows; then the chunk goes on its way to the database."""
+        list_id = self.list.pk
+        remember = self.seen.setdefault
+        members = self.members
+        member_tag = (len(members) - 1) << 32
+        contacts_append = self.contacts.append
+        rejects_append = self.rejects.append
+        for (line, row), result in zip(batch, results, strict=True):
+            if len(result) == 4:
+                rejects_append((list_id, line, *result))
                 continue
-            if not raw:
-                reject(row, line, "tel1", "", f"{prefix}tel1 is empty; every row needs the customer's number in tel1.")
-                continue
-            primary = normalise(raw)
-            if primary is None:
-                reject(row, line, "tel1", raw, prefix + _invalid_number("tel1", raw))
-                continue
-            numbers = [primary]
-            bad = None
-            for index, column in other_tels:
-                value = row[index].strip()
-                if value:
-                    number = normalise(value)
-                    if number is None:
-                        bad = (column, value)
-                        break
-                    if number not in numbers:
-                        numbers.append(number)
-            if bad:
-                reject(row, line, bad[0], bad[1], prefix + _invalid_number(bad[0], bad[1]))
-                continue
-            start_at = None
-            if start_index is not None:
-                value = row[start_index].strip()
-                if value:
-                    start_at, reason = self._start(value)
-                    if reason:
-                        reject(row, line, "starttime", value, prefix + reason)
-                        continue
-            external_id = ""
-            if external_index is not None:
-                external_id = row[external_index].strip()
-                if len(external_id) > MAX_EXTERNAL_ID:
-                    reason = f"{prefix}client-identifier is longer than {MAX_EXTERNAL_ID} characters."
-                    reject(row, line, "client-identifier", external_id, reason)
-                    continue
-            key = int(primary)
-            first = seen.get(key)
+            primary = result[0]
+            first = remember(int(primary), member_tag | line)
             if first is not None:
-                first_member = self.members[first >> 32]
+                first_member = members[first >> 32]
                 where = f' of "{first_member}"' if first_member and first_member != member else ""
-                reject(
-                    row, line, "tel1", raw,
-                    f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}.",
-                )
+                prefix = f"{member}: " if member else ""
+                reason = f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}."
+                value = row[header.tels[0][0]].strip()[:MAX_VALUE_IN_REPORT]
+                rejects_append((list_id, line, "tel1", value, reason, raw_json(row)))
                 continue
-            seen[key] = member_tag | line
-            contacts_append(
-                (
-                    list_id,
-                    line,
-                    primary,
-                    '["' + '", "'.join(numbers) + '"]',
-                    "{" + ", ".join([name + quote(row[index].strip()) for name, index in variable_keys]) + "}",
-                    start_at,
-                    external_id,
-                )
-            )
-
-    def _start(self, value: str):
-        """(start time ready for the database, None) or (None, why it is refused); cached, as most rows
-        share a few values."""
-        cached = self.starts.get(value)
-        if cached is not None:
-            return cached
-        parsed = parse_start_time(value, self.zone)
-        try:
-            local_date = parsed and parsed.astimezone(self.zone).date()
-            parsed = parsed and parsed.astimezone(datetime.UTC)
-        except (OverflowError, ValueError):  # year 1 or 9999 pushed out of range by an offset
-            parsed = None
-        if parsed is None:
-            result = (
-                None,
-                f'starttime "{value}" is not a date and time; write it as ISO-8601, e.g. 2026-11-24T10:30:00+05:30.',
-            )
-        elif local_date < self.today:
-            result = None, f'starttime "{value}" is on a past date; the provider accepts today or later.'
-        else:
-            result = self.adapt_datetime(parsed), None
-        if len(self.starts) > 10_000:
-            self.starts.clear()
-        self.starts[value] = result
-        return result
-
-    def _reject(self, row, line, column, value, reason):
-        # The row as written (to fix and upload again), bounded like the value in the report.
-        raw = json.dumps([cell[:MAX_VALUE_IN_REPORT] for cell in row[:MAX_RAW_CELLS]], ensure_ascii=False)
-        self.rejects.append((self.list.pk, line, column, value[:MAX_VALUE_IN_REPORT], reason, raw))
+            contacts_append((list_id, line, *result))
+        if len(batch) == self.step:
+            self._step()  # a short last batch waits for the final flush, as rows always have
 
     def _step(self):
         self.rows_in_chunk += self.step
@@ -328,12 +277,3 @@ class _Import:
             setattr(self, name, None)
             if stack is not None:
                 stack.__exit__(*exc_info)
-
-
-def _invalid_number(column: str, raw: str) -> str:
-    if SCIENTIFIC_RE.match(raw):
-        return (
-            f'{column} "{raw}" was turned into scientific notation by a spreadsheet; '
-            "format the column as text and export it again."
-        )
-    return f'{column} "{raw}" is not a valid phone number (write it with its country code, e.g. 919812345678).'

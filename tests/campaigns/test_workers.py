@@ -1,0 +1,124 @@
+"""A large file checked by worker processes imports exactly as one process imports it: the same
+contacts, the same rejected rows in the same order, line numbers, duplicates across batches and ZIP
+members included."""
+
+import io
+import random
+import zipfile
+
+import pytest
+
+from campaigns.importing import workers
+from campaigns.models import Contact, ContactList, RejectedRow
+
+pytestmark = pytest.mark.django_db
+
+
+def mixed_rows(count: int, seed: int) -> list[str]:
+    """Mobiles, landlines, toll-free, other countries, invalid numbers, duplicates, bad start times,
+    blank lines and rows with cells beyond the header."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(count):
+        roll = rng.random()
+        if roll < 0.05:
+            lines.append("")
+            continue
+        tel1 = rng.choice(
+            [f"+91 98{i:03d} {rng.randrange(10**5):05d}", f"080 2{rng.randrange(10**7):07d}", f"1800 123 {i:04d}",
+             f"+44 20 7946 0{i % 1000:03d}", f"98{i:04d}", f"98{i:04d}ABC12", "919812345678"]
+        )
+        tel2 = rng.choice(["", f"+1 201 555 0{i % 1000:03d}", "12", "+91-22-21234567"])
+        start = rng.choice(["", "2099-01-15T10:30:00+05:30", "15-01-2099 10:30", "2001-01-01 10:00", "soon"])
+        extra = ",surplus" if rng.random() < 0.02 else ""
+        lines.append(f'{tel1},{tel2},{start},"Name {i}, Jr.",{i}{extra}')
+    return lines
+
+
+def table(contact_list):
+    contacts = list(
+        Contact.objects.filter(contact_list=contact_list)
+        .order_by("pk")
+        .values_list("line", "primary_number", "numbers", "variables", "start_at", "external_id")
+    )
+    rejected = list(
+        RejectedRow.objects.filter(contact_list=contact_list)
+        .order_by("pk")
+        .values_list("line", "column", "value", "reason", "raw")
+    )
+    return contacts, rejected
+
+
+@pytest.fixture
+def checked_by(monkeypatch, settings):
+    """Import a file with worker processes (every file is large enough) or without them."""
+    settings.CALL_LIST_CHUNK_ROWS = 37  # many batches, and chunks that end in the middle of them
+
+    def run(import_file, data: bytes, filename: str, count: int):
+        monkeypatch.setattr(workers, "PARALLEL_FROM_BYTES", 0)
+        monkeypatch.setattr(workers, "WORKERS", count)
+        return import_file(data, filename)
+
+    return run
+
+
+@pytest.mark.parametrize("worker_count", [1, 2])
+def test_workers_import_a_file_exactly_as_one_process_does(import_file, checked_by, worker_count):
+    # given a file of a thousand mixed rows
+    data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(1000, 16))).encode()
+
+    # when it is imported by one process, then by worker processes
+    alone = checked_by(import_file, data, "list.csv", 0)
+    shared = checked_by(import_file, data, "list.csv", worker_count)
+
+    # then both hold the same contacts and the same rejected rows, in the same order
+    assert alone.status == shared.status == ContactList.Status.IMPORTED, (alone.error, shared.error)
+    assert (shared.imported_count, shared.rejected_count) == (alone.imported_count, alone.rejected_count)
+    assert alone.imported_count > 200 and alone.rejected_count > 200
+    assert table(shared) == table(alone)
+    reasons = " ".join(reason for *_, reason, _raw in table(alone)[1])
+    assert "is already in this list at line" in reasons and "on a past date" in reasons
+
+
+def test_workers_import_a_zip_of_several_csvs_exactly_as_one_process_does(import_file, checked_by):
+    # given a ZIP of two CSVs whose numbers repeat across them
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, seed in (("north.csv", 1), ("south.csv", 1)):
+            body = "tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(300, seed))
+            zipped.writestr(name, body)
+
+    # when it is imported by one process, then by a worker
+    alone = checked_by(import_file, archive.getvalue(), "lists.zip", 0)
+    shared = checked_by(import_file, archive.getvalue(), "lists.zip", 1)
+
+    # then the same rows are kept, and the duplicates name the CSV they first came from
+    assert alone.status == shared.status == ContactList.Status.IMPORTED, (alone.error, shared.error)
+    assert table(shared) == table(alone)
+    assert any('of "north.csv"' in reason for *_, reason, _raw in table(shared)[1])
+
+
+def test_a_refusal_half_way_stops_the_workers_and_keeps_nothing(import_file, checked_by, settings):
+    # given a file with more rows than a list may have
+    settings.CALL_LIST_MAX_ROWS = 500
+    data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(1000, 3))).encode()
+
+    # when it is imported by a worker
+    refused = checked_by(import_file, data, "list.csv", 1)
+
+    # then the file is refused whole and nothing of it stays
+    assert refused.status == ContactList.Status.REFUSED
+    assert "more than 500 rows" in refused.error
+    assert not Contact.objects.filter(contact_list=refused).exists()
+    assert not RejectedRow.objects.filter(contact_list=refused).exists()
+
+
+def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
+    monkeypatch.setattr(workers, "WORKERS", 3)
+    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)  # this process's core and three more
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1) == 0
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 3
+    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
+    monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
