@@ -3,6 +3,7 @@
 import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -35,23 +36,34 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
     if room <= 0:
         return []
-    due = list(
-        Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("next_attempt_at", "sequence")
-        .values_list("pk", flat=True)[:room]
-    )
-    queued = []
-    for batch_id in due:
-        if Batch.objects.filter(pk=batch_id, status__in=Batch.WAITING_STATUSES).update(
-            status=S.QUEUED, queued_at=now, updated_at=now
-        ):
-            queued.append(batch_id)
+    queued = batches_queue_due(campaign_id=campaign_id, room=room, now=now)
     if queued and not counts.get(S.QUEUED):
         campaign_asking(campaign)
     elif not queued and not in_flight:
         campaign_not_asking(campaign)  # done, or every batch waits for a retry: its turn goes to others
     return queued
+
+
+def batches_queue_due(*, campaign_id: int, room: int, now: datetime.datetime) -> list[int]:
+    """Move up to `room` of the campaign's due batches to queued, in one statement, and return their
+    ids. Each batch moves only from a waiting status (compare-and-set): of two pumps picking the
+    same batch at once, one queues it."""
+    due = (
+        Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("next_attempt_at", "sequence")
+        .values("pk")[:room]
+    )
+    due_sql, due_params = due.query.sql_with_params()
+    stamp = Batch._meta.get_field("queued_at").get_db_prep_value(now, connection)
+    waiting = ", ".join(["%s"] * len(Batch.WAITING_STATUSES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Batch._meta.db_table} SET status = %s, queued_at = %s, updated_at = %s "
+            f"WHERE id IN ({due_sql}) AND status IN ({waiting}) RETURNING id",
+            [S.QUEUED, stamp, stamp, *due_params, *Batch.WAITING_STATUSES],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def campaign_asking(campaign: Campaign) -> None:
