@@ -141,13 +141,12 @@ def batch_dispatch(*, batch_id: int) -> Sent:
                 batch_release(batch_id=batch_id, token=token, wait_seconds=1,
                               unsent_delivered_before=prepared.delivered_before)
                 return replace(sent, outcome="too-slow-after-grant")
-            grant = _wait_for_grant(prepared)
+            grant, waited = _wait_for_grant(prepared)
             if isinstance(grant, str):
                 return replace(sent, outcome=grant)
-            # A pause or cancel stops this request: the status was read under the claim just
-            # before the grant (in batch_prepare, or after the limiter's last sleep); a grant
-            # taken again after a stale one is checked again.
-            if tries and (status := lifecycle.campaign_status(campaign.pk)) != Campaign.Status.RUNNING:
+            # A pause or cancel stops this request: a grant given at once comes a Redis round trip
+            # after batch_prepare read the status under the claim; one that waited is checked again.
+            if (waited or tries) and (status := lifecycle.campaign_status(campaign.pk)) != Campaign.Status.RUNNING:
                 ratelimit.give_back(grant)
                 campaign_not_asking(campaign)
                 if status == Campaign.Status.CANCELLED:
@@ -175,13 +174,14 @@ def batch_dispatch(*, batch_id: int) -> Sent:
     return replace(sent, outcome=outcome)
 
 
-def _wait_for_grant(prepared: Prepared):
+def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool]:
+    """The grant, or a word saying why the batch went back; and whether the limiter made it wait."""
     batch, token = prepared.batch, prepared.token
     campaign = batch.campaign
     started, slept = time.monotonic(), []
 
     def keep_waiting() -> bool:
-        slept.append(True)  # acquire() calls this after every sleep
+        slept.append(True)  # acquire() calls this before every sleep
         if lifecycle.campaign_status(campaign.pk) != Campaign.Status.RUNNING:
             return False
         if not claimed(batch.pk, token).update(lease_until=lease_until()):
@@ -197,7 +197,7 @@ def _wait_for_grant(prepared: Prepared):
     except ratelimit.LimiterUnavailable as error:
         log.error("rate limiter unavailable, batch %s held back: %s", batch.pk, error)
         batch_release(batch_id=batch.pk, token=token, wait_seconds=5, unsent_delivered_before=prepared.delivered_before)
-        return "limiter-unavailable"
+        return "limiter-unavailable", False
     if slept or not decision.granted:
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted and not decision.reason:
@@ -206,8 +206,8 @@ def _wait_for_grant(prepared: Prepared):
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds,
                       unsent_delivered_before=prepared.delivered_before)
-        return "waiting-for-share" if decision.reason == "share" else "rate-limited"
-    return decision
+        return "waiting-for-share" if decision.reason == "share" else "rate-limited", True
+    return decision, bool(slept)
 
 
 def _cancel_batch(batch: Batch, token: str, *, unsent_delivered_before: bool | None = None) -> None:
