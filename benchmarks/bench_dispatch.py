@@ -294,8 +294,10 @@ class StatementCounter:
     def __call__(self, execute, sql, params, many, context):
         from django.db import connection, transaction
 
-        self.statements += 1
         kind = sql.lstrip().split(" ", 1)[0].upper()
+        if kind == "BEGIN":
+            return execute(sql, params, many, context)  # SQLite's; the transaction's commit is counted
+        self.statements += 1
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         if not connection.in_atomic_block:
             self.commits += kind != "SELECT"

@@ -134,18 +134,20 @@ def calls_mark_placed(*, batch_id: int, pairs: list[tuple[str, str]], code: int 
     table = Call._meta.db_table
     if connection.vendor == "postgresql":
         # Two array parameters instead of 1,000 scalars: the driver binds 500 pairs in microseconds.
-        answer, params = "SELECT * FROM unnest(%s::text[], %s::text[])", [[c for c, _ in pairs], [u for _, u in pairs]]
+        answer = "unnest(%s::text[], %s::text[]) AS answer(cid, puuid)"
+        params = [[c for c, _ in pairs], [u for _, u in pairs]]
     else:
-        answer = "VALUES " + ",".join(["(%s, %s)"] * len(pairs))
+        values = ",".join(["(%s, %s)"] * len(pairs))
+        answer = f"(SELECT column1 AS cid, column2 AS puuid FROM (VALUES {values})) AS answer"
         params = [value for pair in pairs for value in pair]
+    # The statement starts with UPDATE: SQLite's driver counts the rows of no other kind.
     sql = (
-        f"WITH answer(cid, puuid) AS ({answer}) "
         f"UPDATE {table} SET state = %s, phonon_uuid = answer.puuid, provider_code = %s, "
         f"provider_message = '', updated_at = %s "
-        f"FROM answer WHERE {table}.client_identifier = answer.cid AND {table}.batch_id = %s "
+        f"FROM {answer} WHERE {table}.client_identifier = answer.cid AND {table}.batch_id = %s "
         f"AND {table}.state = %s"
     )
-    params += [Call.State.PLACED, code, timezone.now(), batch_id, Call.State.PENDING]
+    params = [Call.State.PLACED, code, timezone.now(), *params, batch_id, Call.State.PENDING]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
