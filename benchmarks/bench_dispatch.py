@@ -11,7 +11,13 @@
     bulk limit of 30,000 calls/min;
 (e) two campaigns on one limit, the second launched 2.5 s after the first: each window's share of
     the newer one (normal beside normal: 50% ± 15%; high beside normal: 67% ± 15%), and the share of
-    the limit used while both ran.
+    the limit used while both ran;
+(f) round trips per batch, in this process (no broker, no worker): the SQL statements and commits
+    of one `send_batch_task` (claim, freeze, attempt, send, write-back and the pump after it), and
+    `--profile` adds cProfile's top functions;
+(g) the real bulk limit sustained: 150,000 calls at 30,000 calls/60 s with 4 workers (about 5
+    minutes), read from the sandbox's own counts: the calls in each whole 60 s window from the
+    first arrival (target >= 98% of the limit) and the most in any 60 s (never over the limit).
 
 Everything runs against loopback only: a fresh database, an embedded (or given) Redis, the
 sandbox provider in its own process.
@@ -37,7 +43,11 @@ def setup_environment(database: str) -> dict:
     if database == "postgres":
         import psycopg
 
-        name = os.environ.get("BENCH_PG_DATABASE") or f"bench_dispatch_{os.getpid()}"
+        # BENCH_PG_DATABASE names the database; BENCH_DATABASE_PREFIX: parallel runs on one server
+        # each use their own databases.
+        name = os.environ.get("BENCH_PG_DATABASE") or (
+            f"{os.environ.get('BENCH_DATABASE_PREFIX', 'bench_dispatch')}_{os.getpid()}"
+        )
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
             conn.execute(f"CREATE DATABASE {name}")
@@ -220,17 +230,129 @@ def bench_shares(base: str, *, quick: bool) -> dict:
 
 def bench_one_worker(base: str, *, quick: bool) -> dict:
     """(b) one worker, limit lifted: calls per second from the first send to the last write-back."""
+    import resource
+
     contacts = 20_000 if quick else 100_000
     sandbox_reset(base)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     campaign = run_campaign(contacts, workers=1, env={"PHONON_REALTIME_RATE": "100000000/1"})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker and beat, once they have exited
     from dialer.models import Batch
 
     first_queue = Batch.objects.filter(campaign=campaign).order_by("queued_at").values_list("queued_at", flat=True)[0]
     seconds = (campaign.finished_at - first_queue).total_seconds()
     rate = contacts / seconds
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {
         "calls": contacts, "seconds": round(seconds, 2), "calls_per_s": round(rate),
         "bulk_limit_calls_per_s": 500, "ratio_to_bulk_limit": round(rate / 500, 1),
+        # Less noisy on a shared machine than the wall clock (the database's own CPU is not in it).
+        "worker_cpu_ms_per_batch": round(cpu * 1000 / (contacts / 500), 1),
+    }
+
+
+def window_counts(times: list[float], window: float) -> list[int]:
+    """Calls in each whole window [t0 + k*window, t0 + (k+1)*window) from the first arrival t0."""
+    counts = [0] * int((times[-1] - times[0]) // window)
+    for moment in times:
+        index = int((moment - times[0]) // window)
+        if index < len(counts):
+            counts[index] += 1
+    return counts
+
+
+def bench_bulk_sustained(base: str, *, quick: bool) -> dict:
+    """(g) 4 workers at the real bulk limit over 150,000 calls (--quick: 60,000)."""
+    limit, window = 30_000, 60.0
+    contacts = 60_000 if quick else 150_000
+    sandbox_reset(base)
+    run_campaign(contacts, workers=4, batch_size=500, mode="bulk", timeout=contacts / 400 + 300, env={
+        "PHONON_BULK_RATE": f"{limit}/{window:g}",
+    })
+    ledger = sandbox_get(base, "/_sandbox/ledger")["calls"]
+    stats = sandbox_get(base, f"/_sandbox/stats?window={window:g}")["bulk"]
+    times = sorted(entry["received_at"] for entry in ledger)
+    counts = window_counts(times, window)
+    return {
+        "calls": len(ledger), "span_s": round(times[-1] - times[0], 1), "limit": f"{limit}/{window:g}s",
+        "calls_per_whole_window": counts,
+        "utilisation_per_window": [round(count / limit, 4) for count in counts],
+        "lowest_window": round(min(counts) / limit, 4), "target": ">= 0.98",
+        "max_calls_in_any_window": stats["max_calls_received_in_window"], "never_over": limit,
+        "utilisation_first_to_last": round(paced_utilisation(times, even_rate=limit / window, request_calls=500), 4),
+    }
+
+
+class StatementCounter:
+    """Counts the SQL statements and the commits they cost: a statement outside a transaction
+    commits by itself; a transaction commits once, however many statements it holds."""
+
+    def __init__(self):
+        self.statements = self.commits = 0
+        self.by_kind: dict[str, int] = {}
+
+    def _committed(self):
+        self.commits += 1
+
+    def __call__(self, execute, sql, params, many, context):
+        from django.db import connection, transaction
+
+        kind = sql.lstrip().split(" ", 1)[0].upper()
+        if kind == "BEGIN":
+            return execute(sql, params, many, context)  # SQLite's; the transaction's commit is counted
+        self.statements += 1
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        if not connection.in_atomic_block:
+            self.commits += kind != "SELECT"
+        elif not any(callback == self._committed for _, callback, _ in connection.run_on_commit):
+            transaction.on_commit(self._committed)
+        return execute(sql, params, many, context)
+
+
+def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
+    """(f) statements, commits and seconds per batch of 500, one batch after another in this process."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+    from django.db import connection
+
+    from campaigns import lifecycle
+    from dialer import planning, pumping, tasks
+    from dialer.models import Batch
+    from tests.factories import make_contact_list, make_flow
+
+    settings.PHONON_REALTIME_RATE = "100000000/1"
+    contacts = 20_000 if quick else 50_000
+    flow = make_flow(flow_id="RTRIPbch", client_id="round-trips")
+    campaign = lifecycle.campaign_create(contact_list=make_contact_list(flow, contacts), window="00:00-24:00",
+                                         batch_size=500)
+    lifecycle.campaign_schedule(campaign=campaign)
+    while not planning.campaign_plan(campaign_id=campaign.pk):
+        pass
+    lifecycle.campaign_start(campaign_id=campaign.pk)
+    pumping.campaign_pump(campaign_id=campaign.pk)  # the first batches in flight, as the tick does
+    queued = Batch.objects.filter(campaign=campaign, status=Batch.Status.QUEUED).order_by("sequence")
+    counter, profiler, batches = StatementCounter(), cProfile.Profile(), 0
+    started = time.perf_counter()
+    # One batch after another, as one worker takes them; the task's pump queues the next ones.
+    while (batch_id := queued.values_list("pk", flat=True).first()) is not None:
+        batches += 1
+        with connection.execute_wrapper(counter):
+            if profile:
+                profiler.runcall(tasks.send_batch_task, batch_id)
+            else:
+                tasks.send_batch_task(batch_id)
+    seconds = time.perf_counter() - started
+    campaign.refresh_from_db()
+    assert campaign.status == "completed", campaign.status
+    if profile:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    return {
+        "batches": batches, "calls": contacts, "calls_per_s": round(contacts / seconds),
+        "statements_per_batch": round(counter.statements / batches, 2),
+        "commits_per_batch": round(counter.commits / batches, 2),
+        "by_kind_per_batch": {kind: round(n / batches, 2) for kind, n in sorted(counter.by_kind.items())},
     }
 
 
@@ -289,12 +411,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--quick", action="store_true", help="smaller runs")
-    parser.add_argument("--only", choices=["a", "b", "c", "d", "e"], action="append")
+    parser.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g"], action="append")
+    parser.add_argument("--profile", action="store_true", help="(f) with cProfile's top functions")
     args = parser.parse_args()
     env = setup_environment(args.database)
     results = {}
     try:
-        only = set(args.only or ["a", "b", "c", "d", "e"])
+        only = set(args.only or ["a", "b", "c", "d", "e", "f", *([] if args.quick else ["g"])])
         if "a" in only:
             results["a_limit_utilisation_4_workers"] = bench_utilisation(env["base"], quick=args.quick)
         if "b" in only:
@@ -305,6 +428,10 @@ def main() -> None:
             results["d_pacing"] = bench_pacing(env["base"], quick=args.quick)
         if "e" in only:
             results["e_two_campaigns_sharing_600_per_5s"] = bench_shares(env["base"], quick=args.quick)
+        if "f" in only:
+            results["f_round_trips_per_batch_in_process"] = bench_round_trips(quick=args.quick, profile=args.profile)
+        if "g" in only:
+            results["g_bulk_limit_sustained_4_workers"] = bench_bulk_sustained(env["base"], quick=args.quick)
     finally:
         env["sandbox"].terminate()
         if env["redis"]:

@@ -2,11 +2,16 @@
 
 Invariants (DESIGN.md): the body is frozen before the first send and resent byte for byte; one
 worker at a time holds a batch (claims); the attempt is recorded before the request leaves.
+
+One commit before the request leaves: the claim, the frozen body and the recorded attempt go in
+one transaction, before the grant. A request that then never leaves (no grant, a pause) takes its
+record back with the release; a worker that dies first leaves it, which only errs on the safe side.
 """
 
 import hashlib
 import logging
 import time
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +22,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
 from dialer import eligibility, ratelimit, tallies
-from dialer.claims import LostClaim, batch_claim, batch_release, claimed, lease_until
+from dialer.claims import LostClaim, attempt_taken_back, batch_claim, batch_release, claimed, lease_until
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch, Call
 from dialer.payload import body_start_date_passed, build_request_body, flow_url
@@ -30,11 +35,21 @@ log = logging.getLogger(__name__)
 S = Batch.Status
 
 
-def batch_freeze(*, batch: Batch, token: str) -> bytes | None:
+def attempt_fields() -> dict:
+    """Recording an attempt: counted, and the batch possibly delivered, before the request leaves."""
+    return {"attempts": F("attempts") + 1, "maybe_delivered": True, "lease_until": lease_until(),
+            "updated_at": timezone.now()}
+
+
+def batch_freeze(*, batch: Batch, token: str, record_attempt: bool = False) -> bytes | None:
     """Build and store the body once; from then on only these bytes are ever sent. The one
     exception: a body that never left is built again when its start date has passed. None: every
-    call of the batch went on a do-not-call list since planning, and the batch ended unsent."""
+    call of the batch went on a do-not-call list since planning, and the batch ended unsent.
+    `record_attempt`: the attempt is recorded by the same statement (see batch_prepare)."""
+    also = attempt_fields() if record_attempt else {}
     if batch.body is not None and not body_start_date_passed(batch):
+        if also and not claimed(batch.pk, token).update(**also):
+            raise LostClaim()
         return bytes(batch.body)
     # Do-not-call holds until the first send: numbers listed since planning leave the batch here.
     if not eligibility.batch_drop_listed_calls(batch=batch, token=token):
@@ -47,10 +62,13 @@ def batch_freeze(*, batch: Batch, token: str) -> bytes | None:
         unchanged = claimed(batch.pk, token).filter(body_sha256=batch.body_sha256, maybe_delivered=False)
         log.info("batch %s: rebuilding a body frozen %s, never sent, whose start date has passed",
                  batch.pk, batch.frozen_at)
-    frozen = unchanged.update(body=body, body_sha256=digest, frozen_at=timezone.now(), updated_at=timezone.now())
+    now = timezone.now()
+    frozen = unchanged.update(body=body, body_sha256=digest, frozen_at=now, **{"updated_at": now, **also})
     if not frozen:
         batch.refresh_from_db()
         if batch.body is None:
+            raise LostClaim()
+        if also and not claimed(batch.pk, token).update(**also):
             raise LostClaim()
         return bytes(batch.body)
     batch.body, batch.body_sha256 = body, digest
@@ -61,51 +79,81 @@ def batch_freeze(*, batch: Batch, token: str) -> bytes | None:
 GRANT_TRIES = 20
 
 
-def batch_send(*, batch_id: int) -> str:
-    """Send one batch if it is ours to send. Returns a word saying what happened (for logs/tests)."""
-    token = batch_claim(batch_id=batch_id)
-    if token is None:
-        return "not-claimed"
-    batch = Batch.objects.select_related("campaign__flow__account", "campaign__contact_list").get(pk=batch_id)
-    campaign = batch.campaign
-    try:
+@dataclass(frozen=True)
+class Prepared:
+    batch: Batch  # its `attempts` as recorded for this send
+    token: str
+    body: bytes
+    delivered_before: bool  # maybe_delivered before this attempt was recorded
+
+
+@dataclass(frozen=True)
+class Sent:
+    outcome: str  # a word saying what happened (for logs and tests)
+    campaign_id: int | None = None  # None: the batch was not ours to look at
+
+
+def batch_prepare(*, batch_id: int) -> Prepared | Sent:
+    """Everything before the grant, in one transaction and one commit: claim the batch, load it
+    with its campaign, flow and account, freeze its body on the first send, and record the
+    attempt. Returns what the send needs, or what happened instead."""
+    with transaction.atomic():
+        token = batch_claim(batch_id=batch_id)
+        if token is None:
+            return Sent("not-claimed")
+        batch = Batch.objects.select_related("campaign__flow__account", "campaign__contact_list").get(pk=batch_id)
+        campaign = batch.campaign
+        sent = Sent("", campaign.pk)
         if campaign.status == Campaign.Status.CANCELLED:
             _cancel_batch(batch, token)
-            return "cancelled"
+            return replace(sent, outcome="cancelled")
         if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, timezone.now()):
             batch_release(batch_id=batch_id, token=token)
             campaign_not_asking(campaign)
-            return "not-running"
-        body = batch_freeze(batch=batch, token=token)
+            return replace(sent, outcome="not-running")
+        delivered_before = batch.maybe_delivered
+        body = batch_freeze(batch=batch, token=token, record_attempt=True)
         if body is None:
-            return "all-on-do-not-call-list"
-        recorded = False
+            return replace(sent, outcome="all-on-do-not-call-list")
+    batch.attempts, batch.maybe_delivered = batch.attempts + 1, True
+    return Prepared(batch, token, body, delivered_before)
+
+
+def batch_send(*, batch_id: int) -> str:
+    """Send one batch if it is ours to send. Returns a word saying what happened (for logs/tests)."""
+    return batch_dispatch(batch_id=batch_id).outcome
+
+
+def batch_dispatch(*, batch_id: int) -> Sent:
+    """Send one batch if it is ours to send: prepare (one commit), take a grant, POST, write back."""
+    try:
+        prepared = batch_prepare(batch_id=batch_id)
+    except LostClaim:
+        return Sent("lost-claim")
+    if isinstance(prepared, Sent):
+        return prepared
+    batch, token = prepared.batch, prepared.token
+    campaign = batch.campaign
+    sent = Sent("", campaign.pk)
+    try:
         for tries in range(GRANT_TRIES):
             if tries == GRANT_TRIES - 1:
-                batch_release(batch_id=batch_id, token=token, wait_seconds=1)
-                return "too-slow-after-grant"
-            grant = _wait_for_grant(batch, token)
+                batch_release(batch_id=batch_id, token=token, wait_seconds=1,
+                              unsent_delivered_before=prepared.delivered_before)
+                return replace(sent, outcome="too-slow-after-grant")
+            grant, waited = _wait_for_grant(prepared)
             if isinstance(grant, str):
-                return grant
-            # Re-checked under the claim, after the grant: a pause or cancel stops this request.
-            status = lifecycle.campaign_status(campaign.pk)
-            if status != Campaign.Status.RUNNING:
+                return replace(sent, outcome=grant)
+            # A pause or cancel stops this request: a grant given at once comes a Redis round trip
+            # after batch_prepare read the status under the claim; one that waited is checked again.
+            if (waited or tries) and (status := lifecycle.campaign_status(campaign.pk)) != Campaign.Status.RUNNING:
                 ratelimit.give_back(grant)
                 campaign_not_asking(campaign)
                 if status == Campaign.Status.CANCELLED:
-                    _cancel_batch(batch, token)
-                    return "cancelled"
-                batch_release(batch_id=batch_id, token=token)
-                return "not-running"
-            if not recorded:
-                # The attempt is recorded, and the batch marked as possibly delivered, before the send.
-                if not claimed(batch_id, token).update(
-                    attempts=F("attempts") + 1, maybe_delivered=True, lease_until=lease_until(),
-                    updated_at=timezone.now(),
-                ):
-                    ratelimit.give_back(grant)
-                    raise LostClaim()
-                recorded = True
+                    _cancel_batch(batch, token, unsent_delivered_before=prepared.delivered_before)
+                    return replace(sent, outcome="cancelled")
+                batch_release(batch_id=batch_id, token=token, unsent_delivered_before=prepared.delivered_before)
+                return replace(sent, outcome="not-running")
             # The limiter spaces grants, not arrivals: a request held up after its grant (a slow
             # database write, a descheduled process) could land in the provider's next window
             # together with the next grant's. Such a grant is given back and taken anew.
@@ -113,26 +161,27 @@ def batch_send(*, batch_id: int) -> str:
                 break
             ratelimit.give_back(grant)
         answer = client.post(
-            flow_url(campaign.flow), body,
+            flow_url(campaign.flow), prepared.body,
             connect_timeout=settings.PHONON_CONNECT_TIMEOUT, read_timeout=settings.PHONON_READ_TIMEOUT,
         )
     except LostClaim:
-        return "lost-claim"
-    batch.refresh_from_db(fields=["attempts"])
+        return replace(sent, outcome="lost-claim")
     outcome = batch_apply_answer(batch=batch, token=token, answer=answer)
     log.info(
         "batch sent campaign=%s batch=%s seq=%s calls=%s outcome=%s code=%s",
         campaign.pk, batch.pk, batch.sequence, batch.call_count, outcome, answer.code,
     )
-    return outcome
+    return replace(sent, outcome=outcome)
 
 
-def _wait_for_grant(batch: Batch, token: str):
+def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool]:
+    """The grant, or a word saying why the batch went back; and whether the limiter made it wait."""
+    batch, token = prepared.batch, prepared.token
     campaign = batch.campaign
     started, slept = time.monotonic(), []
 
     def keep_waiting() -> bool:
-        slept.append(True)  # acquire() calls this after every sleep
+        slept.append(True)  # acquire() calls this before every sleep
         if lifecycle.campaign_status(campaign.pk) != Campaign.Status.RUNNING:
             return False
         if not claimed(batch.pk, token).update(lease_until=lease_until()):
@@ -147,22 +196,25 @@ def _wait_for_grant(batch: Batch, token: str):
         )
     except ratelimit.LimiterUnavailable as error:
         log.error("rate limiter unavailable, batch %s held back: %s", batch.pk, error)
-        batch_release(batch_id=batch.pk, token=token, wait_seconds=5)
-        return "limiter-unavailable"
+        batch_release(batch_id=batch.pk, token=token, wait_seconds=5, unsent_delivered_before=prepared.delivered_before)
+        return "limiter-unavailable", False
     if slept or not decision.granted:
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted and not decision.reason:
         campaign_not_asking(campaign)  # acquire gave up: the campaign stopped running while it waited
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
-        batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds)
-        return "waiting-for-share" if decision.reason == "share" else "rate-limited"
-    return decision
+        batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds,
+                      unsent_delivered_before=prepared.delivered_before)
+        return "waiting-for-share" if decision.reason == "share" else "rate-limited", True
+    return decision, bool(slept)
 
 
-def _cancel_batch(batch: Batch, token: str) -> None:
+def _cancel_batch(batch: Batch, token: str, *, unsent_delivered_before: bool | None = None) -> None:
+    """`unsent_delivered_before` (not None): take back the attempt recorded for a request that never left."""
+    undo = {} if unsent_delivered_before is None else attempt_taken_back(unsent_delivered_before)
     with transaction.atomic():
-        if claimed(batch.pk, token).update(status=S.CANCELLED, completed_at=timezone.now(), claim_token=""):
+        if claimed(batch.pk, token).update(status=S.CANCELLED, completed_at=timezone.now(), claim_token="", **undo):
             skipped = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
                 state=Call.State.SKIPPED, provider_message=CANCELLED_BEFORE_SENT,
                 updated_at=timezone.now(),

@@ -26,14 +26,16 @@ def call_entries(batch) -> list[dict]:
         .order_by("id")
         .values_list("client_identifier", "contact__numbers", "contact__variables", "contact__start_at")
     )
-    entries = []
+    entries, start_times = [], {}  # most calls of a batch share one start: formatted once
     for client_identifier, numbers, variables, start_at in calls:
         # A time already past means "now" to the provider (a past date would be refused).
         start = max(start_at or default_start or now, now)
+        if (start_time := start_times.get(start)) is None:
+            start_time = start_times[start] = provider_start_time(start, campaign.timezone)
         entries.append(
             {
                 "client-identifier": client_identifier,
-                "start-time": provider_start_time(start, campaign.timezone),
+                "start-time": start_time,
                 "contact-numbers": list(numbers),
                 "keys": [{"name": f"$flow.key.{name}", "value": str(value)} for name, value in variables.items()],
             }

@@ -3,7 +3,9 @@
 import datetime
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -18,16 +20,18 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     """Queue the campaign's due batches, keeping at most DISPATCH_INFLIGHT_PER_CAMPAIGN in flight.
     Returns the ids to enqueue (the caller enqueues them after commit)."""
     now = now or timezone.now()
-    campaign = Campaign.objects.select_related("flow__account").filter(pk=campaign_id).first()
+    # The campaign and its batches in flight in one read: the pump runs after every batch sent.
+    campaign = (
+        Campaign.objects.select_related("flow__account")
+        .annotate(queued=_batches_in(S.QUEUED), sending=_batches_in(S.SENDING))
+        .filter(pk=campaign_id).first()
+    )
     if campaign is None:
         return []
     if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
         campaign_not_asking(campaign)
         return []
-    counts = dict(
-        Batch.objects.filter(campaign_id=campaign_id, status__in=(S.QUEUED, S.SENDING))
-        .values_list("status").annotate(n=Count("id")).order_by()
-    )
+    counts = {S.QUEUED: campaign.queued, S.SENDING: campaign.sending}
     in_flight = sum(counts.values())
     if counts.get(S.QUEUED):
         # Batches waiting for a worker: the campaign wants to send even while no worker asks for it.
@@ -35,23 +39,43 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
     if room <= 0:
         return []
-    due = list(
-        Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("next_attempt_at", "sequence")
-        .values_list("pk", flat=True)[:room]
-    )
-    queued = []
-    for batch_id in due:
-        if Batch.objects.filter(pk=batch_id, status__in=Batch.WAITING_STATUSES).update(
-            status=S.QUEUED, queued_at=now, updated_at=now
-        ):
-            queued.append(batch_id)
+    queued = batches_queue_due(campaign_id=campaign_id, room=room, now=now)
     if queued and not counts.get(S.QUEUED):
         campaign_asking(campaign)
     elif not queued and not in_flight:
         campaign_not_asking(campaign)  # done, or every batch waits for a retry: its turn goes to others
     return queued
+
+
+def _batches_in(status: str):
+    """How many of the campaign's batches are in this status (a subquery of the campaign's row)."""
+    count = (
+        Batch.objects.filter(campaign_id=OuterRef("pk"), status=status)
+        .order_by().values("campaign_id").annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(count), 0)
+
+
+def batches_queue_due(*, campaign_id: int, room: int, now: datetime.datetime) -> list[int]:
+    """Move up to `room` of the campaign's due batches to queued, in one statement, and return their
+    ids. Each batch moves only from a waiting status (compare-and-set): of two pumps picking the
+    same batch at once, one queues it."""
+    due = (
+        Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("next_attempt_at", "sequence")
+        .values("pk")[:room]
+    )
+    due_sql, due_params = due.query.sql_with_params()
+    stamp = Batch._meta.get_field("queued_at").get_db_prep_value(now, connection)
+    waiting = ", ".join(["%s"] * len(Batch.WAITING_STATUSES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Batch._meta.db_table} SET status = %s, queued_at = %s, updated_at = %s "
+            f"WHERE id IN ({due_sql}) AND status IN ({waiting}) RETURNING id",
+            [S.QUEUED, stamp, stamp, *due_params, *Batch.WAITING_STATUSES],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def campaign_asking(campaign: Campaign) -> None:

@@ -53,12 +53,12 @@ def _start_if_due(campaign_id: int) -> None:
 
 @shared_task(ignore_result=True, acks_late=True)
 def send_batch_task(batch_id: int) -> str:
-    outcome = dispatch.batch_send(batch_id=batch_id)
-    campaign_id = Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
+    sent = dispatch.batch_dispatch(batch_id=batch_id)
+    campaign_id = sent.campaign_id or Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
     if campaign_id is not None:
         # Keep the campaign's pipeline full without waiting for the next tick.
         enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id))
-    return outcome
+    return sent.outcome
 
 
 @shared_task(ignore_result=True)

@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -321,3 +322,21 @@ def test_an_rsa_key_under_2048_bits_is_refused_when_the_flow_is_saved():
     pem = small.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     with pytest.raises(ValidationError, match="1024 bits"):
         make_flow(kind="dialer", encrypted=True, public_key_pem=pem)
+
+
+def test_an_attempt_whose_request_never_left_is_taken_back_with_the_batch(sandbox, settings):
+    # given a limit of 500 calls a minute on a fresh account, and a first batch of 500 that used it
+    settings.PHONON_REALTIME_RATE = "500/60"
+    campaign = running_campaign(make_flow(client_id=f"never-left-{time.monotonic_ns()}"), 1000)
+    first, second = pumping.campaign_pump(campaign_id=campaign.pk)
+    assert dispatch.batch_send(batch_id=first) == "placed"
+
+    # when the second is claimed, frozen and its attempt recorded, but no grant comes in time
+    assert dispatch.batch_send(batch_id=second) == "rate-limited"
+
+    # then it goes back as never sent: no attempt counted, not possibly delivered, its body kept
+    batch = Batch.objects.get(pk=second)
+    assert (batch.status, batch.attempts, batch.maybe_delivered) == (Batch.Status.PLANNED, 0, False)
+    assert batch.body is not None and batch.next_attempt_at is not None
+    assert len(sandbox.provider.ledger()) == 500
+    assert Batch.objects.get(pk=first).attempts == 1

@@ -168,6 +168,38 @@ def test_a_grant_given_back_gives_back_its_place_in_the_pace(account, settings):
     assert take(account, 100, rate=rate, burst=100).granted
 
 
+def test_a_late_grant_keeps_its_place_in_the_pace_for_up_to_half_the_margin(account, settings):
+    # given 1,000 calls per 5 s paced in requests of 100, with a margin of 0.2 s (the window
+    # counts 5.2 s: a request's turn comes every 0.52 s; the first, after a quiet spell, counts as
+    # 0.1 s late, so the second's turn comes 0.42 s after it)
+    settings.PHONON_RATE_MARGIN = 0.2
+    rate = Rate(1000, 5)
+    assert take(account, 100, rate=rate, burst=100).granted
+
+    # when the next request comes 0.05 s after its turn, and the one after it at once
+    time.sleep(0.42 + 0.05)
+    late = take(account, 100, rate=rate, burst=100)
+    following = take(account, 100, rate=rate, burst=100)
+
+    # then the late one kept its place: the following one's turn is 0.52 s after the late one's
+    # turn, not after the moment it came
+    assert late.granted and not following.granted
+    assert 0.42 < following.wait_seconds <= 0.47
+
+
+def test_lateness_beyond_half_the_margin_is_lost(account, settings):
+    # given the same pace, and a request coming 0.4 s after its turn
+    settings.PHONON_RATE_MARGIN = 0.2
+    rate = Rate(1000, 5)
+    assert take(account, 100, rate=rate, burst=100).granted
+    time.sleep(0.42 + 0.4)
+    assert take(account, 100, rate=rate, burst=100).granted
+
+    # then only 0.1 s of it is forgiven: the next turn is 0.42 s away, not 0.12 s
+    following = take(account, 100, rate=rate, burst=100)
+    assert not following.granted and 0.37 < following.wait_seconds <= 0.42
+
+
 def test_pacing_keeps_the_cap_over_the_window(account, settings):
     # given the cap of 300 calls per 0.6 s, paced with a burst of 100
     settings.PHONON_RATE_MARGIN = 0
