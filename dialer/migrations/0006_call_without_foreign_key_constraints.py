@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0005_do_not_call_lists'),
-        ('dialer', '0002_batch_split_children'),
+        ('dialer', '0005_batch_attempt_created_index'),
     ]
 
     operations = [

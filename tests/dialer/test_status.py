@@ -68,6 +68,7 @@ def test_a_sending_campaign_says_how_long_is_left_at_its_pace(flow):
     Call.objects.filter(campaign=campaign, batch__in=Batch.objects.filter(campaign=campaign)[:2]).update(
         state=Call.State.PLACED)
     calls_recount()
+    calls_recount()
 
     explained = campaign_status_explained(campaign, now=NOW)
 
@@ -84,6 +85,7 @@ def test_a_campaign_sending_while_it_is_still_planned_counts_the_unplanned_conta
     _sent(campaign, 2)  # 200 calls in the last minute
     Call.objects.filter(campaign=campaign, batch__in=Batch.objects.filter(campaign=campaign)[:2]).update(
         state=Call.State.PLACED)
+    calls_recount()
 
     explained = campaign_status_explained(campaign, now=NOW)
 
@@ -92,6 +94,7 @@ def test_a_campaign_sending_while_it_is_still_planned_counts_the_unplanned_conta
     assert explained.state == "sending" and explained.primary_action == "pause"
 
     Call.objects.filter(campaign=campaign).update(state=Call.State.PLACED)
+    calls_recount()
     explained = campaign_status_explained(campaign, now=NOW)
 
     assert explained.state == "planning" and explained.headline == "Planning: 300 of 1,000 contacts planned"
