@@ -37,9 +37,9 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
     """Plan the next slice of the campaign. Returns True once the whole campaign is planned (or it
     ended: a cancelled campaign's unplanned contacts never get calls), False while more is left,
     and None when another planner of this campaign is at it (its own chain goes on)."""
-    campaign = Campaign.objects.select_related("flow__account").get(pk=campaign_id)
-    if campaign.planned_at is not None or campaign.is_final:
-        return True
+    campaign = Campaign.objects.select_related("flow__account").filter(pk=campaign_id).first()
+    if campaign is None or campaign.planned_at is not None or campaign.is_final:
+        return True  # deleted meanwhile (its next slice was already queued), planned, or ended
     slice_size = max(campaign.batch_size, slice_size - slice_size % campaign.batch_size)
     with transaction.atomic():
         if not _planner_lock(campaign_id):

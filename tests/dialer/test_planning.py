@@ -59,6 +59,16 @@ def test_a_campaign_cancelled_before_its_planner_ran_gets_no_calls():
 
 
 @pytest.mark.django_db
+def test_the_next_slice_of_a_deleted_campaign_is_a_quiet_end():
+    # a slice queued before its campaign was deleted (an admin's delete, a test database flushed)
+    campaign = campaign_of(10)
+    campaign_id = campaign.pk
+    campaign.delete()
+
+    assert planning.campaign_plan(campaign_id=campaign_id) is True
+
+
+@pytest.mark.django_db
 def test_each_slice_marks_the_campaign_touched_and_the_last_one_planned():
     campaign = campaign_of(1_200)
     before = Campaign.objects.get(pk=campaign.pk).updated_at
