@@ -48,9 +48,7 @@ def batch_freeze(*, batch: Batch, token: str, record_attempt: bool = False) -> b
     `record_attempt`: the attempt is recorded by the same statement (see batch_prepare)."""
     also = attempt_fields() if record_attempt else {}
     if batch.body is not None and not body_start_date_passed(batch):
-        if also and not claimed(batch.pk, token).update(**also):
-            raise LostClaim()
-        return bytes(batch.body)
+        return _already_frozen(batch, token, also)
     # Do-not-call holds until the first send: numbers listed since planning leave the batch here.
     if not eligibility.batch_drop_listed_calls(batch=batch, token=token):
         return None
@@ -68,14 +66,19 @@ def batch_freeze(*, batch: Batch, token: str, record_attempt: bool = False) -> b
         batch.refresh_from_db()
         if batch.body is None:
             raise LostClaim()
-        if also and not claimed(batch.pk, token).update(**also):
-            raise LostClaim()
-        return bytes(batch.body)
+        return _already_frozen(batch, token, also)
     batch.body, batch.body_sha256 = body, digest
     return body
 
 
 # How often a worker retakes a grant that went stale before its request could leave.
+def _already_frozen(batch: Batch, token: str, also: dict) -> bytes:
+    """The body frozen earlier, with the attempt recorded (when asked) under the claim."""
+    if also and not claimed(batch.pk, token).update(**also):
+        raise LostClaim()
+    return bytes(batch.body)
+
+
 GRANT_TRIES = 20
 
 

@@ -31,16 +31,15 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
         campaign_not_asking(campaign)
         return []
-    counts = {S.QUEUED: campaign.queued, S.SENDING: campaign.sending}
-    in_flight = sum(counts.values())
-    if counts.get(S.QUEUED):
+    in_flight = campaign.queued + campaign.sending
+    if campaign.queued:
         # Batches waiting for a worker: the campaign wants to send even while no worker asks for it.
         campaign_asking(campaign)
     room = settings.DISPATCH_INFLIGHT_PER_CAMPAIGN - in_flight
     if room <= 0:
         return []
     queued = batches_queue_due(campaign_id=campaign_id, room=room, now=now)
-    if queued and not counts.get(S.QUEUED):
+    if queued and not campaign.queued:
         campaign_asking(campaign)
     elif not queued and not in_flight:
         campaign_not_asking(campaign)  # done, or every batch waits for a retry: its turn goes to others

@@ -139,10 +139,10 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
         return _planning(campaign, planning, times)  # all of what is planned so far is sent
     if not progress.pending:
         return StatusExplained("finishing", "Finishing: waiting for the provider's last answers", times=times)
-    return _sending(campaign, progress, now, times)
+    return _sending(campaign, progress, now, times, planning)
 
 
-def _sending(campaign, progress, now, times) -> StatusExplained:
+def _sending(campaign, progress, now, times, planning: str) -> StatusExplained:
     share = limit_share(account_id=campaign.flow.account_id, endpoint=campaign.flow.endpoint,
                         exclude_campaign_id=campaign.pk)
     minute_ago = now - datetime.timedelta(seconds=60)
@@ -161,7 +161,6 @@ def _sending(campaign, progress, now, times) -> StatusExplained:
             "whichever campaign sends them.", times=times,
         )
     pace = mine or share.per_minute_each(extra=1)
-    planning = _planning_words(campaign, progress)
     # While planning goes on, what is left is the list's contacts not yet final (planned or not).
     unplanned = max(0, campaign.contact_list.imported_count - progress.total) if planning else 0
     left = duration_words((progress.pending + unplanned) / pace * 60)
