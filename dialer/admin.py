@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import steering
+from dialer import planning, steering
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.progress import progress_by_campaign
 from dialer.requeue import RequeueRefused, batches_requeue_failed
@@ -212,3 +212,11 @@ class CallAdmin(ReadOnlyAdmin):
     @admin.display(description="number", ordering="contact__primary_number")
     def number(self, call):
         return call.contact.primary_number
+
+    def get_search_results(self, request, queryset, search_term):
+        # A client-identifier has no index of its own: look it up by the key it is made of.
+        key = planning.identifier_key(search_term)
+        if key is not None:
+            token, contact_id = key
+            return queryset.filter(campaign__token=token, contact_id=contact_id), False
+        return super().get_search_results(request, queryset, search_term)

@@ -39,18 +39,6 @@ def calls_moved(*, campaign_id: int, moves: dict[tuple[str, str], int], shard: i
     _add(campaign_id, shard, delta)
 
 
-def calls_added_between(*, campaign_id: int, after_contact_id: int, last_contact_id: int) -> None:
-    """Planning's calls for the contacts in (after, last], counted by state as they were inserted
-    (one range of the campaign's (campaign, contact) key: a slice, never the whole campaign)."""
-    counts = (
-        Call.objects.filter(campaign_id=campaign_id, contact_id__gt=after_contact_id, contact_id__lte=last_contact_id)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    calls_added(campaign_id=campaign_id, counts=dict(counts))
-
-
 def _add(campaign_id: int, shard: int, delta: Counter) -> None:
     shard %= SHARDS
     # Sorted, so that two transactions touching the same rows lock them in the same order.

@@ -274,6 +274,19 @@ def test_calls_are_read_only_and_found_by_phonon_uuid(client, root, campaign):
     assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
 
 
+def test_a_call_is_found_by_its_client_identifier_through_its_key(client, root, campaign):
+    calls = list(Call.objects.filter(campaign=campaign).order_by("pk")[:2])
+    wanted = calls[1]
+
+    found = client.get(reverse("admin:dialer_call_changelist"), {"q": f" {wanted.client_identifier} "})
+    page = found.content.decode()
+
+    assert wanted.client_identifier in page and calls[0].client_identifier not in page
+    assert "1 result" in page
+    missing = client.get(reverse("admin:dialer_call_changelist"), {"q": f"{campaign.token}-999999999999"})
+    assert "0 results" in missing.content.decode()
+
+
 @pytest.mark.parametrize(
     "model",
     ["flows_account", "flows_flow", "flows_did", "campaigns_contactlist", "campaigns_campaign", "dialer_call",
