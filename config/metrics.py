@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from campaigns.models import Campaign, ContactList
 from config import heartbeats
 from dialer.metrics import limiter_waits
-from dialer.models import Batch, BatchAttempt, Call
+from dialer.models import Batch, BatchAttempt, Call, CallTally
 
 # Upper bounds of the batch send latency buckets, in milliseconds.
 LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
@@ -36,17 +36,35 @@ class PhononCollector:
         yield from self.collect_redis()
 
     def collect_database(self):
-        calls = GaugeMetricFamily(
-            "phonon_calls", "Calls by flow, state and provider code.", labels=["flow_id", "state", "provider_code"]
+        # From the stored tallies (dialer.tallies): a scrape every few seconds must not count millions
+        # of calls.
+        calls = GaugeMetricFamily("phonon_calls", "Calls by flow and state.", labels=["flow_id", "state"])
+        rows = (
+            CallTally.objects.order_by()
+            .values_list("campaign__flow__flow_id", "state")
+            .annotate(n=Sum("n"))
+        )
+        for flow_id, state, n in rows:
+            calls.add_metric([flow_id, state], n)
+        yield calls
+
+        # The rejected calls by the provider's code: read through the (campaign, state) index, only
+        # in the campaigns whose tallies hold rejected calls.
+        rejected_in = (
+            CallTally.objects.filter(state=Call.State.REJECTED).exclude(n=0).values_list("campaign_id", flat=True)
+            .distinct()
+        )
+        rejected = GaugeMetricFamily(
+            "phonon_rejected_calls", "Rejected calls by flow and provider code.", labels=["flow_id", "provider_code"]
         )
         rows = (
-            Call.objects.order_by()
-            .values_list("campaign__flow__flow_id", "state", "provider_code")
+            Call.objects.filter(campaign_id__in=list(rejected_in), state=Call.State.REJECTED).order_by()
+            .values_list("campaign__flow__flow_id", "provider_code")
             .annotate(n=Count("pk"))
         )
-        for flow_id, state, code, n in rows:
-            calls.add_metric([flow_id, state, "" if code is None else str(code)], n)
-        yield calls
+        for flow_id, code, n in rows:
+            rejected.add_metric([flow_id, "" if code is None else str(code)], n)
+        yield rejected
 
         campaigns = GaugeMetricFamily("phonon_campaigns", "Campaigns by status.", labels=["status"])
         for status, n in Campaign.objects.order_by().values_list("status").annotate(n=Count("pk")):
