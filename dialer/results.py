@@ -70,7 +70,7 @@ def export_results_csv(campaign, out) -> int:
     calls = (
         Call.objects.filter(campaign=campaign)
         .select_related("contact", "batch")
-        .order_by("id")
+        .order_by("contact_id")  # the list's order, read along the (campaign, contact) key
         .only(
             "client_identifier",
             "state",

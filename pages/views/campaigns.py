@@ -115,7 +115,9 @@ def campaign_batches(request, pk):
 
 def _calls_context(request, campaign):
     form = ContactSearchForm(request.GET or None)
-    calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("id")
+    # In list order, through the (campaign, contact) key: ordering by id walked the primary key
+    # past every older campaign's calls to find this one's first page.
+    calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id")
     searching = False
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
