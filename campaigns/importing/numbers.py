@@ -30,19 +30,12 @@ NON_GEOGRAPHIC = "001"
 TOO_SHORT, LOCAL_ONLY, POSSIBLE, TOO_LONG, INVALID_LENGTH = range(5)  # phonenumbers' ValidationResult
 
 
-class _Refused(Exception):
-    """phonenumbers.parse would raise: the number is not valid."""
-
-
-class _InvalidCountryCode(_Refused):
-    """After + or the international prefix, no country code the library knows (parse tries again without the +)."""
-
-
 class _Plan:
     """One region's metadata, compiled once, with phonenumbers' own parsing steps over plain digits."""
 
     def __init__(self, metadata):
         self.cc = metadata.country_code
+        self.cc_text = str(metadata.country_code)
         general = metadata.general_desc
         # A prefix that never matches digits stands for "no international prefix", as in the library.
         self.idd = re.compile(metadata.international_prefix or "NonMatch").match
@@ -156,12 +149,16 @@ def _plain_letters(text: str) -> bool:
     return "x" not in lower and "int" not in lower
 
 
+# Country codes as written: a number's first one, two or three digits looked up without int().
+COUNTRY_CODES = {str(cc): cc for cc in COUNTRY_CODE_TO_REGION_CODE}
+
+
 def _country_code(number: str) -> tuple[int, str]:  # phonenumbers' _extract_country_code
-    if not number or number[0] == "0":
-        return 0, number
+    # No code starts with 0, so a number that does finds none, as in the library.
+    codes = COUNTRY_CODES
     for size in range(1, min(len(number), MAX_COUNTRY_CODE_LENGTH) + 1):
-        cc = int(number[:size])
-        if cc in COUNTRY_CODE_TO_REGION_CODE:
+        cc = codes.get(number[:size])
+        if cc is not None:
             return cc, number[size:]
     return 0, number
 
@@ -184,6 +181,7 @@ class NumberNormaliser:
         self.region = region
         # An unknown default region: only the library knows what it does with each input.
         self.default = _plan(region) if region in SUPPORTED_REGIONS else None
+        self.countries = {}
 
     def slow(self, raw: str) -> str | None:
         try:
@@ -210,53 +208,60 @@ class NumberNormaliser:
         return self.slow(raw)
 
     def fast(self, digits: str, plus: bool) -> str | None:
-        """phonenumbers.parse + is_valid_number for ASCII digits (with a + before them, or not)."""
-        try:
-            cc, national = self._extract(digits, plus)
-        except _Refused:
-            return None
-        default = self.default
-        if cc:
-            region = COUNTRY_CODE_TO_REGION_CODE[cc][0]
-            plan = default if region == self.region else _plan_for(cc, region)
+        """phonenumbers.parse + is_valid_number for ASCII digits (with a + before them, or not).
+        One method, no exceptions: it runs two or three times a row."""
+        if plus:
+            # After +, a country code; without a known one parse tries again as if the + were not there.
+            if len(digits) <= MIN_NATIONAL_LENGTH:
+                return None
+            cc, national = _country_code(digits)
+            if not cc:
+                found = self._without_plus(digits)
+                if found is None or not found[0]:
+                    return None
+                cc, national = found
         else:
-            cc, national, plan = default.cc, digits, default
+            found = self._without_plus(digits)
+            if found is None:
+                return None
+            cc, national = found
+        if cc:
+            plan, valid = self._country(cc)
+        else:
+            plan = self.default
+            cc, national, valid = plan.cc, digits, self._country(plan.cc)[1]
         if len(national) < MIN_NATIONAL_LENGTH:
             return None
         stripped = plan.strip_prefix(national)
         if plan.length(stripped) not in (TOO_SHORT, LOCAL_ONLY, INVALID_LENGTH):
             national = stripped
-        if len(national) > MAX_NATIONAL_LENGTH or not _validity(cc)(national):
+        if len(national) > MAX_NATIONAL_LENGTH or not valid(national):
             return None
         return f"{cc}{national}"
 
-    def _extract(self, digits: str, plus: bool) -> tuple[int, str]:
-        """phonenumbers' _maybe_extract_country_code, with parse's second try without the +."""
-        try:
-            return self._extract_once(digits, plus)
-        except _InvalidCountryCode:
-            if not plus:
-                raise _Refused from None
-        cc, national = self._extract_once(digits, False)
-        if not cc:
-            raise _Refused
-        return cc, national
+    def _country(self, cc: int):
+        """(the plan of the country code's main region, its validity test), kept per normaliser."""
+        known = self.countries.get(cc)
+        if known is None:
+            region = COUNTRY_CODE_TO_REGION_CODE[cc][0]
+            plan = self.default if region == self.region else _plan_for(cc, region)
+            known = self.countries[cc] = (plan, _validity(cc))
+        return known
 
-    def _extract_once(self, digits: str, plus: bool) -> tuple[int, str]:
+    def _without_plus(self, digits: str) -> tuple[int, str] | None:
+        """phonenumbers' _maybe_extract_country_code without a +: (country code, national number),
+        (0, "") when the number is national, None when parse refuses it."""
         default = self.default
-        international = plus
-        if not plus:
-            found = default.idd(digits)
-            if found and digits[found.end():found.end() + 1] != "0":
-                international, digits = True, digits[found.end():]
-        if international:
-            if len(digits) <= MIN_NATIONAL_LENGTH:
-                raise _Refused
-            cc, national = _country_code(digits)
-            if not cc:
-                raise _InvalidCountryCode
-            return cc, national
-        own = str(default.cc)
+        found = default.idd(digits)
+        if found:
+            end = found.end()
+            if digits[end:end + 1] != "0":
+                digits = digits[end:]
+                if len(digits) <= MIN_NATIONAL_LENGTH:
+                    return None
+                cc, national = _country_code(digits)
+                return (cc, national) if cc else None
+        own = default.cc_text
         if digits.startswith(own):
             national = default.strip_prefix(digits[len(own):])
             if (not default.is_general(digits) and default.is_general(national)) or default.length(digits) == TOO_LONG:
