@@ -7,7 +7,6 @@ import os
 import sys
 import zipfile
 import zlib
-from collections import deque
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,7 +31,7 @@ from campaigns.importing.limits import (
     _where,
 )
 from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
-from campaigns.importing.workers import check_in_worker, worker_pool, workers_for
+from campaigns.importing.workers import checked_in_workers, worker_pool, workers_for
 from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
@@ -157,16 +156,9 @@ class _Import:
             for batch in batches:
                 self._keep(batch, checker.check(batch), header, member)
             return
-        with worker_pool(checker, self.workers) as pool:
-            pending = deque()
-            for batch in batches:
-                pending.append((batch, pool.apply_async(check_in_worker, (batch,))))
-                if len(pending) > 2 * self.workers:
-                    done, result = pending.popleft()
-                    self._keep(done, result.get(), header, member)
-            while pending:
-                done, result = pending.popleft()
-                self._keep(done, result.get(), header, member)
+        with worker_pool(checker, self.workers) as ends:
+            for batch, results in checked_in_workers(ends, batches):
+                self._keep(batch, results, header, member)
 
     def _batches(self, reader, header, header_line, member, position, totals):
         """The non-blank records as (line, cells), `step` at a time; refuses a runaway quote or too many rows."""
