@@ -36,6 +36,14 @@ from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
 
+def database_server_here() -> bool:
+    """Whether the database runs as a server on this machine (SQLite runs inside this process)."""
+    if connection.vendor == "sqlite":
+        return False
+    host = connection.settings_dict.get("HOST") or ""
+    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
 def _index_of(batch, line: int) -> int:
     """Where the record of `line` is in its batch (lines grow along a batch; blank rows leave gaps)."""
     index = min(len(batch) - 1, line - batch[0][0])
@@ -96,7 +104,7 @@ class _Import:
         try:
             with _frozen_heap(), open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
                 size = os.fstat(fileobj.fileno()).st_size
-                self.workers = workers_for(size)
+                self.workers = workers_for(size, database_server_here())
                 # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
                 self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
                 for member, stream in _csv_sources(fileobj, filename, self.limits):

@@ -23,13 +23,15 @@ def idle_cores() -> float:
     return (os.cpu_count() or 1) - os.getloadavg()[0] + 1
 
 
-def workers_for(size: int) -> int:
+def workers_for(size: int, server_here: bool = False) -> int:
     """How many worker processes a file of `size` bytes is checked by (0: in the importing process).
     A worker only helps on a core of its own: on a busy machine (measured with load averages of 7 to 14
-    on 2 cores) the importing process waits for its starved workers and one process alone is as fast."""
+    on 2 cores) the importing process waits for its starved workers and one process alone is as fast.
+    A database server on this machine (`server_here`) needs a core too: with PostgreSQL beside it on
+    2 cores, a worker made a 1,000,000-row import 47% slower (benchmarks/bench_import.py --workers compare)."""
     if size < PARALLEL_FROM_BYTES:
         return 0
-    return max(0, min(WORKERS, int(idle_cores()) - 1))
+    return max(0, min(WORKERS, int(idle_cores()) - 1 - int(server_here)))
 
 
 def _serve(connection, checker: RowChecker) -> None:

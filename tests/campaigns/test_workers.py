@@ -58,6 +58,7 @@ def checked_by(monkeypatch, settings):
     def run(import_file, data: bytes, filename: str, count: int):
         monkeypatch.setattr(workers, "PARALLEL_FROM_BYTES", 0)
         monkeypatch.setattr(workers, "WORKERS", count)
+        monkeypatch.setattr(workers, "idle_cores", lambda: 64.0)  # however busy the machine, and any database
         return import_file(data, filename)
 
     return run
@@ -123,6 +124,15 @@ def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
     monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
+
+
+def test_a_database_server_on_this_machine_keeps_a_core(monkeypatch):
+    monkeypatch.setattr(workers, "WORKERS", 3)
+    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 2
+    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)  # a quiet 2-core machine
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 0
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=False) == 1
 
 
 def test_a_worker_that_fails_fails_the_import_and_keeps_nothing(import_file, checked_by, monkeypatch):
