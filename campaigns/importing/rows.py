@@ -176,11 +176,14 @@ class _Import:
         max_rows = limits.max_rows
         step = self.step
         batch = []
+        append = batch.append
         line = header_line
         before = position.physical
+        rows = totals.rows  # kept in a local name, and in `totals` whenever a batch leaves
         for row in reader:
             line += 1
-            if position.physical - before > 1:
+            physical = position.physical
+            if physical - before > 1:
                 # A quoted cell over several lines closes its quote on the record's last line; if it
                 # does not, the quote ran to the end of the file and swallowed the rows after it.
                 if '"' not in position.last_line or sum(map(len, row)) > limits.max_line:
@@ -188,21 +191,23 @@ class _Import:
                         f"Line {line}{_where(member)} opens a quote that is never closed, "
                         "so the rows after it cannot be read."
                     )
-            before = position.physical
+            before = physical
             if not row:
                 continue
-            size = len(row)
-            if size < ncols:
-                row += [""] * (ncols - size)
+            if len(row) < ncols:
+                row += [""] * (ncols - len(row))
             if not row[tel1_index].strip() and not any(cell.strip() for cell in row):
                 continue  # a blank row
-            rows = totals.rows = totals.rows + 1
+            rows += 1
             if rows > max_rows:
                 raise FileRefused(f"The file has more than {max_rows:,} rows; split it into smaller files.")
-            batch.append((line, row))
+            append((line, row))
             if len(batch) == step:
+                totals.rows = rows
                 yield batch
                 batch = []
+                append = batch.append
+        totals.rows = rows
         if batch:
             yield batch
 
