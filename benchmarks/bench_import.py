@@ -205,8 +205,9 @@ def child_import(path: str, workers: str = "auto") -> dict:
         importing_workers.PARALLEL_FROM_BYTES = 0 if int(workers) else 2**62
         importing_workers.WORKERS = int(workers)
         importing_workers.idle_cores = lambda: float(os.cpu_count() or 1) + 1
-    workers_used = importing_workers.workers_for(Path(path).stat().st_size)
-    importing_rows.workers_for = lambda size: workers_used  # the figure printed is the one used
+    server_here = importing_rows.database_server_here()
+    workers_used = importing_workers.workers_for(Path(path).stat().st_size, server_here)
+    importing_rows.workers_for = lambda size, here: workers_used  # the figure printed is the one used
 
     flow = _flow()
     started = time.perf_counter()

@@ -213,7 +213,10 @@ CALL_LIST_MAX_LINE_BYTES = env.int("CALL_LIST_MAX_LINE_BYTES", default=10_000)
 CALL_LIST_MAX_ZIP_MEMBERS = env.int("CALL_LIST_MAX_ZIP_MEMBERS", default=20)
 # Uncompressed bytes actually read from a ZIP (not its headers' claim): the bomb stop.
 CALL_LIST_MAX_TOTAL_BYTES = env.int("CALL_LIST_MAX_TOTAL_BYTES", default=50 * 1024 * 1024)
-CALL_LIST_CHUNK_ROWS = env.int("CALL_LIST_CHUNK_ROWS", default=5_000)
+# Rows committed a transaction. On SQLite every commit writes each index page it touched to the WAL,
+# and a large list's primary-number index is touched all over: 5,000 rows a commit cost a 1,000,000-row
+# import 3 s of CPU more than 50,000 (benchmarks/bench_import.py).
+CALL_LIST_CHUNK_ROWS = env.int("CALL_LIST_CHUNK_ROWS", default=50_000)
 
 # --- Security (production) --------------------------------------------------------------------
 

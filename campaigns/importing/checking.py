@@ -31,12 +31,15 @@ def invalid_number(column: str, raw: str) -> str:
 
 
 class RowChecker:
-    """Checks the records of one CSV. `check` answers, for each (line, row) of a batch, either
-    (primary, numbers JSON, variables JSON, start, client-identifier) or (column, value, reason, row JSON)."""
+    """Checks the records of one CSV. `check` answers, for each (line, row) of a batch, the row to store:
+    a contact (list, line, primary, numbers JSON, variables JSON, start, client-identifier) or a
+    rejected row (list, line, column, value, reason, row JSON), told apart by their length."""
 
     def __init__(
-        self, header: Header, member: str | None, region: str, zone: ZoneInfo, today: datetime.date, adapt_datetime
+        self, header: Header, member: str | None, region: str, zone: ZoneInfo, today: datetime.date, adapt_datetime,
+        list_id: int,
     ):
+        self.list_id = list_id
         self.ncols = len(header.columns)
         self.tel1 = header.tels[0][0]
         self.other_tels = header.tels[1:]
@@ -54,23 +57,24 @@ class RowChecker:
         # The hot loop: everything it touches is a local name.
         ncols, tel1, other_tels, prefix = self.ncols, self.tel1, self.other_tels, self.prefix
         start_index, external_index, variable_keys = self.start_index, self.external_index, self.variable_keys
-        normalise = self.normalise
+        normalise, list_id = self.normalise, self.list_id
         out = []
         append = out.append
-        for _line, row in batch:
+        for line, row in batch:
             size = len(row)
             if size > ncols and any(cell.strip() for cell in row[ncols:]):
                 reason = f"{prefix}the row has {size} cells but the header only {ncols} columns."
-                append(("", "", reason, raw_json(row)))
+                append((list_id, line, "", "", reason, raw_json(row)))
                 continue
             raw = row[tel1].strip()
             if not raw:
-                append(("tel1", "", f"{prefix}tel1 is empty; every row needs the customer's number in tel1.",
-                        raw_json(row)))
+                append((list_id, line, "tel1", "",
+                        f"{prefix}tel1 is empty; every row needs the customer's number in tel1.", raw_json(row)))
                 continue
             primary = normalise(raw)
             if primary is None:
-                append(("tel1", raw[:MAX_VALUE_IN_REPORT], prefix + invalid_number("tel1", raw), raw_json(row)))
+                append((list_id, line, "tel1", raw[:MAX_VALUE_IN_REPORT], prefix + invalid_number("tel1", raw),
+                        raw_json(row)))
                 continue
             numbers = [primary]
             bad = None
@@ -85,7 +89,8 @@ class RowChecker:
                         numbers.append(number)
             if bad:
                 column, value = bad
-                append((column, value[:MAX_VALUE_IN_REPORT], prefix + invalid_number(column, value), raw_json(row)))
+                append((list_id, line, column, value[:MAX_VALUE_IN_REPORT], prefix + invalid_number(column, value),
+                        raw_json(row)))
                 continue
             start_at = None
             if start_index is not None:
@@ -93,17 +98,21 @@ class RowChecker:
                 if value:
                     start_at, reason = self._start(value)
                     if reason:
-                        append(("starttime", value[:MAX_VALUE_IN_REPORT], prefix + reason, raw_json(row)))
+                        append((list_id, line, "starttime", value[:MAX_VALUE_IN_REPORT], prefix + reason,
+                                raw_json(row)))
                         continue
             external_id = ""
             if external_index is not None:
                 external_id = row[external_index].strip()
                 if len(external_id) > MAX_EXTERNAL_ID:
                     reason = f"{prefix}client-identifier is longer than {MAX_EXTERNAL_ID} characters."
-                    append(("client-identifier", external_id[:MAX_VALUE_IN_REPORT], reason, raw_json(row)))
+                    append((list_id, line, "client-identifier", external_id[:MAX_VALUE_IN_REPORT], reason,
+                            raw_json(row)))
                     continue
             append(
                 (
+                    list_id,
+                    line,
                     primary,
                     '["' + '", "'.join(numbers) + '"]',
                     "{" + ", ".join([name + quote(row[index].strip()) for name, index in variable_keys]) + "}",

@@ -2,12 +2,12 @@
 
 import csv
 import datetime
+import gc
 import os
 import sys
 import zipfile
 import zlib
-from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,9 +31,37 @@ from campaigns.importing.limits import (
     _where,
 )
 from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
-from campaigns.importing.workers import check_in_worker, worker_pool, workers_for
+from campaigns.importing.workers import checked_in_workers, worker_pool, workers_for
 from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
+
+
+def database_server_here() -> bool:
+    """Whether the database runs as a server on this machine (SQLite runs inside this process)."""
+    if connection.vendor == "sqlite":
+        return False
+    host = connection.settings_dict.get("HOST") or ""
+    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
+def _index_of(batch, line: int) -> int:
+    """Where the record of `line` is in its batch (lines grow along a batch; blank rows leave gaps)."""
+    index = min(len(batch) - 1, line - batch[0][0])
+    while batch[index][0] > line:
+        index -= 1
+    return index
+
+
+@contextmanager
+def _frozen_heap():
+    """Keep the objects alive before the import (Django's, the metadata's) out of the garbage
+    collector's full passes: an import's chunks of rows trigger them again and again, and each pass
+    walked every object of the process (a fifth of the CPU of a large import)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _Import:
@@ -53,11 +81,11 @@ class _Import:
         self.contacts = []
         self.rejects = []
         self.header_cells = []
-        # On PostgreSQL the chunk's COPY stays open while rows are parsed and they are sent every
-        # `step` rows: the server stores them while this process reads on. Elsewhere a chunk is
-        # inserted in one executemany.
+        # Records are checked `step` at a time. On PostgreSQL the chunk's COPY stays open while rows
+        # are parsed and they are sent every `step` rows: the server stores them while this process
+        # reads on. Elsewhere a chunk is inserted in one executemany.
         self.streaming = connection.vendor == "postgresql"
-        self.step = min(1000, self.chunk_rows) if self.streaming else self.chunk_rows
+        self.step = min(1000, self.chunk_rows)
         self.rows_in_chunk = 0
         self.sent = 0
         self.transaction = None
@@ -74,9 +102,9 @@ class _Import:
             )
         totals = _Totals()
         try:
-            with open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
+            with _frozen_heap(), open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
                 size = os.fstat(fileobj.fileno()).st_size
-                self.workers = workers_for(size)
+                self.workers = workers_for(size, database_server_here())
                 # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
                 self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
                 for member, stream in _csv_sources(fileobj, filename, self.limits):
@@ -128,22 +156,17 @@ class _Import:
     def _read_rows(self, reader, header, header_line, member, position, totals):
         """Read records in order (line numbers, blank rows, the row cap), check them a batch at a time
         (in worker processes for a large file, overlapping this reading), then keep them in order."""
-        checker = RowChecker(header, member, self.region, self.zone, self.today, self.adapt_datetime)
+        checker = RowChecker(
+            header, member, self.region, self.zone, self.today, self.adapt_datetime, self.list.pk
+        )
         batches = self._batches(reader, header, header_line, member, position, totals)
         if not self.workers:
             for batch in batches:
                 self._keep(batch, checker.check(batch), header, member)
             return
-        with worker_pool(checker, self.workers) as pool:
-            pending = deque()
-            for batch in batches:
-                pending.append((batch, pool.apply_async(check_in_worker, (batch,))))
-                if len(pending) > 2 * self.workers:
-                    done, result = pending.popleft()
-                    self._keep(done, result.get(), header, member)
-            while pending:
-                done, result = pending.popleft()
-                self._keep(done, result.get(), header, member)
+        with worker_pool(checker, self.workers) as ends:
+            for batch, results in checked_in_workers(ends, batches):
+                self._keep(batch, results, header, member)
 
     def _batches(self, reader, header, header_line, member, position, totals):
         """The non-blank records as (line, cells), `step` at a time; refuses a runaway quote or too many rows."""
@@ -153,11 +176,14 @@ class _Import:
         max_rows = limits.max_rows
         step = self.step
         batch = []
+        append = batch.append
         line = header_line
         before = position.physical
+        rows = totals.rows  # kept in a local name, and in `totals` whenever a batch leaves
         for row in reader:
             line += 1
-            if position.physical - before > 1:
+            physical = position.physical
+            if physical - before > 1:
                 # A quoted cell over several lines closes its quote on the record's last line; if it
                 # does not, the quote ran to the end of the file and swallowed the rows after it.
                 if '"' not in position.last_line or sum(map(len, row)) > limits.max_line:
@@ -165,48 +191,51 @@ class _Import:
                         f"Line {line}{_where(member)} opens a quote that is never closed, "
                         "so the rows after it cannot be read."
                     )
-            before = position.physical
+            before = physical
             if not row:
                 continue
-            size = len(row)
-            if size < ncols:
-                row += [""] * (ncols - size)
+            if len(row) < ncols:
+                row += [""] * (ncols - len(row))
             if not row[tel1_index].strip() and not any(cell.strip() for cell in row):
                 continue  # a blank row
-            rows = totals.rows = totals.rows + 1
+            rows += 1
             if rows > max_rows:
                 raise FileRefused(f"The file has more than {max_rows:,} rows; split it into smaller files.")
-            batch.append((line, row))
+            append((line, row))
             if len(batch) == step:
+                totals.rows = rows
                 yield batch
                 batch = []
+                append = batch.append
+        totals.rows = rows
         if batch:
             yield batch
 
     def _keep(self, batch, results, header, member):
         """Checked records, in file order: contacts (a tel1 already imported rejects the later row) and
         rejected rows; then the chunk goes on its way to the database."""
-        list_id = self.list.pk
         remember = self.seen.setdefault
         members = self.members
         member_tag = (len(members) - 1) << 32
         contacts_append = self.contacts.append
         rejects_append = self.rejects.append
-        for (line, row), result in zip(batch, results, strict=True):
-            if len(result) == 4:
-                rejects_append((list_id, line, *result))
+        for result in results:
+            if len(result) == 6:
+                rejects_append(result)
                 continue
-            primary = result[0]
-            first = remember(int(primary), member_tag | line)
-            if first is not None:
-                first_member = members[first >> 32]
-                where = f' of "{first_member}"' if first_member and first_member != member else ""
-                prefix = f"{member}: " if member else ""
-                reason = f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}."
-                value = row[header.tels[0][0]].strip()[:MAX_VALUE_IN_REPORT]
-                rejects_append((list_id, line, "tel1", value, reason, raw_json(row)))
+            line = result[1]
+            first = remember(int(result[2]), member_tag | line)
+            if first is None:
+                contacts_append(result)
                 continue
-            contacts_append((list_id, line, *result))
+            primary = result[2]
+            first_member = members[first >> 32]
+            where = f' of "{first_member}"' if first_member and first_member != member else ""
+            prefix = f"{member}: " if member else ""
+            reason = f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}."
+            row = batch[_index_of(batch, line)][1]
+            value = row[header.tels[0][0]].strip()[:MAX_VALUE_IN_REPORT]
+            rejects_append((result[0], line, "tel1", value, reason, raw_json(row)))
         if len(batch) == self.step:
             self._step()  # a short last batch waits for the final flush, as rows always have
 

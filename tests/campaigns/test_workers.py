@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from campaigns.importing import workers
+from campaigns.importing.checking import RowChecker
 from campaigns.models import Contact, ContactList, RejectedRow
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +58,7 @@ def checked_by(monkeypatch, settings):
     def run(import_file, data: bytes, filename: str, count: int):
         monkeypatch.setattr(workers, "PARALLEL_FROM_BYTES", 0)
         monkeypatch.setattr(workers, "WORKERS", count)
+        monkeypatch.setattr(workers, "idle_cores", lambda: 64.0)  # however busy the machine, and any database
         return import_file(data, filename)
 
     return run
@@ -122,3 +124,36 @@ def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
     monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
+
+
+def test_a_database_server_on_this_machine_keeps_a_core(monkeypatch):
+    monkeypatch.setattr(workers, "WORKERS", 3)
+    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 2
+    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)  # a quiet 2-core machine
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 0
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=False) == 1
+
+
+def test_a_worker_that_fails_fails_the_import_and_keeps_nothing(import_file, checked_by, monkeypatch):
+    # given a checker that breaks on its second batch, in each worker process (forked with the patch)
+    check = RowChecker.check
+    calls = {"count": 0}
+
+    def breaking(self, batch):
+        calls["count"] += 1
+        if calls["count"] == 2:
+            raise RuntimeError("broken")
+        return check(self, batch)
+
+    monkeypatch.setattr(RowChecker, "check", breaking)
+    data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(1000, 5))).encode()
+
+    # when a file is imported by two workers
+    failed = checked_by(import_file, data, "list.csv", 2)
+
+    # then the import fails with the worker's error, and nothing of it stays
+    assert failed.status == ContactList.Status.FAILED
+    assert failed.error == "The import failed (RuntimeError)."
+    assert not Contact.objects.filter(contact_list=failed).exists()
+    assert not RejectedRow.objects.filter(contact_list=failed).exists()
