@@ -152,9 +152,13 @@ def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | N
     return geometry
 
 
-def batch_status_counts(campaign: Campaign) -> list[tuple[str, int]]:
-    """(status in words, count) for the campaign's batches, in the order of the status choices."""
-    counts = dict(Batch.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id")).order_by())
+def batch_counts_by_status(campaign: Campaign) -> dict[str, int]:
+    return dict(Batch.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id")).order_by())
+
+
+def batch_status_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(status in words, count) for a campaign's batches (batch_counts_by_status), in the order of the
+    status choices."""
     return [(label, counts[value]) for value, label in Batch.Status.choices if counts.get(value)]
 
 
