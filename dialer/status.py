@@ -9,7 +9,8 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.clock import duration_words, elapsed_words, zoned_time
@@ -72,7 +73,7 @@ class StatusExplained:
 class StatusFacts:
     """What explaining statuses reads beyond each campaign and its progress, read once for a whole
     table of campaigns (a query each, on first need) instead of once per row: the running campaigns
-    of their accounts, the calls each sent in the last minute, the codes that paused them."""
+    of their accounts with the calls each sent in the last minute, the codes that paused them."""
 
     def __init__(self, campaigns: list[Campaign], now: datetime.datetime):
         self.campaigns = campaigns
@@ -80,23 +81,16 @@ class StatusFacts:
 
     @cached_property
     def running(self) -> list[Campaign]:
-        """The running campaigns of the accounts of the table's running campaigns, oldest first."""
+        """The running campaigns of the accounts of the table's running campaigns, oldest first, each
+        with the calls it sent to the provider in the last minute (retries included), in one query."""
         accounts = {c.flow.account_id for c in self.campaigns if c.status == Campaign.Status.RUNNING}
         if not accounts:
             return []
+        sent = (BatchAttempt.objects.filter(batch__campaign=OuterRef("pk"), created_at__gte=self.minute_ago)
+                .values("batch__campaign").annotate(calls=Sum("batch__call_count")).values("calls"))
         return list(Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id__in=accounts)
-                    .select_related("flow").order_by("created_at"))
-
-    @cached_property
-    def sent_last_minute(self) -> dict[int, int]:
-        """Calls each running campaign sent to the provider in the last minute (retries included)."""
-        if not self.running:
-            return {}
-        return dict(
-            BatchAttempt.objects.filter(batch__campaign_id__in=[c.pk for c in self.running],
-                                        created_at__gte=self.minute_ago)
-            .values_list("batch__campaign_id").annotate(calls=Sum("batch__call_count")).order_by()
-        )
+                    .select_related("flow").annotate(sent_last_minute=Coalesce(Subquery(sent), 0))
+                    .order_by("created_at"))
 
     @cached_property
     def pause_codes(self) -> dict[int, int | None]:
@@ -118,7 +112,8 @@ class StatusFacts:
         ])
 
     def sent_in_last_minute(self, campaigns) -> int:
-        return sum(self.sent_last_minute.get(c.pk, 0) for c in campaigns)
+        sent = {c.pk: c.sent_last_minute for c in self.running}
+        return sum(sent.get(c.pk, 0) for c in campaigns)
 
 
 def statuses_explained(campaigns: list[Campaign], progress: dict[int, Progress], *,

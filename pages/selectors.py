@@ -195,11 +195,17 @@ def flows_today(flows: QuerySet, *, now: datetime.datetime | None = None) -> lis
     return result
 
 
-def problems(*, campaigns: QuerySet, contact_lists: QuerySet, since_days: int = 14) -> dict:
+def problems(*, campaigns: QuerySet, contact_lists: QuerySet, active: list[Campaign] | None = None,
+             since_days: int = 14) -> dict:
     """What needs a manager's action: paused campaigns and why, failed batches, imports that
-    rejected rows or were refused."""
+    rejected rows or were refused. `active`: every running, scheduled and paused campaign of
+    `campaigns`, when the caller has read them all already (the paused ones are among them)."""
     since = timezone.now() - datetime.timedelta(days=since_days)
-    paused = list(campaigns.filter(status=Campaign.Status.PAUSED).order_by("-updated_at")[:20])
+    if active is None:
+        paused = list(campaigns.filter(status=Campaign.Status.PAUSED).order_by("-updated_at")[:20])
+    else:
+        paused = sorted((c for c in active if c.status == Campaign.Status.PAUSED),
+                        key=lambda campaign: campaign.updated_at, reverse=True)[:20]
     # From the failed batches (the status index) to their campaigns: joining every campaign to all
     # of its batches read every batch ever sent, on every poll.
     failed_counts = dict(
@@ -223,11 +229,15 @@ def problems(*, campaigns: QuerySet, contact_lists: QuerySet, since_days: int = 
     }
 
 
+ACTIVE_SHOWN = 50
+
+
 def active_campaigns(campaigns: QuerySet) -> list[tuple[Campaign, Progress]]:
+    """The running, scheduled and paused campaigns, at most ACTIVE_SHOWN of them."""
     active = list(
         campaigns.filter(
             status__in=(Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
-        ).order_by("status", "-created_at")[:50]
+        ).order_by("status", "-created_at")[:ACTIVE_SHOWN]
     )
     progress = progress_by_campaign([campaign.pk for campaign in active])
     return [(campaign, progress[campaign.pk]) for campaign in active]
