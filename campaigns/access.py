@@ -25,18 +25,24 @@ def accounts_for(user) -> QuerySet[Account]:
     return Account.objects.filter(managers=user)
 
 
+def _narrowed(queryset: QuerySet, user, account_path: str) -> QuerySet:
+    """The queryset narrowed to the user's accounts. Whoever sees every account gets it whole: every
+    row has an account, and a filter on all of them only cost each query a join and a subquery."""
+    if sees_all(user):
+        return queryset
+    return queryset.filter(**{f"{account_path}__in": accounts_for(user)})
+
+
 def flows_for(user) -> QuerySet[Flow]:
-    return Flow.objects.filter(account__in=accounts_for(user)).select_related("account")
+    return _narrowed(Flow.objects.select_related("account"), user, "account")
 
 
 def contact_lists_for(user) -> QuerySet[ContactList]:
-    return ContactList.objects.filter(flow__account__in=accounts_for(user)).select_related("flow__account")
+    return _narrowed(ContactList.objects.select_related("flow__account"), user, "flow__account")
 
 
 def campaigns_for(user) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(flow__account__in=accounts_for(user)).select_related(
-        "flow__account", "contact_list"
-    )
+    return _narrowed(Campaign.objects.select_related("flow__account", "contact_list"), user, "flow__account")
 
 
 def can_act_on(user, account: Account) -> bool:

@@ -7,15 +7,17 @@ of a page can disagree about a campaign.
 import datetime
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.clock import duration_words, elapsed_words, zoned_time
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window, next_window_opening
 from dialer.models import Batch, BatchAttempt
-from dialer.progress import Progress, campaign_progress
+from dialer.progress import Progress, campaign_progress, progress_by_campaign
 from dialer.ratelimit import rate_for
 
 # Who can fix a pause by the provider, and the first thing to do: managers cannot edit flows.
@@ -68,17 +70,58 @@ class StatusExplained:
     times: list[tuple[str, str]] = field(default_factory=list)  # (label, text)
 
 
-def _sent_in(campaign_ids, since) -> int:
-    return BatchAttempt.objects.filter(batch__campaign_id__in=campaign_ids, created_at__gte=since).aggregate(
-        calls=Sum("batch__call_count")
-    )["calls"] or 0
+class StatusFacts:
+    """What explaining statuses reads beyond each campaign and its progress, read once for a whole
+    table of campaigns (a query each, on first need) instead of once per row: the running campaigns
+    of their accounts with the calls each sent in the last minute, the codes that paused them."""
+
+    def __init__(self, campaigns: list[Campaign], now: datetime.datetime):
+        self.campaigns = campaigns
+        self.minute_ago = now - datetime.timedelta(seconds=60)
+
+    @cached_property
+    def running(self) -> list[Campaign]:
+        """The running campaigns of the accounts of the table's running campaigns, oldest first, each
+        with the calls it sent to the provider in the last minute (retries included), in one query."""
+        accounts = {c.flow.account_id for c in self.campaigns if c.status == Campaign.Status.RUNNING}
+        if not accounts:
+            return []
+        sent = (BatchAttempt.objects.filter(batch__campaign=OuterRef("pk"), created_at__gte=self.minute_ago)
+                .values("batch__campaign").annotate(calls=Sum("batch__call_count")).values("calls"))
+        return list(Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id__in=accounts)
+                    .select_related("flow").annotate(sent_last_minute=Coalesce(Subquery(sent), 0))
+                    .order_by("created_at"))
+
+    @cached_property
+    def pause_codes(self) -> dict[int, int | None]:
+        """The code of each paused campaign's latest held batch (the answer that paused it)."""
+        paused = [c.pk for c in self.campaigns if c.status == Campaign.Status.PAUSED]
+        codes = {}
+        held = Batch.objects.filter(campaign_id__in=paused, status=Batch.Status.HELD).order_by("-updated_at")
+        for campaign_id, code in held.values_list("campaign_id", "response_code"):
+            codes.setdefault(campaign_id, code)
+        return codes
+
+    def limit_share(self, campaign: Campaign) -> LimitShare:
+        """As limit_share(), the campaign itself left out, from the running campaigns read once."""
+        rate = rate_for(campaign.flow.endpoint)
+        return LimitShare(rate.calls * 60 / rate.seconds, [
+            other for other in self.running
+            if other.flow.account_id == campaign.flow.account_id and other.flow.endpoint == campaign.flow.endpoint
+            and other.pk != campaign.pk
+        ])
+
+    def sent_in_last_minute(self, campaigns) -> int:
+        sent = {c.pk: c.sent_last_minute for c in self.running}
+        return sum(sent.get(c.pk, 0) for c in campaigns)
 
 
-def _pause_code(campaign: Campaign) -> int | None:
-    return (
-        campaign.batches.filter(status=Batch.Status.HELD).order_by("-updated_at")
-        .values_list("response_code", flat=True).first()
-    )
+def statuses_explained(campaigns: list[Campaign], progress: dict[int, Progress], *,
+                       now: datetime.datetime | None = None) -> dict[int, StatusExplained]:
+    """campaign_status_explained for a table of campaigns, each fact read once for all of them."""
+    now = now or timezone.now()
+    facts = StatusFacts(campaigns, now)
+    return {c.pk: campaign_status_explained(c, progress=progress[c.pk], now=now, facts=facts) for c in campaigns}
 
 
 def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
@@ -98,10 +141,12 @@ def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
 
 
 def campaign_status_explained(campaign: Campaign, *, progress: Progress | None = None,
-                              now: datetime.datetime | None = None) -> StatusExplained:
+                              now: datetime.datetime | None = None, facts: StatusFacts | None = None
+                              ) -> StatusExplained:
     """The campaign's status in words, the reason for any wait, and the next step."""
     now = now or timezone.now()
     progress = progress or campaign_progress(campaign)
+    facts = facts or StatusFacts([campaign], now)
     zone = campaign.timezone
     times = _times(campaign, now)
     status = campaign.status
@@ -115,7 +160,7 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
             detail = f"{detail} {_cancelled_while_planning(campaign, progress)}".strip()
         return StatusExplained("cancelled", "Cancelled", detail, times=times)
     if status == Campaign.Status.PAUSED:
-        code = _pause_code(campaign)
+        code = facts.pause_codes.get(campaign.pk)
         if code in FIXES:
             fixed_by, step = FIXES[code]
             return StatusExplained("paused", f"Paused by the provider: {campaign.status_reason}", next_step=step,
@@ -139,20 +184,18 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
         return _planning(campaign, planning, times)  # all of what is planned so far is sent
     if not progress.pending:
         return StatusExplained("finishing", "Finishing: waiting for the provider's last answers", times=times)
-    return _sending(campaign, progress, now, times, planning)
+    return _sending(campaign, progress, facts, times, planning)
 
 
-def _sending(campaign, progress, now, times, planning: str) -> StatusExplained:
-    share = limit_share(account_id=campaign.flow.account_id, endpoint=campaign.flow.endpoint,
-                        exclude_campaign_id=campaign.pk)
-    minute_ago = now - datetime.timedelta(seconds=60)
-    mine = _sent_in([campaign.pk], minute_ago)
-    others = _sent_in([other.pk for other in share.campaigns], minute_ago) if share.campaigns else 0
+def _sending(campaign, progress, facts: StatusFacts, times, planning: str) -> StatusExplained:
+    share = facts.limit_share(campaign)
+    mine = facts.sent_in_last_minute([campaign])
+    others = facts.sent_in_last_minute(share.campaigns)
     # Another campaign of the account holds the limit when it took most of the last minute's room
     # and this one got almost nothing.
     if share.campaigns and others >= 0.8 * share.per_minute and mine < 0.1 * share.per_minute:
         busiest = share.campaigns[0]
-        left = sum(_pending(other) for other in share.campaigns)
+        left = sum(p.pending for p in progress_by_campaign([other.pk for other in share.campaigns]).values())
         wait = duration_words(left / share.per_minute * 60)
         return StatusExplained(
             "waiting_limit", f"Waiting for the provider's limit (shared with “{busiest.name}”"
@@ -192,10 +235,6 @@ def _cancelled_while_planning(campaign: Campaign, progress: Progress) -> str:
         return ""
     return (f"Cancelled before its planning ended: {unplanned:,} of the list's contacts were never planned, "
             "so they have no calls.")
-
-
-def _pending(campaign) -> int:
-    return campaign_progress(campaign).pending
 
 
 def _outcome_words(progress: Progress) -> str:

@@ -152,9 +152,13 @@ def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | N
     return geometry
 
 
-def batch_status_counts(campaign: Campaign) -> list[tuple[str, int]]:
-    """(status in words, count) for the campaign's batches, in the order of the status choices."""
-    counts = dict(Batch.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id")).order_by())
+def batch_counts_by_status(campaign: Campaign) -> dict[str, int]:
+    return dict(Batch.objects.filter(campaign=campaign).values_list("status").annotate(n=Count("id")).order_by())
+
+
+def batch_status_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(status in words, count) for a campaign's batches (batch_counts_by_status), in the order of the
+    status choices."""
     return [(label, counts[value]) for value, label in Batch.Status.choices if counts.get(value)]
 
 
@@ -191,11 +195,17 @@ def flows_today(flows: QuerySet, *, now: datetime.datetime | None = None) -> lis
     return result
 
 
-def problems(*, campaigns: QuerySet, contact_lists: QuerySet, since_days: int = 14) -> dict:
+def problems(*, campaigns: QuerySet, contact_lists: QuerySet, active: list[Campaign] | None = None,
+             since_days: int = 14) -> dict:
     """What needs a manager's action: paused campaigns and why, failed batches, imports that
-    rejected rows or were refused."""
+    rejected rows or were refused. `active`: every running, scheduled and paused campaign of
+    `campaigns`, when the caller has read them all already (the paused ones are among them)."""
     since = timezone.now() - datetime.timedelta(days=since_days)
-    paused = list(campaigns.filter(status=Campaign.Status.PAUSED).order_by("-updated_at")[:20])
+    if active is None:
+        paused = list(campaigns.filter(status=Campaign.Status.PAUSED).order_by("-updated_at")[:20])
+    else:
+        paused = sorted((c for c in active if c.status == Campaign.Status.PAUSED),
+                        key=lambda campaign: campaign.updated_at, reverse=True)[:20]
     # From the failed batches (the status index) to their campaigns: joining every campaign to all
     # of its batches read every batch ever sent, on every poll.
     failed_counts = dict(
@@ -219,11 +229,15 @@ def problems(*, campaigns: QuerySet, contact_lists: QuerySet, since_days: int = 
     }
 
 
+ACTIVE_SHOWN = 50
+
+
 def active_campaigns(campaigns: QuerySet) -> list[tuple[Campaign, Progress]]:
+    """The running, scheduled and paused campaigns, at most ACTIVE_SHOWN of them."""
     active = list(
         campaigns.filter(
             status__in=(Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
-        ).order_by("status", "-created_at")[:50]
+        ).order_by("status", "-created_at")[:ACTIVE_SHOWN]
     )
     progress = progress_by_campaign([campaign.pk for campaign in active])
     return [(campaign, progress[campaign.pk]) for campaign in active]

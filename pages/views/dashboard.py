@@ -11,12 +11,17 @@ from pages.views import page
 def dashboard(request):
     user = request.user
     # Archived lists and test calls leave the attention list and the recent tables.
-    campaigns = editing.campaigns_in_use(access.campaigns_for(user))
-    contact_lists = editing.contact_lists_in_use(access.contact_lists_for(user))
+    # The attention list and the recent tables show the rows' own fields only: no flow, account or
+    # list joined in and built for each row (the active table shows its flow and list).
+    campaigns = editing.campaigns_in_use(access.campaigns_for(user)).select_related(None)
+    contact_lists = editing.contact_lists_in_use(access.contact_lists_for(user)).select_related(None)
+    active = queries.active_campaigns(campaigns.select_related("flow", "contact_list"))
+    # Fewer than the table's limit: that is every active campaign, the paused ones among them.
+    whole = [campaign for campaign, _ in active] if len(active) < queries.ACTIVE_SHOWN else None
     context = {
-        "active": queries.active_campaigns(campaigns),
+        "active": active,
         "flows_today": queries.flows_today(access.flows_for(user)),
-        "problems": queries.problems(campaigns=campaigns, contact_lists=contact_lists),
+        "problems": queries.problems(campaigns=campaigns, contact_lists=contact_lists, active=whole),
         "recent_lists": contact_lists.order_by("-created_at")[:5],
         "recent_finished": campaigns.filter(status__in=("completed", "cancelled")).order_by("-updated_at")[:5],
     }
