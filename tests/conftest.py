@@ -49,9 +49,10 @@ def _use_test_redis(redis_url, settings):
     os.environ["REDIS_URL"] = redis_url
 
     app.conf.broker_url = redis_url
-    # Each test starts with no campaign asking the limiter (campaign ids repeat across tests).
+    # Each test starts with a fresh limiter: account and campaign ids repeat across tests, and an
+    # earlier test's sends (its window log, its pacing and shares) would hold a later one back.
     client = redis.Redis.from_url(redis_url)
-    stale = list(client.scan_iter("phonon:ratelimit:*:asking"))
+    stale = list(client.scan_iter("phonon:ratelimit:*"))
     if stale:
         client.delete(*stale)
 
