@@ -408,6 +408,12 @@ def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
     # The profile counts this process's CPU time, not the wall clock: on a shared machine the wall
     # clock mostly measures other processes (and the database and sandbox, not this worker).
     counter, profiler, batches = StatementCounter(), cProfile.Profile(time.process_time), 0
+    backend = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+    backend_started = CpuWatch.cpu_seconds(backend) if backend else None
     started, cpu_started = time.perf_counter(), time.process_time()
     # One batch after another, as one worker takes them; the task's pump queues the next ones.
     while (batch_id := queued.values_list("pk", flat=True).first()) is not None:
@@ -418,6 +424,7 @@ def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
             else:
                 tasks.send_batch_task(batch_id)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    backend_seconds = CpuWatch.cpu_seconds(backend) - backend_started if backend else None
     campaign.refresh_from_db()
     assert campaign.status == "completed", campaign.status
     if profile:
@@ -427,6 +434,8 @@ def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
         "batches": batches, "calls": contacts, "calls_per_s": round(contacts / seconds),
         # This process's CPU per batch (with --profile, cProfile's own overhead is in it).
         "cpu_ms_per_batch": round(cpu_seconds * 1000 / batches, 1),
+        # The PostgreSQL backend serving this process (its statements, not planning's).
+        **({"postgres_cpu_ms_per_batch": round(backend_seconds * 1000 / batches, 1)} if backend else {}),
         "statements_per_batch": round(counter.statements / batches, 2),
         "commits_per_batch": round(counter.commits / batches, 2),
         "by_kind_per_batch": {kind: round(n / batches, 2) for kind, n in sorted(counter.by_kind.items())},
