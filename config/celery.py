@@ -17,7 +17,8 @@ import config.heartbeats  # noqa: E402,F401 - heartbeats of workers and beat; lo
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def _close_old_connections(sender=None, **kwargs):
-    # Connections are kept across tasks (CELERY_DB_REUSE_MAX): drop the broken or expired ones.
+    # Connections are kept across tasks (CELERY_DB_REUSE_MAX): drop the broken or expired ones
+    # (and, with CONN_HEALTH_CHECKS, check a kept one before the task's first query).
     # Not around a task run eagerly, inside its caller's work (and transaction), as Celery's fixup.
     if not getattr(getattr(sender, "request", None), "is_eager", False):
         close_old_connections()
