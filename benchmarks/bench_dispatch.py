@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -95,14 +96,74 @@ def sandbox_reset(base: str) -> None:
 
 
 def run_campaign(contacts: int, *, workers: int, env: dict, batch_size: int = 500, timeout: float = 600,
-                 mode: str = "realtime"):
+                 mode: str = "realtime", watch=None):
     return run_campaigns([contacts], workers=workers, env=env, batch_size=batch_size, timeout=timeout,
-                         mode=mode)[0]
+                         mode=mode, watch=watch)[0]
+
+
+class CpuWatch:
+    """The CPU seconds each process spends between start() and stop(): the workers, beat, the
+    sandbox and the PostgreSQL backends serving this database, read from /proc every 0.1 s (a
+    backend's figure is its last reading before it went away)."""
+
+    def __init__(self, sandbox_pid: int):
+        self.sandbox_pid = sandbox_pid
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.started: set[str] = set()
+        self.done = threading.Event()
+
+    @staticmethod
+    def cpu_seconds(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _pids(self, processes) -> dict[str, int]:
+        from django.db import connection
+
+        pids = {f"worker{i}": p.pid for i, p in enumerate(processes.workers)}
+        pids.update(beat=processes.beat.pid if processes.beat else None, sandbox=self.sandbox_pid)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                pids.update({f"postgres{pid}": pid for (pid,) in cursor.fetchall()})
+        return {name: pid for name, pid in pids.items() if pid}
+
+    def _sample(self, processes) -> None:
+        while not self.done.is_set():
+            for name, pid in self._pids(processes).items():
+                if (seconds := self.cpu_seconds(pid)) is not None:
+                    self.first.setdefault(name, seconds if name in self.started else 0.0)
+                    self.last[name] = seconds
+            self.done.wait(0.1)
+
+    def start(self, processes) -> None:
+        self.started = set(self._pids(processes))  # running before the clock: count from here
+        self.thread = threading.Thread(target=self._sample, args=(processes,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds by process kind: worker (all workers), beat, sandbox, postgres (all backends)."""
+        totals: dict[str, float] = {}
+        for name, last in self.last.items():
+            kind = name.rstrip("0123456789")
+            totals[kind] = totals.get(kind, 0.0) + last - self.first[name]
+        return totals
 
 
 def run_campaigns(contacts: list[int], *, workers: int, env: dict, batch_size: int = 500, timeout: float = 600,
-                  mode: str = "realtime", priorities: tuple = (), apart: float = 0.0):
-    """Campaigns on one flow, each launched `apart` seconds after the first call of the one before."""
+                  mode: str = "realtime", priorities: tuple = (), apart: float = 0.0, watch=None):
+    """Campaigns on one flow, each launched `apart` seconds after the first call of the one before.
+    `watch` (a CpuWatch): started once the processes are up, stopped before they are."""
     from campaigns.models import Campaign
     from dialer import launching
     from tests.factories import make_contact_list, make_flow
@@ -118,6 +179,8 @@ def run_campaigns(contacts: list[int], *, workers: int, env: dict, batch_size: i
     campaigns = []
     try:
         time.sleep(3)  # let the workers connect before the clock starts
+        if watch:
+            watch.start(processes)
         for index, contact_list in enumerate(lists):
             if campaigns:
                 while not campaigns[-1].batches.filter(attempts__gt=0).exists():
@@ -135,6 +198,8 @@ def run_campaigns(contacts: list[int], *, workers: int, env: dict, batch_size: i
             if all(campaign.is_final for campaign in campaigns):
                 break
             time.sleep(0.2)
+        if watch:
+            watch.stop()
         for campaign in campaigns:
             assert campaign.status == Campaign.Status.COMPLETED, f"campaign ended {campaign.status}"
     finally:
@@ -228,14 +293,15 @@ def bench_shares(base: str, *, quick: bool) -> dict:
     return results
 
 
-def bench_one_worker(base: str, *, quick: bool) -> dict:
+def bench_one_worker(base: str, sandbox_pid: int, *, quick: bool) -> dict:
     """(b) one worker, limit lifted: calls per second from the first send to the last write-back."""
     import resource
 
     contacts = 20_000 if quick else 100_000
     sandbox_reset(base)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    campaign = run_campaign(contacts, workers=1, env={"PHONON_REALTIME_RATE": "100000000/1"})
+    watch = CpuWatch(sandbox_pid)
+    campaign = run_campaign(contacts, workers=1, env={"PHONON_REALTIME_RATE": "100000000/1"}, watch=watch)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker and beat, once they have exited
     from dialer.models import Batch
 
@@ -246,8 +312,14 @@ def bench_one_worker(base: str, *, quick: bool) -> dict:
     return {
         "calls": contacts, "seconds": round(seconds, 2), "calls_per_s": round(rate),
         "bulk_limit_calls_per_s": 500, "ratio_to_bulk_limit": round(rate / 500, 1),
-        # Less noisy on a shared machine than the wall clock (the database's own CPU is not in it).
+        # Less noisy on a shared machine than the wall clock (the database's own CPU is not in it;
+        # the start-up of the worker and of beat is, about 1 s each).
         "worker_cpu_ms_per_batch": round(cpu * 1000 / (contacts / 500), 1),
+        # From the launch to the last write-back, per batch: the worker (planning, ticks and
+        # sends), beat, the sandbox and PostgreSQL's backends, which share the machine's cores.
+        "cpu_ms_per_batch_while_sending": {
+            kind: round(seconds * 1000 / (contacts / 500), 1) for kind, seconds in sorted(watch.seconds().items())
+        },
     }
 
 
@@ -333,8 +405,16 @@ def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
     lifecycle.campaign_start(campaign_id=campaign.pk)
     pumping.campaign_pump(campaign_id=campaign.pk)  # the first batches in flight, as the tick does
     queued = Batch.objects.filter(campaign=campaign, status=Batch.Status.QUEUED).order_by("sequence")
-    counter, profiler, batches = StatementCounter(), cProfile.Profile(), 0
-    started = time.perf_counter()
+    # The profile counts this process's CPU time, not the wall clock: on a shared machine the wall
+    # clock mostly measures other processes (and the database and sandbox, not this worker).
+    counter, profiler, batches = StatementCounter(), cProfile.Profile(time.process_time), 0
+    backend = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+    backend_started = CpuWatch.cpu_seconds(backend) if backend else None
+    started, cpu_started = time.perf_counter(), time.process_time()
     # One batch after another, as one worker takes them; the task's pump queues the next ones.
     while (batch_id := queued.values_list("pk", flat=True).first()) is not None:
         batches += 1
@@ -343,13 +423,19 @@ def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
                 profiler.runcall(tasks.send_batch_task, batch_id)
             else:
                 tasks.send_batch_task(batch_id)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    backend_seconds = CpuWatch.cpu_seconds(backend) - backend_started if backend else None
     campaign.refresh_from_db()
     assert campaign.status == "completed", campaign.status
     if profile:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     return {
         "batches": batches, "calls": contacts, "calls_per_s": round(contacts / seconds),
+        # This process's CPU per batch (with --profile, cProfile's own overhead is in it).
+        "cpu_ms_per_batch": round(cpu_seconds * 1000 / batches, 1),
+        # The PostgreSQL backend serving this process (its statements, not planning's).
+        **({"postgres_cpu_ms_per_batch": round(backend_seconds * 1000 / batches, 1)} if backend else {}),
         "statements_per_batch": round(counter.statements / batches, 2),
         "commits_per_batch": round(counter.commits / batches, 2),
         "by_kind_per_batch": {kind: round(n / batches, 2) for kind, n in sorted(counter.by_kind.items())},
@@ -447,7 +533,7 @@ def main() -> None:
         if "a" in only:
             results["a_limit_utilisation_4_workers"] = bench_utilisation(env["base"], quick=args.quick)
         if "b" in only:
-            results["b_one_worker_limit_lifted"] = bench_one_worker(env["base"], quick=args.quick)
+            results["b_one_worker_limit_lifted"] = bench_one_worker(env["base"], env["sandbox"].pid, quick=args.quick)
         if "c" in only:
             results["c_plan_contacts"] = bench_planning(quick=args.quick)
         if "d" in only:

@@ -137,6 +137,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    # A kept connection is checked (SELECT 1) before its first use in a request or a Celery task,
+    # so that one broken by a database restart is replaced instead of failing that task.
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -271,6 +274,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after every task unless this is
+# set: a new connection (and a new PostgreSQL backend, its caches cold) per batch sent. It closes
+# them every this many tasks instead; between tasks config/celery.py lets Django close the
+# connections that are broken or older than CONN_MAX_AGE, as it does between web requests.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Tasks one worker process runs at once (prefork children); the tasks mostly wait on HTTP.
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 300)}

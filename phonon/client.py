@@ -12,9 +12,11 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_netrc_auth
 
 from phonon.codes import describe_http
 
@@ -37,8 +39,24 @@ def session() -> requests.Session:
         s.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0))
         s.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0))
         s.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
+        # The environment (proxies, CA bundle, .netrc) is read once per URL by environment()
+        # instead of on every request, where it cost half of requests' own time per batch.
+        s.trust_env = False
         _local.session = s
     return _local.session
+
+
+@lru_cache(maxsize=32)
+def _environment(url: str) -> tuple[tuple, object, object]:
+    settings = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    return tuple(settings["proxies"].items()), settings["verify"], get_netrc_auth(url)
+
+
+def environment(url: str) -> dict:
+    """What requests would take from the environment for this URL (HTTP(S)_PROXY and NO_PROXY,
+    REQUESTS_CA_BUNDLE, .netrc), as keyword arguments of a request."""
+    proxies, verify, auth = _environment(url)
+    return {"proxies": dict(proxies), "verify": verify, "auth": auth}
 
 
 def api_url(base: str, *, kind: str, encrypted: bool) -> str:
@@ -99,9 +117,7 @@ def post(url: str, body: bytes, *, connect_timeout: float, read_timeout: float) 
         return int((time.monotonic() - started) * 1000)
 
     try:
-        response = session().post(
-            url, data=body, timeout=(connect_timeout, read_timeout)
-        )
+        response = session().post(url, data=body, timeout=(connect_timeout, read_timeout), **environment(url))
     except requests.ConnectTimeout:
         return Answer("connection_error", False, message="Could not connect to the provider (timeout).",
                       duration_ms=elapsed())
