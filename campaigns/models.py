@@ -74,9 +74,16 @@ class ContactList(models.Model):
 class Contact(models.Model):
     """One accepted row of a call list: numbers normalised to the provider's form."""
 
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="contacts")
+    # An import writes contacts by the million. No foreign-key constraint in the database (on
+    # PostgreSQL it was a trigger and a row lock per contact): the importer writes only the id of the
+    # list it holds, and deleting a list goes through the ORM, which cascades as on_delete says.
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="contacts", db_constraint=False
+    )
     line = models.PositiveIntegerField(help_text="Line in the file (the header is line 1).")
-    primary_number = models.CharField(max_length=20, db_index=True, help_text="tel1, country code and digits.")
+    # Indexed in Meta: db_index=True adds a second index on PostgreSQL (varchar_pattern_ops, for
+    # LIKE 'prefix%'), and nothing searches numbers by their start.
+    primary_number = models.CharField(max_length=20, help_text="tel1, country code and digits.")
     numbers = models.JSONField(default=list, help_text="tel1..tel10 in order, normalised.")
     variables = models.JSONField(default=dict, help_text="Flow variables by name, without $flow.key.")
     start_at = models.DateTimeField(null=True, blank=True)
@@ -84,6 +91,7 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["contact_list", "line"]
+        indexes = [models.Index(fields=["primary_number"], name="contact_primary_number_idx")]
 
     def __str__(self):
         return self.primary_number
