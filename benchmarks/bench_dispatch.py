@@ -511,12 +511,9 @@ def server_counters() -> dict:
             "FROM pg_stat_bgwriter"
         )
         pid, wal_bytes, checkpoints = cursor.fetchone()
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:  # the server on another machine
-        cpu = float("nan")
-    return {"server_cpu_seconds": cpu, "wal_mb": float(wal_bytes) / 2**20, "checkpoints": checkpoints}
+    cpu = CpuWatch.cpu_seconds(pid)  # None: the server is on another machine
+    return {"server_cpu_seconds": float("nan") if cpu is None else cpu, "wal_mb": float(wal_bytes) / 2**20,
+            "checkpoints": checkpoints}
 
 
 def main() -> None:

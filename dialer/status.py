@@ -52,11 +52,19 @@ class LimitShare:
 
 
 def limit_share(*, account_id: int, endpoint: str, exclude_campaign_id: int | None = None) -> LimitShare:
-    rate = rate_for(endpoint)
     running = Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id=account_id).select_related(
         "flow"
-    ).exclude(pk=exclude_campaign_id).order_by("created_at")
-    return LimitShare(rate.calls * 60 / rate.seconds, [c for c in running if c.flow.endpoint == endpoint])
+    ).order_by("created_at")
+    return _share_among(running, account_id=account_id, endpoint=endpoint, exclude_campaign_id=exclude_campaign_id)
+
+
+def _share_among(running, *, account_id: int, endpoint: str, exclude_campaign_id: int | None) -> LimitShare:
+    """The endpoint's limit per minute, and those of the running campaigns (flows loaded) that share it."""
+    rate = rate_for(endpoint)
+    return LimitShare(rate.calls * 60 / rate.seconds, [
+        c for c in running
+        if c.flow.account_id == account_id and c.flow.endpoint == endpoint and c.pk != exclude_campaign_id
+    ])
 
 
 @dataclass
@@ -104,12 +112,8 @@ class StatusFacts:
 
     def limit_share(self, campaign: Campaign) -> LimitShare:
         """As limit_share(), the campaign itself left out, from the running campaigns read once."""
-        rate = rate_for(campaign.flow.endpoint)
-        return LimitShare(rate.calls * 60 / rate.seconds, [
-            other for other in self.running
-            if other.flow.account_id == campaign.flow.account_id and other.flow.endpoint == campaign.flow.endpoint
-            and other.pk != campaign.pk
-        ])
+        return _share_among(self.running, account_id=campaign.flow.account_id, endpoint=campaign.flow.endpoint,
+                            exclude_campaign_id=campaign.pk)
 
     def sent_in_last_minute(self, campaigns) -> int:
         sent = {c.pk: c.sent_last_minute for c in self.running}
