@@ -27,8 +27,10 @@ PLAN_SLICE = 100_000
 # however large the list); later slices grow to PLAN_SLICE, where a big list plans fastest.
 FIRST_SLICE = 2_000
 SLICE_GROWTH = 5
-# A call's client-identifier is "<campaign token>-<contact id in 12 digits>" (written in SQL below).
-IDENTIFIER = re.compile(r"(?P<token>[0-9A-Za-z]+)-(?P<contact_id>[0-9]{12})")
+# A call's client-identifier is "<campaign token>-<contact id in IDENTIFIER_DIGITS digits>" (written
+# in SQL below).
+IDENTIFIER_DIGITS = 12
+IDENTIFIER = re.compile(rf"(?P<token>[0-9A-Za-z]+)-(?P<contact_id>[0-9]{{{IDENTIFIER_DIGITS}}})")
 # pg_try_advisory_xact_lock's first key: "the planner of campaign <second key>".
 PLANNER_LOCK = 16_001
 
@@ -134,13 +136,13 @@ def _plan_slice(
     reason_sql, reason_params = eligibility.skip_reason_sql(rules)
     if connection.vendor == "postgresql":
         # The contact id zero-padded (IDENTIFIER_DIGITS): identifiers sort as their calls were planned.
-        padded = "LPAD(CAST(numbered.id AS TEXT), 12, '0')"
+        padded = f"LPAD(CAST(numbered.id AS TEXT), {IDENTIFIER_DIGITS}, '0')"
         # The batch's id picked from the slice's own (fresh batches have no statistics yet, and a join
         # to them was planned as a scan of every batch for every call).
         batch_id, join, join_params = "(CAST(%s AS BIGINT[]))[1 + (numbered.n - 1) / %s]", "", []
         batch_params = [[batch.pk for batch in batches], size]
     else:
-        padded = "printf('%%012d', numbered.id)"
+        padded = f"printf('%%0{IDENTIFIER_DIGITS}d', numbered.id)"
         batch_id, batch_params = "b.id", []
         join = f"LEFT JOIN {batch_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
         join_params = [campaign.pk, first_sequence, size]
