@@ -36,6 +36,10 @@ from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
 
+# The importing connection's SQLite page cache (KiB): an index of 1,000,000 numbers takes about 25 MB.
+IMPORT_CACHE_KIB = 32 * 1024
+
+
 def database_server_here() -> bool:
     """Whether the database runs as a server on this machine (SQLite runs inside this process)."""
     if connection.vendor == "sqlite":
@@ -64,6 +68,26 @@ def _frozen_heap():
         gc.unfreeze()
 
 
+@contextmanager
+def _index_pages_cached():
+    """SQLite: a page cache that holds the primary-number index while contacts go in. Numbers arrive
+    in no order, so each insert lands on a random page of that index; with SQLite's default 2 MB
+    cache those pages were spilled to the WAL and read back all the time (a 1,000,000-row import
+    made 870,000 writes and 740,000 reads of single pages)."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 class _Import:
     def __init__(self, contact_list: ContactList, claim: datetime.datetime):
         self.list = contact_list
@@ -81,9 +105,11 @@ class _Import:
         self.contacts = []
         self.rejects = []
         self.header_cells = []
-        # Records are checked `step` at a time. On PostgreSQL the chunk's COPY stays open while rows
-        # are parsed and they are sent every `step` rows: the server stores them while this process
-        # reads on. Elsewhere a chunk is inserted in one executemany.
+        # Records are checked `step` at a time, and each step's contacts are stored at once within the
+        # chunk's transaction: on PostgreSQL into a COPY that stays open for the chunk (the server
+        # stores them while this process reads on), elsewhere in an executemany. Storing a whole chunk
+        # at its end left a checking worker idle for as long as the insert took (a quarter of a
+        # 1,000,000-row import on SQLite).
         self.streaming = connection.vendor == "postgresql"
         self.step = min(1000, self.chunk_rows)
         self.rows_in_chunk = 0
@@ -102,7 +128,7 @@ class _Import:
             )
         totals = _Totals()
         try:
-            with _frozen_heap(), open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
+            with _frozen_heap(), _index_pages_cached(), open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
                 size = os.fstat(fileobj.fileno()).st_size
                 self.workers = workers_for(size, database_server_here())
                 # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
@@ -241,8 +267,7 @@ class _Import:
 
     def _step(self):
         self.rows_in_chunk += self.step
-        if self.streaming:
-            self._send()
+        self._send()
         if self.rows_in_chunk >= self.chunk_rows:
             self._flush()
 
@@ -252,34 +277,36 @@ class _Import:
             self.transaction.enter_context(transaction.atomic())
 
     def _send(self):
-        """PostgreSQL: write the buffered contacts into the chunk's open COPY."""
+        """Store the buffered contacts in the chunk's transaction."""
         if not self.contacts:
             return
         self._begin()
+        if self.streaming:
+            write_row = self._open_copy()
+            for row in self.contacts:
+                write_row(row)
+        else:
+            _insert(Contact, CONTACT_COLUMNS, self.contacts)
+        self.sent += len(self.contacts)
+        self.contacts.clear()
+
+    def _open_copy(self):
+        """PostgreSQL: the chunk's COPY into the contacts table, opened by its first step."""
         if self.copy is None:
             self.copy = ExitStack()
             cursor = self.copy.enter_context(connection.cursor())
-            # Check the foreign key row by row as the COPY runs (overlapping our parsing) rather
-            # than all at commit, when this process would sit waiting.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             self.write_row = self.copy.enter_context(cursor.cursor.copy(_copy_sql(Contact, CONTACT_COLUMNS))).write_row
-        write_row = self.write_row
-        for row in self.contacts:
-            write_row(row)
-        self.sent += len(self.contacts)
-        self.contacts.clear()
+        return self.write_row
 
     def _flush(self, final=False):
         """Commit the chunk: its contacts, its rejected rows and the list's counts, together."""
         self._begin()
-        if self.streaming:
-            self._send()
+        self._send()
         if self.copy is not None:
             copy, self.copy = self.copy, None
             copy.close()
-        imported = self.imported + self.sent + len(self.contacts)
+        imported = self.imported + self.sent
         rejected = self.rejected + len(self.rejects)
-        _insert(Contact, CONTACT_COLUMNS, self.contacts)
         _insert(RejectedRow, REJECTED_COLUMNS, self.rejects)
         fields = {"rows_done": imported + rejected, "imported_count": imported, "rejected_count": rejected}
         if final:
