@@ -35,7 +35,6 @@ from campaigns.importing.workers import checked_in_workers, worker_pool, workers
 from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
-
 # The importing connection's SQLite page cache (KiB): an index of 1,000,000 numbers takes about 25 MB.
 IMPORT_CACHE_KIB = 32 * 1024
 
@@ -128,7 +127,8 @@ class _Import:
             )
         totals = _Totals()
         try:
-            with _frozen_heap(), _index_pages_cached(), open(Path(settings.MEDIA_ROOT) / self.list.stored_file, "rb") as fileobj:
+            stored = Path(settings.MEDIA_ROOT) / self.list.stored_file
+            with _frozen_heap(), _index_pages_cached(), open(stored, "rb") as fileobj:
                 size = os.fstat(fileobj.fileno()).st_size
                 self.workers = workers_for(size, database_server_here())
                 # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
