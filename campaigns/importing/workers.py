@@ -7,6 +7,8 @@ are what one process would produce. Workers never touch the database."""
 
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
 from contextlib import contextmanager
 
@@ -31,20 +33,43 @@ def workers_for(size: int, server_here: bool = False) -> int:
     2 cores, a worker made a 1,000,000-row import 47% slower (benchmarks/bench_import.py --workers compare)."""
     if size < PARALLEL_FROM_BYTES:
         return 0
-    return max(0, min(WORKERS, int(idle_cores()) - 1 - int(server_here)))
+    # Rounded: a core that was busy a tenth of the last minute (a load average of 1.1 on 2 cores,
+    # most of it an earlier process) is an idle core; truncating the figure counted it as none.
+    return max(0, min(WORKERS, round(idle_cores()) - 1 - int(server_here)))
+
+
+# Batches a worker may hold ahead, checked or waiting: enough to ride out the importing process's
+# pauses (a chunk's commit, a step's insert) without it ever waiting for a worker that was idle.
+# With one batch ahead the two took turns: a 1,000,000-row import on SQLite left the worker idle for
+# 6 s and the importing process waiting for it for 3 s.
+BATCHES_AHEAD = 8
 
 
 def _serve(connection, checker: RowChecker) -> None:
-    """A worker's loop: it answers a batch once the next one (or None, the end) has arrived, so the
-    importing process is never blocked sending while this one is blocked answering."""
+    """A worker's loop: check batches as they come, and hand each answer to a sending thread, so that
+    checking never waits for the importing process to read an answer. Its one other wait is for
+    the next batch; the importing process, for its part, never has more than BATCHES_AHEAD of them
+    out, so nothing here grows without bound and no two sends wait for each other."""
+    answers = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_answers, args=(connection, answers), daemon=True)
+    sender.start()
     batch = connection.recv()
     while batch is not None:
         try:
             answer = checker.check(batch)
         except Exception as error:  # the importing process raises it, as the import's own failure
             answer = error
+        answers.put(answer)
         batch = connection.recv()
+    answers.put(None)
+    sender.join()
+
+
+def _send_answers(connection, answers) -> None:
+    answer = answers.get()
+    while answer is not None:
         connection.send(answer)
+        answer = answers.get()
 
 
 @contextmanager
@@ -71,23 +96,24 @@ def worker_pool(checker: RowChecker, workers: int):
             process.join()
 
 
-def checked_in_workers(ends, batches):
-    """(batch, its answers) in the batches' order, the batches dealt to the workers in turn: each worker
-    holds two, the one it checks and the next."""
+def checked_in_workers(ends, batches, ahead: int = BATCHES_AHEAD):
+    """(batch, its answers) in the batches' order, the batches dealt to the workers in turn, each
+    worker holding up to `ahead` of them."""
     count = len(ends)
     waiting = deque()
     sent = 0
     for batch in batches:
         ends[sent % count].send(batch)
+        waiting.append((sent % count, batch))
         sent += 1
-        waiting.append(batch)
-        if len(waiting) > count:
-            yield _answer(ends[(sent - 1 - count) % count], waiting.popleft())
-    # The last batch of each worker: "no more" lets it answer.
-    for index in range(sent - len(waiting), sent):
-        end = ends[index % count]
-        end.send(None)
-        yield _answer(end, waiting.popleft())
+        if len(waiting) > count * ahead:
+            index, oldest = waiting.popleft()
+            yield _answer(ends[index], oldest)
+    for end in ends:
+        end.send(None)  # no more batches: each worker answers what it holds and stops
+    while waiting:
+        index, oldest = waiting.popleft()
+        yield _answer(ends[index], oldest)
 
 
 def _answer(end, batch):

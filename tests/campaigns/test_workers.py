@@ -122,6 +122,8 @@ def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 3
     monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
+    monkeypatch.setattr(workers, "idle_cores", lambda: 1.9)  # a core busy a tenth of the time counts as idle
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
     monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
 
