@@ -191,6 +191,7 @@ class _Position:
     def __init__(self):
         self.physical = 0
         self.last_line = ""
+        self.kept_lines = None  # a list to append every line read to, while one is wanted
 
 
 def _open_text(stream, member, chosen, limits, totals) -> tuple[io.TextIOWrapper, str]:
@@ -217,6 +218,8 @@ def _physical_lines(text, limits: Limits, position: _Position, member: str | Non
             raise FileRefused(
                 f"Line {position.physical}{_where(member)} holds binary data (a NUL byte): the file is not a CSV."
             )
+        if position.kept_lines is not None:
+            position.kept_lines.append(line)
         yield line
 
 

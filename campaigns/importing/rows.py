@@ -7,6 +7,7 @@ import os
 import sys
 import zipfile
 import zlib
+from array import array
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -53,6 +54,25 @@ def _index_of(batch, line: int) -> int:
     while batch[index][0] > line:
         index -= 1
     return index
+
+
+def _with_text(batches, position, header_line):
+    """Each batch with what a worker needs to read it again: the line before its first record, its
+    physical lines as one text, and the line numbers of its records (blank rows left out). A text
+    is sent whole and parsed again by the worker's csv module, for a fraction of what pickling the
+    parsed cells cost both processes (1,000 lists of strings a batch)."""
+    kept = position.kept_lines = []
+    before = header_line
+    try:
+        for batch in batches:
+            # The csv reader reads no further than the record it returns: the lines kept so far are
+            # this batch's records, and any blank ones among them, exactly.
+            text = "".join(kept)
+            kept.clear()
+            yield batch, (before, text, array("L", [line for line, _ in batch]))
+            before = batch[-1][0]
+    finally:
+        position.kept_lines = None
 
 
 @contextmanager
@@ -153,7 +173,7 @@ class _Import:
             header = parse_header(cells, self.limits, member)
             if not self.header_cells:
                 self.header_cells = [cell.strip().lstrip("\ufeff") for cell in cells]
-            self._read_rows(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
+            self._read_rows(lines, delimiter, header, header_line, member, position, totals)
         except UnicodeDecodeError as error:
             name = CODEC_NAMES.get(codec, codec)
             where = _where(member)
@@ -179,19 +199,19 @@ class _Import:
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
             raise FileRefused(f'The ZIP member "{member}" is damaged and cannot be read to its end.') from error
 
-    def _read_rows(self, reader, header, header_line, member, position, totals):
+    def _read_rows(self, lines, delimiter, header, header_line, member, position, totals):
         """Read records in order (line numbers, blank rows, the row cap), check them a batch at a time
         (in worker processes for a large file, overlapping this reading), then keep them in order."""
         checker = RowChecker(
             header, member, self.region, self.zone, self.today, self.adapt_datetime, self.list.pk
         )
-        batches = self._batches(reader, header, header_line, member, position, totals)
+        batches = self._batches(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
         if not self.workers:
             for batch in batches:
                 self._keep(batch, checker.check(batch), header, member)
             return
-        with worker_pool(checker, self.workers) as ends:
-            for batch, results in checked_in_workers(ends, batches):
+        with worker_pool(checker, self.workers, delimiter) as ends:
+            for batch, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
                 self._keep(batch, results, header, member)
 
     def _batches(self, reader, header, header_line, member, position, totals):

@@ -5,6 +5,8 @@ compiled number metadata included), take batches of records and send back their 
 importing process keeps them in file order, so line numbers, duplicates and the rejected-rows report
 are what one process would produce. Workers never touch the database."""
 
+import csv
+import io
 import multiprocessing
 import os
 import queue
@@ -45,7 +47,29 @@ def workers_for(size: int, server_here: bool = False) -> int:
 BATCHES_AHEAD = 8
 
 
-def _serve(connection, checker: RowChecker) -> None:
+def rows_again(message, delimiter: str, ncols: int) -> list[tuple[int, list[str]]]:
+    """A batch as the importing process read it, (line, cells), from the text of its lines: its
+    records are parsed again with the same delimiter, numbered from the line before the first, and
+    those at the given line numbers kept (the others are blank rows), padded to the header's width."""
+    before, text, lines = message
+    batch = []
+    append = batch.append
+    count = len(lines)
+    wanted = lines[0] if count else -1
+    found = 0
+    line = before
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        line += 1
+        if line == wanted:
+            if len(row) < ncols:
+                row += [""] * (ncols - len(row))
+            append((line, row))
+            found += 1
+            wanted = lines[found] if found < count else -1
+    return batch
+
+
+def _serve(connection, checker: RowChecker, delimiter: str) -> None:
     """A worker's loop: check batches as they come, and hand each answer to a sending thread, so that
     checking never waits for the importing process to read an answer. Its one other wait is for
     the next batch; the importing process, for its part, never has more than BATCHES_AHEAD of them
@@ -53,14 +77,14 @@ def _serve(connection, checker: RowChecker) -> None:
     answers = queue.SimpleQueue()
     sender = threading.Thread(target=_send_answers, args=(connection, answers), daemon=True)
     sender.start()
-    batch = connection.recv()
-    while batch is not None:
+    message = connection.recv()
+    while message is not None:
         try:
-            answer = checker.check(batch)
+            answer = checker.check(rows_again(message, delimiter, checker.ncols))
         except Exception as error:  # the importing process raises it, as the import's own failure
             answer = error
         answers.put(answer)
-        batch = connection.recv()
+        message = connection.recv()
     answers.put(None)
     sender.join()
 
@@ -73,7 +97,7 @@ def _send_answers(connection, answers) -> None:
 
 
 @contextmanager
-def worker_pool(checker: RowChecker, workers: int):
+def worker_pool(checker: RowChecker, workers: int, delimiter: str):
     """Forked processes (they start in milliseconds with the checker in memory, nothing to import or
     pickle), each behind a pipe of its own. A multiprocessing.Pool's threads cost the importing
     process 2 s of its CPU for 1,000,000 rows, half of it switching between them."""
@@ -82,7 +106,7 @@ def worker_pool(checker: RowChecker, workers: int):
     try:
         for _ in range(workers):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, checker), daemon=True)
+            process = context.Process(target=_serve, args=(theirs, checker, delimiter), daemon=True)
             process.start()
             theirs.close()
             ends.append(ours)
@@ -97,13 +121,13 @@ def worker_pool(checker: RowChecker, workers: int):
 
 
 def checked_in_workers(ends, batches, ahead: int = BATCHES_AHEAD):
-    """(batch, its answers) in the batches' order, the batches dealt to the workers in turn, each
-    worker holding up to `ahead` of them."""
+    """(batch, its answers) for each (batch, message for a worker), in order, the messages dealt to
+    the workers in turn, each worker holding up to `ahead` of them."""
     count = len(ends)
     waiting = deque()
     sent = 0
-    for batch in batches:
-        ends[sent % count].send(batch)
+    for batch, message in batches:
+        ends[sent % count].send(message)
         waiting.append((sent % count, batch))
         sent += 1
         if len(waiting) > count * ahead:

@@ -82,6 +82,32 @@ def test_workers_import_a_file_exactly_as_one_process_does(import_file, checked_
     assert "is already in this list at line" in reasons and "on a past date" in reasons
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_workers_read_quoted_cells_over_several_lines_and_any_line_ending_as_one_process_does(
+    import_file, checked_by, newline
+):
+    # given rows whose quoted cells hold line breaks, delimiters and quotes, between blank lines and
+    # ;-separated (the workers parse each batch again from its text)
+    rows = []
+    for i in range(400):
+        if i % 7 == 0:
+            rows.append("")
+        name = f'"Line one{newline}line ""two"" of {i}; still {i}"' if i % 3 == 0 else f"Name {i}"
+        rows.append(f"+91 98{i:03d} 12345;{name};{i}")
+    data = ("tel1;$flow.key.name;$flow.key.n" + newline + newline.join(rows) + newline).encode()
+
+    # when it is imported by one process, then by a worker
+    alone = checked_by(import_file, data, "list.csv", 0)
+    shared = checked_by(import_file, data, "list.csv", 1)
+
+    # then the same contacts are kept, at the same lines, with the same cells
+    assert alone.status == shared.status == ContactList.Status.IMPORTED, (alone.error, shared.error)
+    assert alone.imported_count == 400
+    assert table(shared) == table(alone)
+    contacts = table(shared)[0]
+    assert contacts[0][3] == {"name": f'Line one{newline}line "two" of 0; still 0', "n": "0"}
+
+
 def test_workers_import_a_zip_of_several_csvs_exactly_as_one_process_does(import_file, checked_by):
     # given a ZIP of two CSVs whose numbers repeat across them
     archive = io.BytesIO()
