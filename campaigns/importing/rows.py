@@ -32,7 +32,7 @@ from campaigns.importing.limits import (
     _where,
 )
 from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
-from campaigns.importing.workers import checked_in_workers, worker_pool, workers_for
+from campaigns.importing.workers import checked_in_workers, reading_process, worker_pool, workers_for
 from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
@@ -116,7 +116,9 @@ class _Import:
         self.zone = ZoneInfo(settings.PHONON_TIMEZONE)
         self.today = timezone.now().astimezone(self.zone).date()
         self.region = settings.PHONON_DEFAULT_REGION
-        self.workers = 0
+        self.workers = 0  # processes besides this one (0: this process reads, checks and stores)
+        self.checkers = 0  # of those, the ones that check records for the reading process
+        self.step_done = self._step  # a reading process hands each step over instead
         self.seen = FirstRows()  # int(tel1) -> (member index << 32) | line of the row that imported it
         self.members = []
         self.imported = 0
@@ -145,23 +147,60 @@ class _Import:
                 f'The start time in the file name ("{FILENAME_START_RE.search(filename).group(0)}") '
                 "is not a real date and time (upload_ddMMyyyyHHmmss)."
             )
-        totals = _Totals()
         try:
             stored = Path(settings.MEDIA_ROOT) / self.list.stored_file
-            with _frozen_heap(), _index_pages_cached(), open(stored, "rb") as fileobj:
-                size = os.fstat(fileobj.fileno()).st_size
-                self.workers = workers_for(size, database_server_here())
-                # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
-                self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
-                for member, stream in _csv_sources(fileobj, filename, self.limits):
-                    self.members.append(member)
-                    self._read_source(member, stream, totals)
-            if totals.rows == 0:
-                raise FileRefused("The file has a header but no rows of contacts.")
+            size = stored.stat().st_size
+            self.workers = workers_for(size, database_server_here())
+            with _frozen_heap(), _index_pages_cached():
+                if self.workers:
+                    self._store_from_reading_process(stored, filename)
+                else:
+                    self._read_file(stored, filename)
             self._flush(final=True)
         except BaseException:
             self._abort(*sys.exc_info())
             raise
+
+    def _read_file(self, stored: Path, filename: str):
+        """Read, check and keep every record of the file (each ZIP member in turn), in order."""
+        totals = _Totals()
+        with open(stored, "rb") as fileobj:
+            size = os.fstat(fileobj.fileno()).st_size
+            # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
+            self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
+            for member, stream in _csv_sources(fileobj, filename, self.limits):
+                self.members.append(member)
+                self._read_source(member, stream, totals)
+        if totals.rows == 0:
+            raise FileRefused("The file has a header but no rows of contacts.")
+
+    def _store_from_reading_process(self, stored: Path, filename: str):
+        """A large file on a machine with a core to spare: a forked reading process reads, checks and
+        keeps the records (with `workers - 1` checking processes of its own), and hands over each
+        step's contacts and rejected rows; this process only stores them. Storing is most of what
+        is left once checking has moved out (the inserts with their indexes on SQLite, the COPY on
+        PostgreSQL), so the two processes share the work about evenly."""
+        self.checkers = self.workers - 1
+        with reading_process(self._read_and_hand_over, stored, filename) as handed_over:
+            for contacts, rejects, header_cells in handed_over:
+                self.contacts += contacts
+                self.rejects += rejects
+                if header_cells is None:
+                    self._step()
+                else:  # the end of the file
+                    self.header_cells = header_cells
+
+    def _read_and_hand_over(self, hand_over, stored: Path, filename: str):
+        """In the reading process: read the file, handing over each full step, then the rest."""
+
+        def step_done():
+            hand_over((self.contacts, self.rejects, None))
+            self.contacts.clear()
+            self.rejects.clear()
+
+        self.step_done = step_done
+        self._read_file(stored, filename)
+        hand_over((self.contacts, self.rejects, self.header_cells))
 
     def _read_source(self, member, stream, totals):
         position = _Position()
@@ -206,11 +245,11 @@ class _Import:
             header, member, self.region, self.zone, self.today, self.adapt_datetime, self.list.pk
         )
         batches = self._batches(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
-        if not self.workers:
+        if not self.checkers:
             for batch in batches:
                 self._keep(batch, checker.check(batch), header, member)
             return
-        with worker_pool(checker, self.workers, delimiter) as ends:
+        with worker_pool(checker, self.checkers, delimiter) as ends:
             for batch, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
                 self._keep(batch, results, header, member)
 
@@ -283,7 +322,7 @@ class _Import:
             value = row[header.tels[0][0]].strip()[:MAX_VALUE_IN_REPORT]
             rejects_append((result[0], line, "tel1", value, reason, raw_json(row)))
         if len(batch) == self.step:
-            self._step()  # a short last batch waits for the final flush, as rows always have
+            self.step_done()  # a short last batch waits for the final flush, as rows always have
 
     def _step(self):
         self.rows_in_chunk += self.step

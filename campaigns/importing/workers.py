@@ -10,6 +10,8 @@ import io
 import multiprocessing
 import os
 import queue
+import signal
+import sys
 import threading
 from collections import deque
 from contextlib import contextmanager
@@ -69,22 +71,27 @@ def rows_again(message, delimiter: str, ncols: int) -> list[tuple[int, list[str]
     return batch
 
 
-def _serve(connection, checker: RowChecker, delimiter: str) -> None:
+def _serve(connection, checker: RowChecker, delimiter: str, inherited: list) -> None:
     """A worker's loop: check batches as they come, and hand each answer to a sending thread, so that
     checking never waits for the importing process to read an answer. Its one other wait is for
     the next batch; the importing process, for its part, never has more than BATCHES_AHEAD of them
     out, so nothing here grows without bound and no two sends wait for each other."""
+    for end in inherited:
+        end.close()  # the parent's ends: once the parent is gone, nothing holds the pipe open
     answers = queue.SimpleQueue()
     sender = threading.Thread(target=_send_answers, args=(connection, answers), daemon=True)
     sender.start()
-    message = connection.recv()
-    while message is not None:
-        try:
-            answer = checker.check(rows_again(message, delimiter, checker.ncols))
-        except Exception as error:  # the importing process raises it, as the import's own failure
-            answer = error
-        answers.put(answer)
+    try:
         message = connection.recv()
+        while message is not None:
+            try:
+                answer = checker.check(rows_again(message, delimiter, checker.ncols))
+            except Exception as error:  # the importing process raises it, as the import's own failure
+                answer = error
+            answers.put(answer)
+            message = connection.recv()
+    except EOFError:
+        return  # the parent stopped without a word (it was stopped itself): nothing to answer
     answers.put(None)
     sender.join()
 
@@ -106,10 +113,10 @@ def worker_pool(checker: RowChecker, workers: int, delimiter: str):
     try:
         for _ in range(workers):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, checker, delimiter), daemon=True)
+            ends.append(ours)
+            process = context.Process(target=_serve, args=(theirs, checker, delimiter, ends), daemon=True)
             process.start()
             theirs.close()
-            ends.append(ours)
             processes.append(process)
         yield ends
     finally:
@@ -118,6 +125,62 @@ def worker_pool(checker: RowChecker, workers: int, delimiter: str):
         for process in processes:
             process.terminate()
             process.join()
+
+
+@contextmanager
+def reading_process(read, *args):
+    """Run read(hand_over, *args) in a forked process and yield, in order, what it hands over; an
+    exception there (a refused file above all) is raised here. The process may fork checking
+    workers of its own, so it is not a daemon; it is stopped on the way out, however that goes."""
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    process = context.Process(target=_read_and_hand_over, args=(theirs, ours, read, args))
+    process.start()
+    theirs.close()
+    try:
+        yield _handed_over(ours)
+    finally:
+        ours.close()  # a reading process still at work finds the pipe broken at its next hand-over
+        process.join(timeout=READER_STOP_SECONDS)
+        if process.is_alive():
+            process.terminate()  # SIGTERM: it stops its checking workers on the way out
+            process.join()
+
+
+# How long a reading process is given to notice that the importing process stopped listening.
+READER_STOP_SECONDS = 5
+
+
+def _read_and_hand_over(end, parents_end, read, args) -> None:
+    parents_end.close()  # held here too, it would keep a pipe the parent has closed open for writing
+    # Stopped from outside, unwind (its checking workers are stopped by worker_pool on the way).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+    try:
+        read(end.send, *args)
+        last = _DONE
+    except (BrokenPipeError, SystemExit):
+        return  # the importing process stopped listening: it failed on its side and says why
+    except BaseException as error:
+        last = error
+    try:
+        end.send(last)
+    except BrokenPipeError:
+        return
+    except Exception:  # an exception that cannot be pickled: its name and words
+        end.send(RuntimeError(f"{type(last).__name__}: {last}"))
+
+
+_DONE = "done"
+
+
+def _handed_over(end):
+    while True:
+        message = end.recv()
+        if isinstance(message, BaseException):
+            raise message
+        if message == _DONE:
+            return
+        yield message
 
 
 def checked_in_workers(ends, batches, ahead: int = BATCHES_AHEAD):

@@ -2,13 +2,15 @@
 contacts, the same rejected rows in the same order, line numbers, duplicates across batches and ZIP
 members included."""
 
+import datetime
 import io
+import multiprocessing
 import random
 import zipfile
 
 import pytest
 
-from campaigns.importing import workers
+from campaigns.importing import rows, workers
 from campaigns.importing.checking import RowChecker
 from campaigns.models import Contact, ContactList, RejectedRow
 
@@ -185,3 +187,27 @@ def test_a_worker_that_fails_fails_the_import_and_keeps_nothing(import_file, che
     assert failed.error == "The import failed (RuntimeError)."
     assert not Contact.objects.filter(contact_list=failed).exists()
     assert not RejectedRow.objects.filter(contact_list=failed).exists()
+
+
+def test_an_import_restarted_elsewhere_stops_its_reading_process_too(import_file, checked_by, monkeypatch):
+    # given an import whose claim is taken over by another run after its second chunk
+    real_step = rows._Import._step
+    steps = {"count": 0}
+
+    def step_then_lose_the_claim(self):
+        steps["count"] += 1
+        if steps["count"] == 2:
+            ContactList.objects.filter(pk=self.list.pk).update(started_at=self.claim + datetime.timedelta(seconds=1))
+        real_step(self)
+
+    monkeypatch.setattr(rows._Import, "_step", step_then_lose_the_claim)
+    data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(1000, 7))).encode()
+
+    # when it is imported by a reading process and a checking worker
+    left = checked_by(import_file, data, "list.csv", 2)
+
+    # then this run stops where it lost the claim, leaves the list to the other run, and no process
+    # of it is left behind
+    assert left.status == ContactList.Status.IMPORTING
+    assert steps["count"] == 2
+    assert multiprocessing.active_children() == []
