@@ -179,6 +179,42 @@ def test_the_realistic_mix_of_issue_16_takes_the_fast_path():
         assert fast(raw) == expected == library(raw, "IN"), raw
 
 
+# The call list's shapes (issue 16's mix, and the default regions' own ways of writing), "#" a random digit.
+CALL_LIST_SHAPES = [
+    "91##########", "+91 ##### #####", "#####-#####", "0## #### ####", "+91-##-########", "1800 ### ####",
+    "#######", "######ABC##", "+44 ## #### ####", "+1 ### ### ####", "+971 ## ### ####", "(###) ###-####",
+    "0### #######", "00## ## ########", "011 ## ##########", "1 ### ### ####", "44##########", "971#########",
+    "49##########", "55###########", "+55 (##) #####-####", "0## ##### ####", "##.##.##.##.##",
+]
+DEFAULTS = ["IN", "US", "GB", "AE", "DE", "BR"]
+
+
+@st.composite
+def call_list_numbers(draw):
+    shape = draw(st.sampled_from(CALL_LIST_SHAPES))
+    return "".join(draw(st.sampled_from("0123456789")) if char == "#" else char for char in shape)
+
+
+@pytest.mark.parametrize("region", DEFAULTS)
+def test_the_call_list_shapes_take_the_fast_path_and_equal_the_library(region):
+    # given one normaliser (the countries it meets are kept) and numbers of every shape of a call list
+    fast = WithoutLibrary(region)
+
+    @hypothesis_settings(max_examples=400, deadline=None, database=None)
+    @given(raw=call_list_numbers())
+    def agrees(raw):
+        # then the fast path answers alone, as the library does
+        assert fast(raw) == library(raw, region), raw
+
+    agrees()
+
+
+def test_country_codes_are_prefix_free():
+    # the fast path looks a number's first one, two and three digits up in any order: at most one is a code
+    codes = [str(cc) for cc in COUNTRY_CODES]
+    assert not [(a, b) for a in codes for b in codes if a != b and b.startswith(a)]
+
+
 def test_extensions_and_other_scripts_are_left_to_the_library():
     normalise = NumberNormaliser("IN")
     for raw in ("98123 45678 x12", "98123 45678 ext 4", "98123 45678 int 5", "９８１２３４５６７８", "98123\t45678"):
