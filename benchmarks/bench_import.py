@@ -18,8 +18,9 @@ database created on the PostgreSQL server):
     Contact model, numbers normalised with phonenumbers as the importer does), row by row as the
     admin import does, and with use_bulk=True,
 each measured in a child process of its own: rows/s, and the child's peak RSS (ru_maxrss; a
-worker's peak apart). The realistic mix is imported as the importer decides (worker processes for a
-large file when a core is idle); `--workers compare` adds it with no worker and with workers forced,
+worker's peak apart). The realistic mix is imported as the importer decides (for a large file when a
+core is idle, a reading process that reads and checks beside the importing process that stores;
+"1 workers" below); `--workers compare` adds it with no worker and with workers forced,
 and `--crossover` times one process against workers at growing sizes on SQLite.
 Targets: >= 50,000 rows/s, peak < 300 MB, >= 20x the baseline; realistic mix: <= 5x the bare ingest,
 peak <= 200 MB for 1,000,000 rows (the default --rows; --quick runs 200,000 rows and 5,000

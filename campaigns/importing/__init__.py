@@ -8,7 +8,9 @@ The path of one file, module by module:
       header                     which column is which
       rows, firsts               records read in order (lines, blank rows, the row cap), duplicates of tel1
       checking, numbers          every record checked: numbers normalised, start times read, or why rejected
-      workers                    for a large file on a machine with an idle core, checking in forked workers
+      workers                    for a large file on a machine with an idle core: a forked reading process
+                                 reads, checks and de-duplicates (with checking workers of its own on
+                                 more cores) while the importing process only stores
       writing                    contacts and rejected rows committed a chunk at a time
     preview.preview_rows         what the upload page shows before the file is sent
 
