@@ -1,9 +1,12 @@
-"""Worker processes that check a large file's records while the importing process reads and stores.
+"""Processes that read and check a large file while the importing process stores what they keep.
 
-Checking (numbers above all) is most of an import's CPU. Forked workers inherit the checker (its
-compiled number metadata included), take batches of records and send back their answers; the
-importing process keeps them in file order, so line numbers, duplicates and the rejected-rows report
-are what one process would produce. Workers never touch the database."""
+Checking (numbers above all) is most of an import's CPU, storing most of the rest. For a large file
+a forked reading process reads the records, has them checked and keeps them in file order (line
+numbers, duplicates and the rejected-rows report are what one process would produce), and hands
+each step over to the importing process, which only stores (`reading_process`). On more cores the
+reading process forks checking workers of its own (`worker_pool`): they inherit the checker (its
+compiled number metadata included), take batches as the text of their lines and send back their
+answers. Neither kind touches the database."""
 
 import csv
 import io
