@@ -208,7 +208,7 @@ def child_import(path: str, workers: str = "auto") -> dict:
         importing_workers.idle_cores = lambda: float(os.cpu_count() or 1) + 1
     server_here = importing_rows.database_server_here()
     workers_used = importing_workers.workers_for(Path(path).stat().st_size, server_here)
-    importing_rows.workers_for = lambda size, here: workers_used  # the figure printed is the one used
+    importing_rows.workers_for = lambda size, here, configured: workers_used  # the figure printed is the one used
 
     flow = _flow()
     started = time.perf_counter()

@@ -46,7 +46,8 @@ Decisions that are not obvious from the provider's documents:
 Limits (settings; defaults in config/settings.py): CALL_LIST_MAX_BYTES 5 MB per CSV, counted on the
 decompressed stream; CALL_LIST_MAX_TOTAL_BYTES 50 MB read from one ZIP; CALL_LIST_MAX_ROWS
 1,000,000; CALL_LIST_MAX_COLUMNS 50; CALL_LIST_MAX_LINE_BYTES 10,000 (characters of one line);
-CALL_LIST_MAX_ZIP_MEMBERS 20; CALL_LIST_CHUNK_ROWS 50,000 rows a transaction.
+CALL_LIST_MAX_ZIP_MEMBERS 20; CALL_LIST_CHUNK_ROWS 50,000 rows a transaction; CALL_LIST_IMPORT_WORKERS
+unset (processes besides the storing one for a large file: as many as there are idle cores).
 """
 
 from campaigns.importing.header import Header, parse_header

@@ -150,7 +150,7 @@ class _Import:
         try:
             stored = Path(settings.MEDIA_ROOT) / self.list.stored_file
             size = stored.stat().st_size
-            self.workers = workers_for(size, database_server_here())
+            self.workers = workers_for(size, database_server_here(), settings.CALL_LIST_IMPORT_WORKERS)
             with _frozen_heap(), _index_pages_cached():
                 if self.workers:
                     self._store_from_reading_process(stored, filename)

@@ -10,14 +10,16 @@ answers. Neither kind touches the database."""
 
 import csv
 import io
-import multiprocessing
 import os
 import queue
 import signal
 import sys
 import threading
+import time
+import traceback
 from collections import deque
 from contextlib import contextmanager
+from multiprocessing.connection import Pipe
 
 from campaigns.importing.checking import RowChecker
 
@@ -32,14 +34,17 @@ def idle_cores() -> float:
     return (os.cpu_count() or 1) - os.getloadavg()[0] + 1
 
 
-def workers_for(size: int, server_here: bool = False) -> int:
-    """How many worker processes a file of `size` bytes is checked by (0: in the importing process).
-    A worker only helps on a core of its own: on a busy machine (measured with load averages of 7 to 14
-    on 2 cores) the importing process waits for its starved workers and one process alone is as fast.
+def workers_for(size: int, server_here: bool = False, configured: int | None = None) -> int:
+    """How many processes besides the importing one read and check a file of `size` bytes (0: it does
+    it all; 1: a reading process; more: the reading process has checking workers). A process only
+    helps on a core of its own: on a busy machine (measured with load averages of 7 to 14 on 2 cores)
+    the importing process waits for its starved workers and one process alone is as fast.
     A database server on this machine (`server_here`) needs a core too: with PostgreSQL beside it on
     2 cores, a worker made a 1,000,000-row import 47% slower (benchmarks/bench_import.py --workers compare)."""
     if size < PARALLEL_FROM_BYTES:
         return 0
+    if configured is not None:  # CALL_LIST_IMPORT_WORKERS: set by whoever runs the machine
+        return max(0, configured)
     # Rounded: a core that was busy a tenth of the last minute (a load average of 1.1 on 2 cores,
     # most of it an earlier process) is an idle core; truncating the figure counted it as none.
     return max(0, min(WORKERS, round(idle_cores()) - 1 - int(server_here)))
@@ -106,48 +111,78 @@ def _send_answers(connection, answers) -> None:
         answer = answers.get()
 
 
+def _forked(target, *args) -> int:
+    """The pid of a child process that runs target(*args) and leaves at once (no atexit handlers, no
+    inherited connection closed on the way out). os.fork itself: multiprocessing.Process refuses to
+    start a child from a Celery pool process, which it counts as a daemon ("daemonic processes are
+    not allowed to have children"), and every import of a large file run by Celery failed so."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler of the process forked from
+        target(*args)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _stopped(pid: int, wait_seconds: float = 0) -> None:
+    """Wait up to `wait_seconds` for a child to end by itself, then stop it (SIGTERM) and reap it."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
 @contextmanager
 def worker_pool(checker: RowChecker, workers: int, delimiter: str):
     """Forked processes (they start in milliseconds with the checker in memory, nothing to import or
     pickle), each behind a pipe of its own. A multiprocessing.Pool's threads cost the importing
     process 2 s of its CPU for 1,000,000 rows, half of it switching between them."""
-    context = multiprocessing.get_context("fork")
-    ends, processes = [], []
+    ends, pids = [], []
     try:
         for _ in range(workers):
-            ours, theirs = context.Pipe()
+            ours, theirs = Pipe()
             ends.append(ours)
-            process = context.Process(target=_serve, args=(theirs, checker, delimiter, ends), daemon=True)
-            process.start()
+            pids.append(_forked(_serve, theirs, checker, delimiter, ends))
             theirs.close()
-            processes.append(process)
         yield ends
     finally:
         for end in ends:
             end.close()
-        for process in processes:
-            process.terminate()
-            process.join()
+        for pid in pids:
+            _stopped(pid)
 
 
 @contextmanager
 def reading_process(read, *args):
     """Run read(hand_over, *args) in a forked process and yield, in order, what it hands over; an
     exception there (a refused file above all) is raised here. The process may fork checking
-    workers of its own, so it is not a daemon; it is stopped on the way out, however that goes."""
-    context = multiprocessing.get_context("fork")
-    ours, theirs = context.Pipe(duplex=False)
-    process = context.Process(target=_read_and_hand_over, args=(theirs, ours, read, args))
-    process.start()
+    workers of its own; it is stopped on the way out, however that goes."""
+    ours, theirs = Pipe(duplex=False)
+    pid = _forked(_read_and_hand_over, theirs, ours, read, args)
     theirs.close()
     try:
         yield _handed_over(ours)
     finally:
         ours.close()  # a reading process still at work finds the pipe broken at its next hand-over
-        process.join(timeout=READER_STOP_SECONDS)
-        if process.is_alive():
-            process.terminate()  # SIGTERM: it stops its checking workers on the way out
-            process.join()
+        _stopped(pid, wait_seconds=READER_STOP_SECONDS)  # SIGTERM: it stops its checking workers first
 
 
 # How long a reading process is given to notice that the importing process stopped listening.

@@ -4,10 +4,10 @@ members included."""
 
 import datetime
 import io
-import multiprocessing
 import random
 import zipfile
 
+import psutil
 import pytest
 
 from campaigns.importing import rows, workers
@@ -156,6 +156,15 @@ def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
 
 
+def test_the_configured_number_of_processes_is_used_for_large_files_however_busy_the_machine(monkeypatch):
+    monkeypatch.setattr(workers, "idle_cores", lambda: 0.5)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, configured=2) == 2
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True, configured=1) == 1
+    monkeypatch.setattr(workers, "idle_cores", lambda: 8.0)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, configured=0) == 0
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1, configured=2) == 0  # a small file: one process
+
+
 def test_a_database_server_on_this_machine_keeps_a_core(monkeypatch):
     monkeypatch.setattr(workers, "WORKERS", 3)
     monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)
@@ -201,6 +210,7 @@ def test_an_import_restarted_elsewhere_stops_its_reading_process_too(import_file
         real_step(self)
 
     monkeypatch.setattr(rows._Import, "_step", step_then_lose_the_claim)
+    children_before = set(psutil.Process().children(recursive=True))
     data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(1000, 7))).encode()
 
     # when it is imported by a reading process and a checking worker
@@ -210,4 +220,4 @@ def test_an_import_restarted_elsewhere_stops_its_reading_process_too(import_file
     # of it is left behind
     assert left.status == ContactList.Status.IMPORTING
     assert steps["count"] == 2
-    assert multiprocessing.active_children() == []
+    assert set(psutil.Process().children(recursive=True)) == children_before
