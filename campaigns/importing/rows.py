@@ -3,7 +3,6 @@
 import csv
 import datetime
 import gc
-import os
 import sys
 import zipfile
 import zlib
@@ -153,19 +152,18 @@ class _Import:
             self.workers = workers_for(size, database_server_here(), settings.CALL_LIST_IMPORT_WORKERS)
             with _frozen_heap(), _index_pages_cached():
                 if self.workers:
-                    self._store_from_reading_process(stored, filename)
+                    self._store_from_reading_process(stored, filename, size)
                 else:
-                    self._read_file(stored, filename)
+                    self._read_file(stored, filename, size)
             self._flush(final=True)
         except BaseException:
             self._abort(*sys.exc_info())
             raise
 
-    def _read_file(self, stored: Path, filename: str):
+    def _read_file(self, stored: Path, filename: str, size: int):
         """Read, check and keep every record of the file (each ZIP member in turn), in order."""
         totals = _Totals()
         with open(stored, "rb") as fileobj:
-            size = os.fstat(fileobj.fileno()).st_size
             # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
             self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
             for member, stream in _csv_sources(fileobj, filename, self.limits):
@@ -174,14 +172,14 @@ class _Import:
         if totals.rows == 0:
             raise FileRefused("The file has a header but no rows of contacts.")
 
-    def _store_from_reading_process(self, stored: Path, filename: str):
+    def _store_from_reading_process(self, stored: Path, filename: str, size: int):
         """A large file on a machine with a core to spare: a forked reading process reads, checks and
         keeps the records (with `workers - 1` checking processes of its own), and hands over each
         step's contacts and rejected rows; this process only stores them. Storing is most of what
         is left once checking has moved out (the inserts with their indexes on SQLite, the COPY on
         PostgreSQL), so the two processes share the work about evenly."""
         self.checkers = self.workers - 1
-        with reading_process(self._read_and_hand_over, stored, filename) as handed_over:
+        with reading_process(self._read_and_hand_over, stored, filename, size) as handed_over:
             for contacts, rejects, header_cells in handed_over:
                 self.contacts += contacts
                 self.rejects += rejects
@@ -190,7 +188,7 @@ class _Import:
                 else:  # the end of the file
                     self.header_cells = header_cells
 
-    def _read_and_hand_over(self, hand_over, stored: Path, filename: str):
+    def _read_and_hand_over(self, hand_over, stored: Path, filename: str, size: int):
         """In the reading process: read the file, handing over each full step, then the rest."""
 
         def step_done():
@@ -199,7 +197,7 @@ class _Import:
             self.rejects.clear()
 
         self.step_done = step_done
-        self._read_file(stored, filename)
+        self._read_file(stored, filename, size)
         hand_over((self.contacts, self.rejects, self.header_cells))
 
     def _read_source(self, member, stream, totals):

@@ -176,7 +176,7 @@ def reading_process(read, *args):
     exception there (a refused file above all) is raised here. The process may fork checking
     workers of its own; it is stopped on the way out, however that goes."""
     ours, theirs = Pipe(duplex=False)
-    pid = _forked(_read_and_hand_over, theirs, ours, read, args)
+    pid = _forked(_reader_main, theirs, ours, read, args)
     theirs.close()
     try:
         yield _handed_over(ours)
@@ -189,7 +189,7 @@ def reading_process(read, *args):
 READER_STOP_SECONDS = 5
 
 
-def _read_and_hand_over(end, parents_end, read, args) -> None:
+def _reader_main(end, parents_end, read, args) -> None:
     parents_end.close()  # held here too, it would keep a pipe the parent has closed open for writing
     # Stopped from outside, unwind (its checking workers are stopped by worker_pool on the way).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))

@@ -59,8 +59,7 @@ def checked_by(monkeypatch, settings):
 
     def run(import_file, data: bytes, filename: str, count: int):
         monkeypatch.setattr(workers, "PARALLEL_FROM_BYTES", 0)
-        monkeypatch.setattr(workers, "WORKERS", count)
-        monkeypatch.setattr(workers, "idle_cores", lambda: 64.0)  # however busy the machine, and any database
+        settings.CALL_LIST_IMPORT_WORKERS = count  # however busy the machine, and any database
         return import_file(data, filename)
 
     return run
