@@ -192,9 +192,9 @@ class _Import:
         """In the reading process: read the file, handing over each full step, then the rest."""
 
         def step_done():
+            # New lists, not cleared ones: what is handed over is sent later, from another thread.
             hand_over((self.contacts, self.rejects, None))
-            self.contacts.clear()
-            self.rejects.clear()
+            self.contacts, self.rejects = [], []
 
         self.step_done = step_done
         self._read_file(stored, filename, size)

@@ -20,6 +20,7 @@ import traceback
 from collections import deque
 from contextlib import contextmanager
 from multiprocessing.connection import Pipe
+from multiprocessing.reduction import ForkingPickler
 
 from campaigns.importing.checking import RowChecker
 
@@ -86,9 +87,7 @@ def _serve(connection, checker: RowChecker, delimiter: str, inherited: list) -> 
     out, so nothing here grows without bound and no two sends wait for each other."""
     for end in inherited:
         end.close()  # the parent's ends: once the parent is gone, nothing holds the pipe open
-    answers = queue.SimpleQueue()
-    sender = threading.Thread(target=_send_answers, args=(connection, answers), daemon=True)
-    sender.start()
+    sender = _Sender(connection)
     try:
         message = connection.recv()
         while message is not None:
@@ -96,19 +95,49 @@ def _serve(connection, checker: RowChecker, delimiter: str, inherited: list) -> 
                 answer = checker.check(rows_again(message, delimiter, checker.ncols))
             except Exception as error:  # the importing process raises it, as the import's own failure
                 answer = error
-            answers.put(answer)
+            sender.send(answer)
             message = connection.recv()
-    except EOFError:
+        sender.close()
+    except (EOFError, BrokenPipeError):
         return  # the parent stopped without a word (it was stopped itself): nothing to answer
-    answers.put(None)
-    sender.join()
 
 
-def _send_answers(connection, answers) -> None:
-    answer = answers.get()
-    while answer is not None:
-        connection.send(answer)
-        answer = answers.get()
+class _Sender:
+    """Sends on a connection from a thread of its own, so that the process sending never waits for
+    the one receiving to read (a pipe holds 64 KB, and a step of contacts pickles to about 150 KB):
+    without it a reading process stood still for as long as each of the importing process's inserts
+    took. `limit` bounds what waits to be sent (the other side sets the pace); a broken pipe is raised
+    in the sending process at its next send."""
+
+    def __init__(self, connection, limit: int = 0):
+        self.connection = connection
+        self.waiting = queue.Queue(maxsize=limit)
+        self.broken = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        message = self.waiting.get()
+        while message is not None:
+            if self.broken is None:
+                try:
+                    self.connection.send_bytes(message)  # writing lets go of the GIL
+                except OSError as error:  # BrokenPipeError above all: the other side is gone
+                    self.broken = error
+            message = self.waiting.get()
+
+    def send(self, item) -> None:
+        """Send `item` (pickled here, as Connection.send would: the other side's recv() reads it)."""
+        if self.broken is not None:
+            raise self.broken
+        self.waiting.put(ForkingPickler.dumps(item))
+
+    def close(self) -> None:
+        """Send what waits, then stop the thread; raises a broken pipe met on the way."""
+        self.waiting.put(None)
+        self.thread.join()
+        if self.broken is not None:
+            raise self.broken
 
 
 def _forked(target, *args) -> int:
@@ -187,20 +216,25 @@ def reading_process(read, *args):
 
 # How long a reading process is given to notice that the importing process stopped listening.
 READER_STOP_SECONDS = 5
+# Steps a reading process may have handed over and not yet sent (a step's contacts take about 1 MB
+# in memory): enough to read on through a chunk's commit in the importing process.
+STEPS_AHEAD = 16
 
 
 def _reader_main(end, parents_end, read, args) -> None:
     parents_end.close()  # held here too, it would keep a pipe the parent has closed open for writing
     # Stopped from outside, unwind (its checking workers are stopped by worker_pool on the way).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+    sender = _Sender(end, limit=STEPS_AHEAD)
     try:
-        read(end.send, *args)
+        read(sender.send, *args)
         last = _DONE
     except (BrokenPipeError, SystemExit):
         return  # the importing process stopped listening: it failed on its side and says why
     except BaseException as error:
         last = error
     try:
+        sender.close()
         end.send(last)
     except BrokenPipeError:
         return
