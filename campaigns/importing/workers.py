@@ -40,15 +40,20 @@ def workers_for(size: int, server_here: bool = False, configured: int | None = N
     it all; 1: a reading process; more: the reading process has checking workers). A process only
     helps on a core of its own: on a busy machine (measured with load averages of 7 to 14 on 2 cores)
     the importing process waits for its starved workers and one process alone is as fast.
-    A database server on this machine (`server_here`) needs a core too: with PostgreSQL beside it on
-    2 cores, a worker made a 1,000,000-row import 47% slower (benchmarks/bench_import.py --workers compare)."""
+    With a reading process the importing process only stores (about a sixth of the CPU), so it does
+    not need a core of its own. A database server on this machine (`server_here`) does, with that
+    light importing process: on 2 cores beside PostgreSQL a reading process took a 1,000,000-row
+    import from 23-26 s to 17 s, and a checking worker as well made it 24 s again."""
     if size < PARALLEL_FROM_BYTES:
         return 0
     if configured is not None:  # CALL_LIST_IMPORT_WORKERS: set by whoever runs the machine
         return max(0, configured)
     # Rounded: a core that was busy a tenth of the last minute (a load average of 1.1 on 2 cores,
     # most of it an earlier process) is an idle core; truncating the figure counted it as none.
-    return max(0, min(WORKERS, round(idle_cores()) - 1 - int(server_here)))
+    cores = round(idle_cores())
+    if cores < 2 or not WORKERS:
+        return 0
+    return max(1, min(WORKERS, cores - 1 - int(server_here)))
 
 
 # Batches a worker may hold ahead, checked or waiting: enough to ride out the importing process's

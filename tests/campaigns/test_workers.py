@@ -164,13 +164,17 @@ def test_the_configured_number_of_processes_is_used_for_large_files_however_busy
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1, configured=2) == 0  # a small file: one process
 
 
-def test_a_database_server_on_this_machine_keeps_a_core(monkeypatch):
+def test_a_database_server_on_this_machine_keeps_a_core_from_the_checking_workers(monkeypatch):
     monkeypatch.setattr(workers, "WORKERS", 3)
     monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 2
-    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)  # a quiet 2-core machine
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 0
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=False) == 3
+    # a quiet 2-core machine: a reading process still, the server sharing a core with the storing process
+    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 1
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=False) == 1
+    monkeypatch.setattr(workers, "idle_cores", lambda: 1.4)  # one core: one process
+    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 0
 
 
 def test_a_worker_that_fails_fails_the_import_and_keeps_nothing(import_file, checked_by, monkeypatch):
