@@ -80,6 +80,18 @@ class BulkJSONField(models.JSONField):
         return None
 
 
+class EqualityIndex(models.Index):
+    """An index for lookups by equality only: a hash index on PostgreSQL, a B-tree elsewhere (SQLite
+    has no other). Numbers arrive in no order, so each insert into a B-tree lands on a random leaf
+    page: on PostgreSQL the contacts' number B-tree cost the server 3.5-4.5 s of a 1,000,000-row
+    import, its hash index 1.1-1.6 s, whatever the collation."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            using = " USING hash"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class Contact(models.Model):
     """One accepted row of a call list: numbers normalised to the provider's form."""
 
@@ -90,11 +102,8 @@ class Contact(models.Model):
         ContactList, on_delete=models.CASCADE, related_name="contacts", db_constraint=False
     )
     line = models.PositiveIntegerField(help_text="Line in the file (the header is line 1).")
-    # Indexed in Meta: db_index=True adds a second index on PostgreSQL (varchar_pattern_ops, for
-    # LIKE 'prefix%'), and nothing searches numbers by their start. Meta's one index compares bytes
-    # (varchar_pattern_ops) rather than by the database's collation: numbers are only ever looked up
-    # by equality (the per-number cap), which such an index serves, and comparing by a collation
-    # (strcoll, even for C.UTF-8 before PostgreSQL 17) was half the server's work in an import.
+    # Indexed in Meta for equality alone: numbers are only ever looked up whole (the per-number cap
+    # across lists, the recently-called check); the search by a number's end reads no index anyway.
     primary_number = models.CharField(max_length=20, help_text="tel1, country code and digits.")
     numbers = BulkJSONField(default=list, help_text="tel1..tel10 in order, normalised.")
     variables = BulkJSONField(default=dict, help_text="Flow variables by name, without $flow.key.")
@@ -103,12 +112,7 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["contact_list", "line"]
-        indexes = [
-            # opclasses are PostgreSQL's: elsewhere (SQLite compares bytes already) a plain index.
-            models.Index(
-                fields=["primary_number"], name="contact_primary_number_idx", opclasses=["varchar_pattern_ops"]
-            )
-        ]
+        indexes = [EqualityIndex(fields=["primary_number"], name="contact_primary_number_idx")]
 
     def __str__(self):
         return self.primary_number
