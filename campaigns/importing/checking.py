@@ -21,6 +21,14 @@ def raw_json(row: list[str]) -> str:
     return "[" + ", ".join([quote_unicode(cell[:MAX_VALUE_IN_REPORT]) for cell in row[:MAX_RAW_CELLS]]) + "]"
 
 
+def copy_text(value: str) -> str:
+    """A value as PostgreSQL's COPY text format reads it: backslash, tab, newline and carriage return
+    escaped (a cell may hold any of them); anything else as it is."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
 def invalid_number(column: str, raw: str) -> str:
     if SCIENTIFIC_RE.match(raw):
         return (
@@ -32,14 +40,18 @@ def invalid_number(column: str, raw: str) -> str:
 
 class RowChecker:
     """Checks the records of one CSV. `check` answers, for each (line, row) of a batch, the row to store:
-    a contact (list, line, primary, numbers JSON, variables JSON, start, client-identifier) or a
-    rejected row (list, line, column, value, reason, row JSON), told apart by their length."""
+    a contact (list, line, primary, numbers JSON, variables JSON, start, client-identifier), or with
+    `copy_lines` (list, line, primary, the contact as a line of COPY's text format), or a rejected
+    row (list, line, column, value, reason, row JSON), told apart by their length. A COPY line is one
+    string where a tuple is eight objects: a step of them is handed between processes as one text,
+    and written to PostgreSQL as it is."""
 
     def __init__(
         self, header: Header, member: str | None, region: str, zone: ZoneInfo, today: datetime.date, adapt_datetime,
-        list_id: int,
+        list_id: int, copy_lines: bool = False,
     ):
         self.list_id = list_id
+        self.copy_lines = copy_lines
         self.ncols = len(header.columns)
         self.tel1 = header.tels[0][0]
         self.other_tels = header.tels[1:]
@@ -57,7 +69,7 @@ class RowChecker:
         # The hot loop: everything it touches is a local name.
         ncols, tel1, other_tels, prefix = self.ncols, self.tel1, self.other_tels, self.prefix
         start_index, external_index, variable_keys = self.start_index, self.external_index, self.variable_keys
-        normalise, list_id = self.normalise, self.list_id
+        normalise, list_id, copy_lines = self.normalise, self.list_id, self.copy_lines
         out = []
         append = out.append
         for line, row in batch:
@@ -109,17 +121,17 @@ class RowChecker:
                     append((list_id, line, "client-identifier", external_id[:MAX_VALUE_IN_REPORT], reason,
                             raw_json(row)))
                     continue
-            append(
-                (
-                    list_id,
-                    line,
-                    primary,
-                    '["' + '", "'.join(numbers) + '"]',
-                    "{" + ", ".join([name + quote(row[index].strip()) for name, index in variable_keys]) + "}",
-                    start_at,
-                    external_id,
-                )
-            )
+            numbers_json = '["' + '", "'.join(numbers) + '"]'
+            variables_json = "{" + ", ".join([name + quote(row[index].strip()) for name, index in variable_keys]) + "}"
+            if copy_lines:
+                # Numbers are digits; the variables' JSON is ASCII with backslash escapes.
+                if "\\" in variables_json:
+                    variables_json = variables_json.replace("\\", "\\\\")
+                start = "\\N" if start_at is None else start_at
+                append((list_id, line, primary, f"{list_id}\t{line}\t{primary}\t{numbers_json}\t{variables_json}\t"
+                                                f"{start}\t{copy_text(external_id) if external_id else ''}\n"))
+            else:
+                append((list_id, line, primary, numbers_json, variables_json, start_at, external_id))
         return out
 
     def _start(self, value: str):

@@ -124,6 +124,9 @@ class _Import:
         self.rejected = 0
         self.contacts = []
         self.rejects = []
+        # PostgreSQL: contacts handed over by a reading process as COPY text, and how many it holds.
+        self.copy_texts = []
+        self.copy_rows = 0
         self.header_cells = []
         # Records are checked `step` at a time, and each step's contacts are stored at once within the
         # chunk's transaction: on PostgreSQL into a COPY that stays open for the chunk (the server
@@ -136,8 +139,11 @@ class _Import:
         self.sent = 0
         self.transaction = None
         self.copy = None
-        self.write_row = None
-        self.adapt_datetime = (lambda value: value) if self.streaming else connection.ops.adapt_datetimefield_value
+        self.write = None
+        # A start time as the contacts' rows take it: text in a COPY line, the driver's form elsewhere.
+        self.adapt_datetime = (
+            datetime.datetime.isoformat if self.streaming else connection.ops.adapt_datetimefield_value
+        )
 
     def run(self):
         filename = self.list.original_filename or self.list.stored_file
@@ -180,8 +186,12 @@ class _Import:
         PostgreSQL), so the two processes share the work about evenly."""
         self.checkers = self.workers - 1
         with reading_process(self._read_and_hand_over, stored, filename, size) as handed_over:
-            for contacts, rejects, header_cells in handed_over:
-                self.contacts += contacts
+            for contacts, count, rejects, header_cells in handed_over:
+                if self.streaming:
+                    self.copy_texts.append(contacts)
+                    self.copy_rows += count
+                else:
+                    self.contacts += contacts
                 self.rejects += rejects
                 if header_cells is None:
                     self._step()
@@ -193,12 +203,17 @@ class _Import:
 
         def step_done():
             # New lists, not cleared ones: what is handed over is sent later, from another thread.
-            hand_over((self.contacts, self.rejects, None))
+            hand_over((self._contacts_to_hand_over(), len(self.contacts), self.rejects, None))
             self.contacts, self.rejects = [], []
 
         self.step_done = step_done
         self._read_file(stored, filename, size)
-        hand_over((self.contacts, self.rejects, self.header_cells))
+        hand_over((self._contacts_to_hand_over(), len(self.contacts), self.rejects, self.header_cells))
+
+    def _contacts_to_hand_over(self):
+        """The step's contacts as the importing process stores them: one COPY text on PostgreSQL (a
+        text pickles in a copy, a thousand tuples object by object), the rows elsewhere."""
+        return "".join([contact[3] for contact in self.contacts]) if self.streaming else self.contacts
 
     def _read_source(self, member, stream, totals):
         position = _Position()
@@ -240,7 +255,8 @@ class _Import:
         """Read records in order (line numbers, blank rows, the row cap), check them a batch at a time
         (in worker processes for a large file, overlapping this reading), then keep them in order."""
         checker = RowChecker(
-            header, member, self.region, self.zone, self.today, self.adapt_datetime, self.list.pk
+            header, member, self.region, self.zone, self.today, self.adapt_datetime, self.list.pk,
+            copy_lines=self.streaming,
         )
         batches = self._batches(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
         if not self.checkers:
@@ -335,25 +351,31 @@ class _Import:
 
     def _send(self):
         """Store the buffered contacts in the chunk's transaction."""
-        if not self.contacts:
+        if not self.contacts and not self.copy_rows:
             return
         self._begin()
         if self.streaming:
-            write_row = self._open_copy()
-            for row in self.contacts:
-                write_row(row)
+            if self.contacts:  # checked in this process: (list, line, primary, COPY line)
+                self.copy_texts.append(self._contacts_to_hand_over())
+                self.copy_rows += len(self.contacts)
+            write = self._open_copy()
+            for text in self.copy_texts:
+                write(text)
+            self.sent += self.copy_rows
+            self.copy_texts.clear()
+            self.copy_rows = 0
         else:
             _insert(Contact, CONTACT_COLUMNS, self.contacts)
-        self.sent += len(self.contacts)
+            self.sent += len(self.contacts)
         self.contacts.clear()
 
     def _open_copy(self):
-        """PostgreSQL: the chunk's COPY into the contacts table, opened by its first step."""
+        """PostgreSQL: the chunk's COPY into the contacts table, opened by its first step; its write()."""
         if self.copy is None:
             self.copy = ExitStack()
             cursor = self.copy.enter_context(connection.cursor())
-            self.write_row = self.copy.enter_context(cursor.cursor.copy(_copy_sql(Contact, CONTACT_COLUMNS))).write_row
-        return self.write_row
+            self.write = self.copy.enter_context(cursor.cursor.copy(_copy_sql(Contact, CONTACT_COLUMNS))).write
+        return self.write
 
     def _flush(self, final=False):
         """Commit the chunk: its contacts, its rejected rows and the list's counts, together."""

@@ -66,6 +66,24 @@ def test_it_imports_numbers_variables_start_times_and_identifiers(import_file):
     assert contact_list.started_at and contact_list.finished_at and contact_list.rows_per_second
 
 
+def test_cells_with_backslashes_tabs_and_line_breaks_are_stored_exactly_as_written(import_file):
+    # On PostgreSQL contacts go in as lines of COPY's text format, where these characters mean something.
+    variables = ["C:\\new\\table", "tab\there", "two\nlines", "cr\rhere", "\\N", "\\.", 'say "hi"', "नमस्ते \\u0041"]
+    identifiers = ["ID\\1", "ID\t2", "ID\n3", "\\N", "\\.", "ID\r6", "ID 7", "अ-8"]
+    lines = ["client-identifier,tel1,$flow.key.note"]
+    for index, (identifier, value) in enumerate(zip(identifiers, variables, strict=True)):
+        quoted = [f'"{cell.replace(chr(34), chr(34) * 2)}"' for cell in (identifier, value)]
+        lines.append(f"{quoted[0]},+91 98123 4{index:04d},{quoted[1]}")
+
+    contact_list = import_file(csv_bytes(*lines, newline="\n"))
+
+    assert contact_list.status == ContactList.Status.IMPORTED, contact_list.error
+    assert [(c.external_id, c.variables) for c in contacts_of(contact_list)] == [
+        (identifier, {"note": value}) for identifier, value in zip(identifiers, variables, strict=True)
+    ]
+    assert contacts_of(contact_list)[0].numbers == ["919812340000"]
+
+
 @pytest.mark.parametrize(
     "header",
     [
