@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from multiprocessing.connection import Pipe
 from multiprocessing.reduction import ForkingPickler
 
+import psutil
+
 from campaigns.importing.checking import RowChecker
 
 # Below this size a file is checked in the importing process: starting workers and sending them the
@@ -30,9 +32,17 @@ PARALLEL_FROM_BYTES = 2 * 1024 * 1024
 # One core reads, keeps order and stores (or runs the database); the others check.
 WORKERS = max(0, (os.cpu_count() or 1) - 1)
 
+# How long the machine's CPU use is sampled to count its idle cores (against an import of seconds).
+IDLE_SAMPLE_SECONDS = 0.2
+
+
 def idle_cores() -> float:
-    """Cores nobody is using, by the 1-minute load average (this process counts as one user)."""
-    return (os.cpu_count() or 1) - os.getloadavg()[0] + 1
+    """Cores nobody is using now, from the CPU time spent idle over a short sample (time stolen by
+    the hypervisor counts as used). The load average, used before, trails by a minute: an import
+    that began just after another ended found the machine busy with a process already gone, and
+    forked nothing (seen in benchmarks/bench_import.py, where runs follow each other)."""
+    busy = psutil.cpu_percent(interval=IDLE_SAMPLE_SECONDS)
+    return (os.cpu_count() or 1) * (100 - busy) / 100
 
 
 def workers_for(size: int, server_here: bool = False, configured: int | None = None) -> int:
@@ -48,8 +58,7 @@ def workers_for(size: int, server_here: bool = False, configured: int | None = N
         return 0
     if configured is not None:  # CALL_LIST_IMPORT_WORKERS: set by whoever runs the machine
         return max(0, configured)
-    # Rounded: a core that was busy a tenth of the last minute (a load average of 1.1 on 2 cores,
-    # most of it an earlier process) is an idle core; truncating the figure counted it as none.
+    # Rounded: a core busy a tenth of the time is an idle core; truncating counted it as none.
     cores = round(idle_cores())
     if cores < 2 or not WORKERS:
         return 0

@@ -144,7 +144,7 @@ def test_a_refusal_half_way_stops_the_workers_and_keeps_nothing(import_file, che
 
 def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
     monkeypatch.setattr(workers, "WORKERS", 3)
-    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)  # this process's core and three more
+    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)  # four idle cores: this process's and three more
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1) == 0
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 3
     monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
@@ -153,6 +153,14 @@ def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
     monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
     assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
+
+
+def test_idle_cores_are_counted_from_what_the_machine_does_now(monkeypatch):
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(workers.psutil, "cpu_percent", lambda interval: 62.5)  # 2.5 of 4 cores busy
+    assert workers.idle_cores() == 1.5
+    monkeypatch.undo()
+    assert 0 <= workers.idle_cores() <= (workers.os.cpu_count() or 1)
 
 
 def test_the_configured_number_of_processes_is_used_for_large_files_however_busy_the_machine(monkeypatch):
