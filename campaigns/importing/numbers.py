@@ -298,7 +298,9 @@ class NumberNormaliser:
         """phonenumbers' _maybe_extract_country_code without a +, then fast's answer. After a + that
         no country code followed, parse refuses a national number."""
         default = self.default
-        found = default.idd(digits)
+        # The international prefix's regex only when the number can start with it (never, for a number
+        # that starts with the country code: the commonest way to write one without +).
+        found = default.idd(digits) if digits.startswith(default.idd_starts) else None
         if found:
             end = found.end()
             if digits[end:end + 1] != "0":
