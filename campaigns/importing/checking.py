@@ -43,8 +43,8 @@ class RowChecker:
     a contact (list, line, primary, numbers JSON, variables JSON, start, client-identifier), or with
     `copy_lines` (list, line, primary, the contact as a line of COPY's text format), or a rejected
     row (list, line, column, value, reason, row JSON), told apart by their length. A COPY line is one
-    string where a tuple is eight objects: a step of them is handed between processes as one text,
-    and written to PostgreSQL as it is."""
+    string where the tuple holds seven values: a step of them is handed between processes as one
+    text, and written to PostgreSQL as it is."""
 
     def __init__(
         self, header: Header, member: str | None, region: str, zone: ZoneInfo, today: datetime.date, adapt_datetime,

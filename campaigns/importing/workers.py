@@ -29,7 +29,7 @@ from campaigns.importing.checking import RowChecker
 # Below this size a file is checked in the importing process: starting workers and sending them the
 # records costs more than they save (benchmarks/bench_import.py --crossover measures it).
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
-# One core reads, keeps order and stores (or runs the database); the others check.
+# At most one process besides the importing one for each other core: a reading process, then checkers.
 WORKERS = max(0, (os.cpu_count() or 1) - 1)
 
 # How long the machine's CPU use is sampled to count its idle cores (against an import of seconds).
