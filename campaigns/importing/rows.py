@@ -203,16 +203,17 @@ class _Import:
 
         def step_done():
             # New lists, not cleared ones: what is handed over is sent later, from another thread.
-            hand_over((self._contacts_to_hand_over(), len(self.contacts), self.rejects, None))
+            hand_over((self._contacts_as_stored(), len(self.contacts), self.rejects, None))
             self.contacts, self.rejects = [], []
 
         self.step_done = step_done
         self._read_file(stored, filename, size)
-        hand_over((self._contacts_to_hand_over(), len(self.contacts), self.rejects, self.header_cells))
+        hand_over((self._contacts_as_stored(), len(self.contacts), self.rejects, self.header_cells))
 
-    def _contacts_to_hand_over(self):
-        """The step's contacts as the importing process stores them: one COPY text on PostgreSQL (a
-        text pickles in a copy, a thousand tuples object by object), the rows elsewhere."""
+    def _contacts_as_stored(self):
+        """The buffered contacts as the importing process stores them: one COPY text on PostgreSQL
+        (handed over, a text pickles in one copy where a thousand tuples go object by object), the
+        rows elsewhere."""
         return "".join([contact[3] for contact in self.contacts]) if self.streaming else self.contacts
 
     def _read_source(self, member, stream, totals):
@@ -356,7 +357,7 @@ class _Import:
         self._begin()
         if self.streaming:
             if self.contacts:  # checked in this process: (list, line, primary, COPY line)
-                self.copy_texts.append(self._contacts_to_hand_over())
+                self.copy_texts.append(self._contacts_as_stored())
                 self.copy_rows += len(self.contacts)
             write = self._open_copy()
             for text in self.copy_texts:

@@ -50,10 +50,11 @@ def workers_for(size: int, server_here: bool = False, configured: int | None = N
     it all; 1: a reading process; more: the reading process has checking workers). A process only
     helps on a core of its own: on a busy machine (measured with load averages of 7 to 14 on 2 cores)
     the importing process waits for its starved workers and one process alone is as fast.
-    With a reading process the importing process only stores (about a sixth of the CPU), so it does
-    not need a core of its own. A database server on this machine (`server_here`) does, with that
-    light importing process: on 2 cores beside PostgreSQL a reading process took a 1,000,000-row
-    import from 23-26 s to 17 s, and a checking worker as well made it 24 s again."""
+    A database server on this machine (`server_here`) keeps a core from the checking workers, not
+    from the reading process: beside PostgreSQL the importing process then only writes COPY text
+    (about 1 s of CPU in a 15 s import) and shares that core with the server. On 2 cores a reading
+    process took a 1,000,000-row import from 23-26 s to 17 s, and a checking worker as well made it
+    24 s again. (On SQLite the importing process stores, about half the work, on a core of its own.)"""
     if size < PARALLEL_FROM_BYTES:
         return 0
     if configured is not None:  # CALL_LIST_IMPORT_WORKERS: set by whoever runs the machine
@@ -230,8 +231,8 @@ def reading_process(read, *args):
 
 # How long a reading process is given to notice that the importing process stopped listening.
 READER_STOP_SECONDS = 5
-# Steps a reading process may have handed over and not yet sent (a step's contacts take about 1 MB
-# in memory): enough to read on through a chunk's commit in the importing process.
+# Steps a reading process may have handed over and not yet sent, each pickled (about 150 KB): enough
+# to read on through a chunk's commit in the importing process.
 STEPS_AHEAD = 16
 
 
