@@ -204,19 +204,24 @@ def test_pacing_keeps_the_cap_over_the_window(account, settings):
     # given the cap of 300 calls per 0.6 s, paced with a burst of 100
     settings.PHONON_RATE_MARGIN = 0
     rate = Rate(300, 0.6)
-    granted_at = []
+    asked_at, granted_at = [], []
     started = time.monotonic()
 
     # when a greedy taker asks for 100 calls every 10 ms for 1.8 s
     while time.monotonic() - started < 1.8:
+        asked = time.monotonic() - started
         if take(account, 100, rate=rate, burst=100).granted:
+            asked_at.append(asked)
             granted_at.append(time.monotonic() - started)
         time.sleep(0.01)
 
-    # then it got about one grant per 0.2 s (the even rate), never four within one window
+    # then it got about one grant per 0.2 s (the even rate), never four within one window. The limiter
+    # grants on Redis's clock, somewhere between the ask and the answer: four grants in one window are
+    # proven only when the fourth answer came within 0.6 s of the first ask (comparing answers alone
+    # failed on a few milliseconds of round-trip jitter, 0.6 s apart on Redis's clock).
     assert 8 <= len(granted_at) <= 10
     assert all(later - earlier >= 0.19 for earlier, later in zip(granted_at, granted_at[1:], strict=False))
-    assert all(granted_at[i + 3] - granted_at[i] >= 0.6 for i in range(len(granted_at) - 3))
+    assert all(granted_at[i + 3] - asked_at[i] >= 0.6 for i in range(len(granted_at) - 3))
 
 
 def test_the_api_throttle_is_neither_paced_nor_shared(account, redis_url):
