@@ -9,8 +9,9 @@ The path of one file, module by module:
       rows, firsts               records read in order (lines, blank rows, the row cap), duplicates of tel1
       checking, numbers          every record checked: numbers normalised, start times read, or why rejected
       workers                    for a large file on a machine with an idle core: a forked reading process
-                                 reads, checks and de-duplicates (with checking workers of its own on
-                                 more cores) while the importing process only stores
+                                 reads and checks (with checking workers of its own on more cores) while
+                                 the importing process stores; on SQLite the reading process also
+                                 de-duplicates, on PostgreSQL the importing process does
       writing                    contacts and rejected rows committed a chunk at a time
     preview.preview_rows         what the upload page shows before the file is sent
 

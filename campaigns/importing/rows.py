@@ -8,7 +8,9 @@ import zipfile
 import zlib
 from array import array
 from contextlib import ExitStack, contextmanager
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -31,7 +33,7 @@ from campaigns.importing.limits import (
     _where,
 )
 from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
-from campaigns.importing.workers import checked_in_workers, reading_process, worker_pool, workers_for
+from campaigns.importing.workers import checked_in_workers, reading_process, rows_at, worker_pool, workers_for
 from campaigns.importing.writing import _copy_sql, _insert
 from campaigns.models import Contact, ContactList, RejectedRow
 
@@ -45,6 +47,44 @@ def database_server_here() -> bool:
         return False
     host = connection.settings_dict.get("HOST") or ""
     return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+
+
+class KeptStep(NamedTuple):
+    """What a reading process hands over on SQLite: a step of contacts it kept, as rows, and its rejected rows."""
+
+    contacts: list
+    rejects: list
+    full: bool  # a whole step (the short last one waits for the final flush, as it does in one process)
+
+
+class CheckedBatch(NamedTuple):
+    """What a reading process hands over on PostgreSQL: a batch as checked, not yet de-duplicated. The
+    importing process keeps it (`_Import._keep_checked`): it only writes COPY text and has CPU to spare
+    beside the server, where the reading process is the import's limit."""
+
+    source: tuple  # (member's index, member's name or None, tel1's column, delimiter, columns in the header)
+    text: tuple  # (line before the first record, the records' physical lines, their line numbers): rows_again
+    full: bool  # a whole step (a short batch is a member's last)
+    contacts: str  # their lines of COPY text, in file order
+    primaries: str  # their tel1 numbers, separated by spaces
+    lines: array  # their line numbers
+    rejects: list  # the rows the checker rejected
+
+
+class FileEnd(NamedTuple):
+    """The reading process's last hand-over: the file's header cells (the first CSV's, in a ZIP)."""
+
+    header_cells: list
+
+
+def _duplicate_reject(list_id: int, line: int, primary: str, first: int, members: list, member, row, tel1: int):
+    """The rejected row for a tel1 number the list already holds; `first` is where it was first seen
+    (FirstRows: member index << 32 | line)."""
+    first_member = members[first >> 32]
+    where = f' of "{first_member}"' if first_member and first_member != member else ""
+    prefix = f"{member}: " if member else ""
+    reason = f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}."
+    return (list_id, line, "tel1", row[tel1].strip()[:MAX_VALUE_IN_REPORT], reason, raw_json(row))
 
 
 def _index_of(batch, line: int) -> int:
@@ -118,6 +158,7 @@ class _Import:
         self.workers = 0  # processes besides this one (0: this process reads, checks and stores)
         self.checkers = 0  # of those, the ones that check records for the reading process
         self.step_done = self._step  # a reading process hands each step over instead
+        self.hand_over = None  # a reading process on PostgreSQL: hands each batch over as checked
         self.seen = FirstRows()  # int(tel1) -> (member index << 32) | line of the row that imported it
         self.members = []
         self.imported = 0
@@ -170,51 +211,56 @@ class _Import:
         """Read, check and keep every record of the file (each ZIP member in turn), in order."""
         totals = _Totals()
         with open(stored, "rb") as fileobj:
-            # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
-            self.seen = FirstRows(expected=min(size // 60, self.limits.max_rows))
+            if self.hand_over is None:  # else the importing process de-duplicates
+                self.seen = self._first_rows(size)
             for member, stream in _csv_sources(fileobj, filename, self.limits):
                 self.members.append(member)
                 self._read_source(member, stream, totals)
         if totals.rows == 0:
             raise FileRefused("The file has a header but no rows of contacts.")
 
+    def _first_rows(self, size: int) -> FirstRows:
+        # A row of a real list takes some 40 to 60 bytes; fewer rows than that leave room to spare.
+        return FirstRows(expected=min(size // 60, self.limits.max_rows))
+
     def _store_from_reading_process(self, stored: Path, filename: str, size: int):
-        """A large file on a machine with a core to spare: a forked reading process reads, checks and
-        keeps the records (with `workers - 1` checking processes of its own), and hands over each
-        step's contacts and rejected rows; this process only stores them. Storing is most of what
-        is left once checking has moved out (the inserts with their indexes on SQLite, the COPY on
-        PostgreSQL), so the two processes share the work about evenly."""
+        """A large file on a machine with a core to spare: a forked reading process reads and checks
+        the records (with `workers - 1` checking processes of its own) and hands them over in file
+        order; this process stores them. On SQLite the reading process also de-duplicates and hands
+        over kept steps: the inserts with their indexes are about half the work, on this core. On
+        PostgreSQL this process only writes COPY text and shares its core with the server, so it
+        de-duplicates too (a tenth of the reading process's CPU, which is the import's limit)."""
         self.checkers = self.workers - 1
+        if self.streaming:
+            self.seen = self._first_rows(size)
         with reading_process(self._read_and_hand_over, stored, filename, size) as handed_over:
-            for contacts, count, rejects, header_cells in handed_over:
-                if self.streaming:
-                    self.copy_texts.append(contacts)
-                    self.copy_rows += count
-                else:
-                    self.contacts += contacts
-                self.rejects += rejects
-                if header_cells is None:
-                    self._step()
+            for message in handed_over:
+                if isinstance(message, CheckedBatch):
+                    self._keep_checked(message)
+                elif isinstance(message, KeptStep):
+                    self.contacts += message.contacts
+                    self.rejects += message.rejects
+                    if message.full:
+                        self._step()
                 else:  # the end of the file
-                    self.header_cells = header_cells
+                    self.header_cells = message.header_cells
 
     def _read_and_hand_over(self, hand_over, stored: Path, filename: str, size: int):
-        """In the reading process: read the file, handing over each full step, then the rest."""
+        """In the reading process: read the file and hand over what it holds, then its end. On
+        PostgreSQL each batch goes as checked (`_hand_over_checked`), on SQLite each full step as kept."""
+        if self.streaming:
+            self.hand_over = hand_over
+        else:
+            def step_done():
+                # New lists, not cleared ones: what is handed over is sent later, from another thread.
+                hand_over(KeptStep(self.contacts, self.rejects, True))
+                self.contacts, self.rejects = [], []
 
-        def step_done():
-            # New lists, not cleared ones: what is handed over is sent later, from another thread.
-            hand_over((self._contacts_as_stored(), len(self.contacts), self.rejects, None))
-            self.contacts, self.rejects = [], []
-
-        self.step_done = step_done
+            self.step_done = step_done
         self._read_file(stored, filename, size)
-        hand_over((self._contacts_as_stored(), len(self.contacts), self.rejects, self.header_cells))
-
-    def _contacts_as_stored(self):
-        """The buffered contacts as the importing process stores them: one COPY text on PostgreSQL
-        (handed over, a text pickles in one copy where a thousand tuples go object by object), the
-        rows elsewhere."""
-        return "".join([contact[3] for contact in self.contacts]) if self.streaming else self.contacts
+        if self.contacts or self.rejects:
+            hand_over(KeptStep(self.contacts, self.rejects, False))
+        hand_over(FileEnd(self.header_cells))
 
     def _read_source(self, member, stream, totals):
         position = _Position()
@@ -260,12 +306,22 @@ class _Import:
             copy_lines=self.streaming,
         )
         batches = self._batches(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
+        if self.hand_over is not None:
+            source = (len(self.members) - 1, member, header.tels[0][0], delimiter, len(header.columns))
+            if not self.checkers:
+                for batch, text in _with_text(batches, position, header_line):
+                    self._hand_over_checked(source, batch, text, checker.check(batch))
+                return
+            with worker_pool(checker, self.checkers, delimiter) as ends:
+                for batch, text, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
+                    self._hand_over_checked(source, batch, text, results)
+            return
         if not self.checkers:
             for batch in batches:
                 self._keep(batch, checker.check(batch), header, member)
             return
         with worker_pool(checker, self.checkers, delimiter) as ends:
-            for batch, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
+            for batch, _text, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
                 self._keep(batch, results, header, member)
 
     def _batches(self, reader, header, header_line, member, position, totals):
@@ -316,6 +372,7 @@ class _Import:
         rejected rows; then the chunk goes on its way to the database."""
         remember = self.seen.setdefault
         members = self.members
+        tel1 = header.tels[0][0]
         member_tag = (len(members) - 1) << 32
         contacts_append = self.contacts.append
         rejects_append = self.rejects.append
@@ -328,16 +385,53 @@ class _Import:
             if first is None:
                 contacts_append(result)
                 continue
-            primary = result[2]
-            first_member = members[first >> 32]
-            where = f' of "{first_member}"' if first_member and first_member != member else ""
-            prefix = f"{member}: " if member else ""
-            reason = f"{prefix}{primary} is already in this list at line {first & 0xFFFFFFFF}{where}."
             row = batch[_index_of(batch, line)][1]
-            value = row[header.tels[0][0]].strip()[:MAX_VALUE_IN_REPORT]
-            rejects_append((result[0], line, "tel1", value, reason, raw_json(row)))
+            rejects_append(_duplicate_reject(result[0], line, result[2], first, members, member, row, tel1))
         if len(batch) == self.step:
             self.step_done()  # a short last batch waits for the final flush, as rows always have
+
+    def _hand_over_checked(self, source, batch, text, results):
+        """In a reading process on PostgreSQL: a checked batch goes to the importing process as it is,
+        its contacts as COPY text with their numbers and lines beside (what de-duplicating needs)."""
+        contacts = [result for result in results if len(result) == 4]
+        rejects = [result for result in results if len(result) == 6] if len(contacts) < len(results) else []
+        self.hand_over(CheckedBatch(
+            source, text, len(batch) == self.step, "".join([contact[3] for contact in contacts]),
+            " ".join([contact[2] for contact in contacts]), array("L", [contact[1] for contact in contacts]), rejects,
+        ))
+
+    def _keep_checked(self, batch: CheckedBatch):
+        """A batch checked in the reading process, kept as `_keep` keeps one: a tel1 already imported
+        rejects the later row, whose cells are read again from the batch's text (only then)."""
+        member_index, member, tel1, delimiter, ncols = batch.source
+        members = self.members
+        if member_index >= len(members):  # a new CSV of the ZIP (one with no rows sends no batch)
+            members.extend([None] * (member_index - len(members)) + [member])
+        remember = self.seen.setdefault
+        member_tag = member_index << 32
+        primaries = batch.primaries.split()
+        repeated = [
+            (index, first)
+            for index, (number, line) in enumerate(zip(map(int, primaries), batch.lines, strict=True))
+            if (first := remember(number, member_tag | line)) is not None
+        ]
+        contacts, rejects = batch.contacts, batch.rejects
+        if repeated:
+            list_id, lines = self.list.pk, batch.lines
+            rows = rows_at(batch.text, [lines[index] for index, _ in repeated], delimiter, ncols)
+            copy_lines = contacts.split("\n")  # a COPY line has its own line breaks escaped
+            for index, first in repeated:
+                line = lines[index]
+                primary, row = primaries[index], rows[line]
+                rejects.append(_duplicate_reject(list_id, line, primary, first, members, member, row, tel1))
+                copy_lines[index] = None
+            contacts = "\n".join([copy_line for copy_line in copy_lines if copy_line is not None])
+            rejects.sort(key=itemgetter(1))  # in line order, as the report lists them
+        self.copy_texts.append(contacts)
+        self.copy_rows += len(primaries) - len(repeated)
+        self.rejects += rejects
+        if batch.full:
+            self._step()
 
     def _step(self):
         self.rows_in_chunk += self.step
@@ -357,7 +451,7 @@ class _Import:
         self._begin()
         if self.streaming:
             if self.contacts:  # checked in this process: (list, line, primary, COPY line)
-                self.copy_texts.append(self._contacts_as_stored())
+                self.copy_texts.append("".join([contact[3] for contact in self.contacts]))
                 self.copy_rows += len(self.contacts)
             write = self._open_copy()
             for text in self.copy_texts:

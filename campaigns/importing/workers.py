@@ -32,8 +32,16 @@ PARALLEL_FROM_BYTES = 2 * 1024 * 1024
 # At most one process besides the importing one for each other core: a reading process, then checkers.
 WORKERS = max(0, (os.cpu_count() or 1) - 1)
 
-# How long the machine's CPU use is sampled to count its idle cores (against an import of seconds).
-IDLE_SAMPLE_SECONDS = 0.2
+# The GIL switch interval in a process that sends from a _Sender thread. The thread needs the GIL back
+# after each write, and at Python's default 5 ms it waited that long for the checking loop to let go:
+# it could send hardly more than one step per interval, about the pace at which steps are made, so
+# the reading process stood blocked for 0.6-1.0 s of a 1,000,000-row import on PostgreSQL and the
+# importing process waited for it. At 0.2 ms: 0.17 s, and the import 0.4-0.6 s quicker.
+SENDER_SWITCH_SECONDS = 0.0002
+
+# How long the machine's CPU use is sampled to count its idle cores: the import waits for it. A tenth of a
+# second is ten ticks of each core's clock, enough to tell a busy core from an idle one.
+IDLE_SAMPLE_SECONDS = 0.1
 
 
 def idle_cores() -> float:
@@ -95,6 +103,28 @@ def rows_again(message, delimiter: str, ncols: int) -> list[tuple[int, list[str]
     return batch
 
 
+def rows_at(message, wanted: list[int], delimiter: str, ncols: int) -> dict[int, list[str]]:
+    """The cells of the records at the `wanted` lines of a batch (a message as rows_again takes it),
+    by line. When every record of the batch is one physical line (nearly always) only those lines
+    are parsed; else the whole batch is, as rows_again does."""
+    before, text, lines = message
+    # Physical lines end at \n, \r\n or a lone \r: with no lone \r, splitting at \n finds them all.
+    if text.count("\r") == text.count("\r\n"):
+        physical = text.split("\n")
+        if physical[-1] == "":
+            physical.pop()
+        if len(physical) == lines[-1] - before:  # as many physical lines as records: one line each
+            found = {}
+            for line in wanted:
+                row = next(csv.reader([physical[line - before - 1]], delimiter=delimiter))
+                if len(row) < ncols:
+                    row += [""] * (ncols - len(row))
+                found[line] = row
+            return found
+    wanted = set(wanted)
+    return {line: row for line, row in rows_again(message, delimiter, ncols) if line in wanted}
+
+
 def _serve(connection, checker: RowChecker, delimiter: str, inherited: list) -> None:
     """A worker's loop: check batches as they come, and hand each answer to a sending thread, so that
     checking never waits for the importing process to read an answer. Its one other wait is for
@@ -102,6 +132,7 @@ def _serve(connection, checker: RowChecker, delimiter: str, inherited: list) -> 
     out, so nothing here grows without bound and no two sends wait for each other."""
     for end in inherited:
         end.close()  # the parent's ends: once the parent is gone, nothing holds the pipe open
+    sys.setswitchinterval(SENDER_SWITCH_SECONDS)
     sender = _Sender(connection)
     try:
         message = connection.recv()
@@ -240,6 +271,7 @@ def _reader_main(end, parents_end, read, args) -> None:
     parents_end.close()  # held here too, it would keep a pipe the parent has closed open for writing
     # Stopped from outside, unwind (its checking workers are stopped by worker_pool on the way).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+    sys.setswitchinterval(SENDER_SWITCH_SECONDS)
     sender = _Sender(end, limit=STEPS_AHEAD)
     try:
         read(sender.send, *args)
@@ -271,27 +303,25 @@ def _handed_over(end):
 
 
 def checked_in_workers(ends, batches, ahead: int = BATCHES_AHEAD):
-    """(batch, its answers) for each (batch, message for a worker), in order, the messages dealt to
-    the workers in turn, each worker holding up to `ahead` of them."""
+    """(batch, message, its answers) for each (batch, message for a worker), in order, the messages
+    dealt to the workers in turn, each worker holding up to `ahead` of them."""
     count = len(ends)
     waiting = deque()
     sent = 0
     for batch, message in batches:
         ends[sent % count].send(message)
-        waiting.append((sent % count, batch))
+        waiting.append((sent % count, batch, message))
         sent += 1
         if len(waiting) > count * ahead:
-            index, oldest = waiting.popleft()
-            yield _answer(ends[index], oldest)
+            yield _answer(ends, *waiting.popleft())
     for end in ends:
         end.send(None)  # no more batches: each worker answers what it holds and stops
     while waiting:
-        index, oldest = waiting.popleft()
-        yield _answer(ends[index], oldest)
+        yield _answer(ends, *waiting.popleft())
 
 
-def _answer(end, batch):
-    answer = end.recv()
+def _answer(ends, index, batch, message):
+    answer = ends[index].recv()
     if isinstance(answer, BaseException):
         raise answer
-    return batch, answer
+    return batch, message, answer

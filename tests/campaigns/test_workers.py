@@ -87,34 +87,70 @@ def test_workers_import_a_file_exactly_as_one_process_does(import_file, checked_
 def test_workers_read_quoted_cells_over_several_lines_and_any_line_ending_as_one_process_does(
     import_file, checked_by, newline
 ):
-    # given rows whose quoted cells hold line breaks, delimiters and quotes, between blank lines and
-    # ;-separated (the workers parse each batch again from its text)
+    # given rows whose quoted cells hold line breaks (in the first half), delimiters and quotes,
+    # between blank lines, ;-separated, and every fifth repeating the number before it (the workers
+    # parse each batch again from its text; on PostgreSQL a duplicate's cells are read again from it)
     rows = []
     for i in range(400):
         if i % 7 == 0:
             rows.append("")
-        name = f'"Line one{newline}line ""two"" of {i}; still {i}"' if i % 3 == 0 else f"Name {i}"
-        rows.append(f"+91 98{i:03d} 12345;{name};{i}")
+        name = f'"Line one{newline}line ""two"" of {i}; still {i}"' if i % 3 == 0 and i < 200 else f"Name {i}"
+        rows.append(f"+91 98{i - 1 if i % 5 == 4 else i:03d} 12345;{name};{i}")
     data = ("tel1;$flow.key.name;$flow.key.n" + newline + newline.join(rows) + newline).encode()
 
     # when it is imported by one process, then by a worker
     alone = checked_by(import_file, data, "list.csv", 0)
     shared = checked_by(import_file, data, "list.csv", 1)
 
-    # then the same contacts are kept, at the same lines, with the same cells
+    # then the same contacts are kept, at the same lines, with the same cells, and the same rows rejected
     assert alone.status == shared.status == ContactList.Status.IMPORTED, (alone.error, shared.error)
-    assert alone.imported_count == 400
+    assert (alone.imported_count, alone.rejected_count) == (320, 80)
     assert table(shared) == table(alone)
+    rejected_raws = [raw for *_, raw in table(shared)[1]]
+    assert ["+91 98008 12345", f'Line one{newline}line "two" of 9; still 9', "9"] in rejected_raws
+    assert ["+91 98398 12345", "Name 399", "399"] in rejected_raws
     contacts = table(shared)[0]
     assert contacts[0][3] == {"name": f'Line one{newline}line "two" of 0; still 0', "n": "0"}
 
 
-def test_workers_import_a_zip_of_several_csvs_exactly_as_one_process_does(import_file, checked_by):
-    # given a ZIP of two CSVs whose numbers repeat across them
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_a_batch_s_records_are_read_again_line_by_line_as_the_whole_batch_reads_them(newline):
+    # given batches of records as a reading process hands them over: some one line each, some with
+    # a quoted cell over several lines, blank lines among them, the last line with or without its end
+    rng = random.Random(7)
+    for attempt in range(200):
+        before = rng.randrange(1, 50)
+        records = []
+        for i in range(rng.randrange(1, 30)):
+            if rng.random() < 0.1:
+                records.append("")
+            elif rng.random() < (0.2 if attempt % 2 else 0):
+                records.append(f'+91 98{i:03d} 12345;"two{newline}lines ; {i}";{i}')
+            else:
+                records.append(f"+91 98{i:03d} 12345;Name {i};{i}")
+        while records and not records[-1]:
+            records.pop()
+        if not records:
+            continue
+        text = newline.join(records) + (newline if rng.random() < 0.5 else "")
+        numbered = [before + 1 + index for index, record in enumerate(records) if record]
+        message = (before, text, numbered)
+
+        # when the records of some lines are read again, alone
+        wanted = sorted(rng.sample(numbered, rng.randrange(1, len(numbered) + 1)))
+        found = workers.rows_at(message, wanted, ";", 4)
+
+        # then they are the cells the whole batch parsed again holds at those lines
+        assert found == {line: row for line, row in workers.rows_again(message, ";", 4) if line in wanted}
+
+
+@pytest.mark.parametrize("between", [0, 300], ids=["a CSV of no rows between", "a CSV of its own between"])
+def test_workers_import_a_zip_of_several_csvs_exactly_as_one_process_does(import_file, checked_by, between):
+    # given a ZIP of CSVs whose numbers repeat across them, with another CSV between them
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
-        for name, seed in (("north.csv", 1), ("south.csv", 1)):
-            body = "tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(300, seed))
+        for name, seed, count in (("north.csv", 1, 300), ("middle.csv", 2, between), ("south.csv", 1, 300)):
+            body = "tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(count, seed))
             zipped.writestr(name, body)
 
     # when it is imported by one process, then by a worker
