@@ -64,6 +64,14 @@ def _wait_imported(session, url) -> dict:
         time.sleep(0.05)
 
 
+def _answer(response) -> dict:
+    """The API's JSON answer, or the run stops saying what the server answered instead."""
+    if response.status_code >= 400 or "json" not in response.headers.get("Content-Type", ""):
+        raise SystemExit(f"{response.request.method} {response.url}: HTTP {response.status_code} "
+                         f"({response.headers.get('Content-Type')}): {response.text[:300]}")
+    return response.json()
+
+
 def child(count: int, requests_: int) -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -92,7 +100,7 @@ def child(count: int, requests_: int) -> dict:
     chunks = [items[i : i + size] for i in range(0, count, size)]
 
     started = time.perf_counter()
-    list_id = session.post(f"{base}/lists/", json={"flow": "bEnChApi", "rows": chunks[0]}, timeout=600).json()["id"]
+    list_id = _answer(session.post(f"{base}/lists/", json={"flow": "bEnChApi", "rows": chunks[0]}, timeout=600))["id"]
     for number, chunk in enumerate(chunks[1:], start=2):
         answer = session.post(f"{base}/lists/{list_id}/rows/", json={"rows": chunk, "close": number == len(chunks)},
                               timeout=600)
@@ -102,8 +110,8 @@ def child(count: int, requests_: int) -> dict:
 
     body = rows_csv(items)
     started = time.perf_counter()
-    created = session.post(f"{base}/lists/", data={"flow": "bEnChApi"}, files={"file": ("bench.csv", body)},
-                           timeout=600).json()
+    created = _answer(session.post(f"{base}/lists/", data={"flow": "bEnChApi"}, files={"file": ("bench.csv", body)},
+                                   timeout=600))
     csv_list = _wait_imported(session, f"{base}/lists/{created['id']}/")
     csv_seconds = time.perf_counter() - started
     server.shutdown()

@@ -10,8 +10,12 @@ any size is spooled to a temporary file before a view can look at it. So:
   (ASGI does not cut a body at its Content-Length, WSGI does) or a middleware that was bypassed.
 
 Only a logged-in user may send more than the forms' limit, and only to the upload pages; that
-limit is below FILE_UPLOAD_MAX_MEMORY_SIZE, so a stranger's body never reaches the disk.
+limit is below FILE_UPLOAD_MAX_MEMORY_SIZE, so a stranger's body never reaches the disk. The API's
+list endpoints take larger bodies too (JSON rows up to API_JSON_MAX_BYTES, a CSV up to
+UPLOAD_MAX_BYTES), from a request whose API key is valid; the API's refusals are problem+json.
 """
+
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
@@ -20,18 +24,32 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve
 
+from api.keys import api_key_find
+from api.parsers import json_too_large_sentence
+from api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
+
 # Boundaries, part headers and the small form fields that travel with the file.
 MULTIPART_OVERHEAD = 64 * 1024
 # URL name -> the setting that limits the file it takes.
 UPLOAD_PAGES = {"list_upload": "UPLOAD_MAX_BYTES", "list_preview": "CALL_LIST_MAX_BYTES"}
+# API endpoints that take large bodies: URL name -> (the setting limiting a JSON body, the one limiting
+# a CSV sent as multipart, or None where none is taken).
+API_BODY_PAGES = {
+    "api_list_index": ("API_JSON_MAX_BYTES", "UPLOAD_MAX_BYTES"),
+    "api_list_rows": ("API_JSON_MAX_BYTES", None),
+}
 REFUSED = "upload_refused"  # request attribute: the sentence of a refusal by the upload handler
 
 
-def _upload_setting(request) -> str | None:
+def _url_name(request) -> str | None:
     try:
-        return UPLOAD_PAGES.get(resolve(request.path_info).url_name)
+        return resolve(request.path_info).url_name
     except Resolver404:
         return None
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
 
 
 def _logged_in(request) -> bool:
@@ -40,12 +58,38 @@ def _logged_in(request) -> bool:
     return bool(user and user.is_authenticated)
 
 
+def _api_key_valid(request) -> bool:
+    """The request carries a usable API key (DRF checks it again, and answers for a bad one)."""
+    keyword, _, raw = request.headers.get("Authorization", "").partition(" ")
+    return keyword == "Api-Key" and api_key_find(raw.strip()) is not None
+
+
+def _api_body_limit(request, json_setting: str, file_setting: str | None) -> tuple[int, str]:
+    forms_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if not _api_key_valid(request):
+        return forms_limit, (
+            f"The request is larger than {_size(forms_limit)}; a larger one needs a valid API key "
+            "(Authorization: Api-Key <key>)."
+        )
+    if request.content_type == "multipart/form-data" and file_setting is not None:
+        limit = getattr(settings, file_setting)
+        return limit + MULTIPART_OVERHEAD, f"The file is larger than {_size(limit)}, the most the server accepts."
+    if request.content_type == "application/json":
+        limit = getattr(settings, json_setting)
+        return limit, json_too_large_sentence(limit)
+    return forms_limit, f"The request is larger than {_size(forms_limit)}, the most this endpoint accepts."
+
+
 def body_limit(request) -> tuple[int, str]:
     """The largest body this request may carry, and the sentence that refuses a larger one."""
     forms_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    name = _upload_setting(request)
+    url_name = _url_name(request)
+    if url_name in API_BODY_PAGES:
+        return _api_body_limit(request, *API_BODY_PAGES[url_name])
+    name = UPLOAD_PAGES.get(url_name)
     if name is None:
-        return forms_limit, f"The request is larger than {_size(forms_limit)}, the most this page accepts."
+        where = "endpoint" if _is_api(request) else "page"
+        return forms_limit, f"The request is larger than {_size(forms_limit)}, the most this {where} accepts."
     if not _logged_in(request):
         return forms_limit, "Log in before sending a file: the server takes files only from a logged-in manager."
     file_limit = getattr(settings, name)
@@ -57,7 +101,11 @@ def _size(n: int) -> str:
 
 
 def refusal(request, sentence: str):
-    """413 with one sentence: JSON for the upload script, a page for a browser."""
+    """413 with one sentence: problem+json for the API, JSON for the upload script, a page for a browser."""
+    if _is_api(request):
+        body = {"type": "about:blank", "title": HTTPStatus(413).phrase, "status": 413, "detail": sentence,
+                "code": "too_large", "instance": request.path}
+        return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
     if request.headers.get("X-Requested-With") == "XMLHttpRequest" or "application/json" in request.headers.get(
         "Accept", ""
     ):

@@ -5,6 +5,7 @@ from rest_framework import generics
 from rest_framework.exceptions import NotFound
 
 from api.idempotency import Replay, idempotency_begin, idempotency_finish
+from api.parsers import JSONTooLarge
 from api.problems import NOT_FOUND, Problem
 from campaigns.models import Campaign, ContactList
 from flows.models import Flow
@@ -18,10 +19,7 @@ class AccountView(generics.GenericAPIView):
         super().initial(request, *args, **kwargs)  # authentication, permission, throttling
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if request.content_type.startswith("application/json") and length > settings.API_JSON_MAX_BYTES:
-            raise Problem(
-                f"A JSON body is at most {settings.API_JSON_MAX_BYTES:,} bytes; send fewer rows a request.",
-                status_code=413, code="too_large",
-            )
+            raise JSONTooLarge(settings.API_JSON_MAX_BYTES)
         self.idempotency_record = idempotency_begin(request=request)
 
     def handle_exception(self, exc):

@@ -1,9 +1,10 @@
 """Processes that read and check a large file while the importing process stores what they keep.
 
 Checking (numbers above all) is most of an import's CPU, storing most of the rest. For a large file
-a forked reading process reads the records, has them checked and keeps them in file order (line
-numbers, duplicates and the rejected-rows report are what one process would produce), and hands
-each step over to the importing process, which only stores (`reading_process`). On more cores the
+a forked reading process reads the records, has them checked and hands them over in file order
+(line numbers, duplicates and the rejected-rows report are what one process would produce) to the
+importing process, which stores them (`reading_process`): on SQLite as kept steps, on PostgreSQL as
+checked batches that the importing process de-duplicates beside its COPY. On more cores the
 reading process forks checking workers of its own (`worker_pool`): they inherit the checker (its
 compiled number metadata included), take batches as the text of their lines and send back their
 answers. Neither kind touches the database."""
