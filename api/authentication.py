@@ -8,13 +8,18 @@ KEYWORD = "Api-Key"
 NO_KEY = "Send your API key in the Authorization header: Authorization: Api-Key <key>."
 
 
+def presented_key(header: str) -> str | None:
+    """The secret of an `Authorization: Api-Key <key>` header, or None for another scheme or none."""
+    keyword, _, raw = header.partition(" ")
+    return raw.strip() if keyword == KEYWORD else None
+
+
 class AccountKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        keyword, _, raw = header.partition(" ")
-        if keyword != KEYWORD:
+        raw = presented_key(authentication.get_authorization_header(request).decode("latin-1"))
+        if raw is None:
             return None
-        api_key = api_key_find(raw.strip())
+        api_key = api_key_find(raw)
         if api_key is None:
             raise exceptions.AuthenticationFailed("The API key is unknown, revoked or expired.")
         api_key_touch(api_key=api_key)

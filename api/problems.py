@@ -56,8 +56,8 @@ def _flatten(detail, path=""):
         yield {"field": path or None, "detail": str(detail)}
 
 
-def problem_response(*, status_code: int, detail: str, code: str, instance: str, errors=None, headers=None):
-    body = {
+def problem_body(*, status_code: int, detail: str, code: str, instance: str) -> dict:
+    return {
         "type": "about:blank",
         "title": HTTPStatus(status_code).phrase,
         "status": status_code,
@@ -65,6 +65,10 @@ def problem_response(*, status_code: int, detail: str, code: str, instance: str,
         "code": code,
         "instance": instance,
     }
+
+
+def problem_response(*, status_code: int, detail: str, code: str, instance: str, errors=None, headers=None):
+    body = problem_body(status_code=status_code, detail=detail, code=code, instance=instance)
     if errors:
         body["errors"] = errors
     return Response(body, status=status_code, headers=headers, content_type=CONTENT_TYPE)

@@ -15,8 +15,6 @@ list endpoints take larger bodies too (JSON rows up to API_JSON_MAX_BYTES, a CSV
 UPLOAD_MAX_BYTES), from a request whose API key is valid; the API's refusals are problem+json.
 """
 
-from http import HTTPStatus
-
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import JsonResponse
@@ -24,9 +22,11 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve
 
+from api.authentication import presented_key
 from api.keys import api_key_find
 from api.parsers import json_too_large_sentence
 from api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
+from api.problems import problem_body
 
 # Boundaries, part headers and the small form fields that travel with the file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -60,8 +60,8 @@ def _logged_in(request) -> bool:
 
 def _api_key_valid(request) -> bool:
     """The request carries a usable API key (DRF checks it again, and answers for a bad one)."""
-    keyword, _, raw = request.headers.get("Authorization", "").partition(" ")
-    return keyword == "Api-Key" and api_key_find(raw.strip()) is not None
+    raw = presented_key(request.headers.get("Authorization", ""))
+    return raw is not None and api_key_find(raw) is not None
 
 
 def _api_body_limit(request, json_setting: str, file_setting: str | None) -> tuple[int, str]:
@@ -103,8 +103,7 @@ def _size(n: int) -> str:
 def refusal(request, sentence: str):
     """413 with one sentence: problem+json for the API, JSON for the upload script, a page for a browser."""
     if _is_api(request):
-        body = {"type": "about:blank", "title": HTTPStatus(413).phrase, "status": 413, "detail": sentence,
-                "code": "too_large", "instance": request.path}
+        body = problem_body(status_code=413, detail=sentence, code="too_large", instance=request.path)
         return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
     if request.headers.get("X-Requested-With") == "XMLHttpRequest" or "application/json" in request.headers.get(
         "Accept", ""

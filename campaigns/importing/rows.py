@@ -306,23 +306,25 @@ class _Import:
             copy_lines=self.streaming,
         )
         batches = self._batches(csv.reader(lines, delimiter=delimiter), header, header_line, member, position, totals)
-        if self.hand_over is not None:
+        if self.hand_over is None:
+            def keep(batch, _text, results):
+                self._keep(batch, results, header, member)
+        else:  # a reading process on PostgreSQL: the importing process keeps them
             source = (len(self.members) - 1, member, header.tels[0][0], delimiter, len(header.columns))
-            if not self.checkers:
-                for batch, text in _with_text(batches, position, header_line):
-                    self._hand_over_checked(source, batch, text, checker.check(batch))
-                return
+
+            def keep(batch, text, results):
+                self._hand_over_checked(source, batch, text, results)
+        if self.checkers:
             with worker_pool(checker, self.checkers, delimiter) as ends:
                 for batch, text, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
-                    self._hand_over_checked(source, batch, text, results)
+                    keep(batch, text, results)
             return
-        if not self.checkers:
-            for batch in batches:
-                self._keep(batch, checker.check(batch), header, member)
-            return
-        with worker_pool(checker, self.checkers, delimiter) as ends:
-            for batch, _text, results in checked_in_workers(ends, _with_text(batches, position, header_line)):
-                self._keep(batch, results, header, member)
+        if self.hand_over is None:  # keeping each batch's lines would cost this process for nothing
+            with_text = ((batch, None) for batch in batches)
+        else:
+            with_text = _with_text(batches, position, header_line)
+        for batch, text in with_text:
+            keep(batch, text, checker.check(batch))
 
     def _batches(self, reader, header, header_line, member, position, totals):
         """The non-blank records as (line, cells), `step` at a time; refuses a runaway quote or too many rows."""

@@ -115,13 +115,10 @@ def rows_at(message, wanted: list[int], delimiter: str, ncols: int) -> dict[int,
         if physical[-1] == "":
             physical.pop()
         if len(physical) == lines[-1] - before:  # as many physical lines as records: one line each
-            found = {}
-            for line in wanted:
-                row = next(csv.reader([physical[line - before - 1]], delimiter=delimiter))
-                if len(row) < ncols:
-                    row += [""] * (ncols - len(row))
-                found[line] = row
-            return found
+            return {
+                line: rows_again((line - 1, physical[line - before - 1], [line]), delimiter, ncols)[0][1]
+                for line in wanted
+            }
     wanted = set(wanted)
     return {line: row for line, row in rows_again(message, delimiter, ncols) if line in wanted}
 
