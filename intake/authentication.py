@@ -4,11 +4,14 @@ Anyone can write any `From:`. A mail is acted on only when one of these holds:
 - our own MTA vouches for it: the topmost `Authentication-Results` header whose authserv-id is
   MAIL_INTAKE_AUTHSERV_ID (headers of any other authserv-id are ignored; the MTA removes forged ones of
   its own id, RFC 8601 section 5) says `dmarc=pass` for the From domain, or `dkim=pass` for a signing
-  domain aligned with it;
+  domain aligned with it. That header is found by its authserv-id as written, before it is parsed: when
+  it cannot be parsed (our MTA copies what the sender's server said, `smtp.mailfrom=x@[203.0.113.5]`),
+  the mail is not authenticated, and nothing below it (which the sender may have written) is read;
 - no trusted MTA is configured (MAIL_INTAKE_AUTHSERV_ID empty): we verify the DKIM signatures ourselves
   (dkimpy, keys from DNS) and require one that passes for an aligned domain.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +19,11 @@ import authres
 import dkim
 from django.conf import settings
 
+from intake.headers import header_values
+
 AUTHENTICATION_RESULTS = "Authentication-Results"
+COMMENT = re.compile(r"\([^()]*\)")
+UNREADABLE = object()  # our MTA's header is there, and cannot be parsed
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,16 @@ def sender_check(message, raw: bytes | None, *, from_domain: str, dns_txt: Calla
 
 
 def _vouched_by_our_mta(message, authserv_id: str, from_domain: str) -> SenderCheck:
-    header = _topmost_results(message, authserv_id)
-    if header is None:
+    found = _topmost_results(message, authserv_id)
+    if found is None:
         return SenderCheck(False, f"No Authentication-Results header from our mail server ({authserv_id}).")
+    if found is UNREADABLE:
+        return SenderCheck(
+            False,
+            f"The Authentication-Results header of our mail server ({authserv_id}) cannot be read; "
+            "headers below it are not trusted.",
+        )
+    header = found
     for result in header.results:
         if result.method == "dmarc" and result.result == "pass":
             if _property(result, "header", "from").lower() == from_domain:
@@ -67,14 +81,31 @@ def _vouched_by_our_mta(message, authserv_id: str, from_domain: str) -> SenderCh
     return SenderCheck(False, f"Our mail server ({authserv_id}) found {found}; nothing passed for {from_domain}.")
 
 
+def written_authserv_id(value: str) -> str:
+    """The authserv-id a header value starts with, read as text (comments and quotes dropped), lower-cased."""
+    head = value.split(";", 1)[0]
+    while True:  # comments, possibly nested, anywhere before the `;`
+        stripped = COMMENT.sub(" ", head)
+        if stripped == head:
+            break
+        head = stripped
+    words = head.split()
+    return words[0].strip('"').lower() if words else ""
+
+
 def _topmost_results(message, authserv_id: str):
-    for value in message.get_all(AUTHENTICATION_RESULTS, []):
+    """The topmost header of our authserv-id, parsed; UNREADABLE when that one cannot be parsed; None when
+    there is none. Headers of other ids above it are skipped, whatever they hold."""
+    for value in header_values(message, AUTHENTICATION_RESULTS):
+        if written_authserv_id(value) != authserv_id:
+            continue  # another server's results (or unreadable without an id of ours): they vouch for nothing
         try:
             header = authres.AuthenticationResultsHeader.parse(f"{AUTHENTICATION_RESULTS}: {value}")
-        except authres.AuthResError:
-            continue  # unreadable, so it vouches for nothing
-        if (header.authserv_id or "").lower() == authserv_id:
-            return header
+        except Exception:  # authres raises its own errors and, on odd input, others
+            return UNREADABLE
+        if (header.authserv_id or "").lower() != authserv_id:
+            return UNREADABLE  # the parser read another id than the text says: trust neither
+        return header
     return None
 
 

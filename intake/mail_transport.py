@@ -52,6 +52,8 @@ def mail_send(mailbox: MailIntake, message: EmailMessage) -> None:
     backend = smtp_open(mailbox)
     try:
         backend.send_messages([message])
+    except ValueError as error:  # BadHeaderError: a header we wrote holds a newline (nothing was sent)
+        raise SmtpError(f"The mail could not be written ({type(error).__name__}: {str(error)[:200]}).") from error
     except smtplib.SMTPRecipientsRefused as error:
         raise SmtpError(f"The SMTP server refused the recipient {', '.join(error.recipients)}.") from error
     except (smtplib.SMTPException, OSError) as error:

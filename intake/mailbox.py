@@ -17,14 +17,14 @@ import datetime
 import hashlib
 import imaplib
 import logging
+import re
 from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
-from email.utils import parseaddr
 from io import BytesIO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from campaigns.importing.limits import human_size
 from campaigns.models import ContactList
 from intake.authentication import sender_check
 from intake.files import claim_stale_after, intake_file_take, poll_record
+from intake.headers import clean_file_name, header_value, header_values, single_sender, subject_of
 from intake.imap import ImapError, ImapRefused, ImapSession
 from intake.models import IntakeFile, MailIntake, ProcessedMail
 from intake.replies import mail_reply_send
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 ACCEPTED = (".csv", ".zip")
 ROBOT_SENDERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply")
 REPLY_RETRIES = 3
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
 def max_mail_bytes() -> int:
@@ -66,13 +68,17 @@ def _imap_errors(mailbox: MailIntake):
 
 
 def mailbox_poll(*, mailbox_id: int) -> dict:
-    """Handle every mail waiting in the mailbox (at most MAIL_INTAKE_BATCH a poll); never raises."""
+    """Handle every mail waiting in the mailbox (at most MAIL_INTAKE_BATCH a poll); never raises.
+
+    A mail that cannot be handled is its own failure: recorded as refused, moved out of the folder, and
+    the poll goes on. Mails already recorded as done that are still in the folder (their move was
+    refused) are looked at after every other, so they never fill the batch a poll takes."""
     mailbox = MailIntake.objects.get(pk=mailbox_id)
-    stats = {"mailbox": mailbox.pk, "handled": 0, "finished": 0, "skipped": 0, "errors": 0, "error": ""}
+    stats = {"mailbox": mailbox.pk, "handled": 0, "finished": 0, "skipped": 0, "refused": 0, "errors": 0, "error": ""}
     limit = settings.MAIL_INTAKE_BATCH
     try:
         with _imap_errors(mailbox), ImapSession(mailbox) as session:
-            for uid in session.search()[:limit]:
+            for uid in _in_turn(session, session.search())[:limit]:
                 try:
                     outcome = _poll_one(session, uid)
                 except ImapRefused as error:
@@ -80,8 +86,8 @@ def mailbox_poll(*, mailbox_id: int) -> dict:
                     logger.warning("Mailbox %s: mail UID %s: %s", mailbox.pk, uid, error)
                     stats["errors"] += 1
                     continue
-                except (ImapError, imaplib.IMAP4.abort, OSError):
-                    raise  # the connection is gone: stop this poll
+                except (ImapError, imaplib.IMAP4.abort, OSError, DatabaseError):
+                    raise  # the connection or the database is gone: stop this poll
                 except Exception:
                     logger.exception("Mailbox %s: mail UID %s could not be handled", mailbox.pk, uid)
                     stats["errors"] += 1
@@ -90,8 +96,25 @@ def mailbox_poll(*, mailbox_id: int) -> dict:
     except ImapError as error:
         stats["error"] = str(error)
         logger.warning("Mailbox %s (%s): %s", mailbox.pk, mailbox.name, error)
+    except DatabaseError as error:
+        stats["error"] = f"The database failed while reading the mailbox ({type(error).__name__})."
+        logger.exception("Mailbox %s (%s): the database failed", mailbox.pk, mailbox.name)
     _retry_replies(mailbox)
     return poll_record(mailbox, stats)
+
+
+def _in_turn(session: ImapSession, uids: list[int]) -> list[int]:
+    """The folder's mails, those never finished first (a mail recorded as done is still here only when
+    its move failed: it waits behind the others)."""
+    if not uids:
+        return []
+    done = set(
+        ProcessedMail.objects.filter(
+            mailbox=session.mailbox, uidvalidity=session.uidvalidity, uid__gte=uids[0], uid__lte=uids[-1],
+            status=ProcessedMail.Status.DONE,
+        ).values_list("uid", flat=True)
+    )
+    return [uid for uid in uids if uid not in done] + [uid for uid in uids if uid in done]
 
 
 def message_key(*, message_id: str, delivered_to: str, uidvalidity: int, uid: int) -> str:
@@ -107,10 +130,15 @@ def _poll_one(session: ImapSession, uid: int) -> str:
     if head is None:
         return "skipped"
     size, header_bytes = head
-    headers = BytesParser(policy=policy.default).parsebytes(header_bytes, headersonly=True)
-    message_id = str(headers.get("Message-ID") or "").strip()[:998]
+    try:
+        headers = BytesParser(policy=policy.default).parsebytes(header_bytes, headersonly=True)
+        message_id = _message_id(headers)
+        delivered_to = envelope_recipient(headers)
+    except Exception as error:  # whatever a stranger's headers make the parser do
+        message_id, delivered_to = "", ""
+        logger.warning("Mailbox %s: the headers of mail UID %s cannot be read (%s)", mailbox.pk, uid, error)
     key = message_key(
-        message_id=message_id, delivered_to=envelope_recipient(headers), uidvalidity=session.uidvalidity, uid=uid
+        message_id=message_id, delivered_to=delivered_to, uidvalidity=session.uidvalidity, uid=uid
     )
     processed, state = _claim(mailbox, key, message_id=message_id, uidvalidity=session.uidvalidity, uid=uid)
     if state == "busy":
@@ -118,14 +146,38 @@ def _poll_one(session: ImapSession, uid: int) -> str:
     if state == "done":
         _finish(session, processed, uid)
         return "finished"
-    raw = None if size > max_mail_bytes() else session.fetch_mail(uid)
-    if size <= max_mail_bytes() and raw is None:
-        return "skipped"  # moved away by someone else between the two fetches
-    if not mail_handle(processed=processed, raw=raw, header_bytes=header_bytes, size=size):
-        return "skipped"
+    try:
+        raw = None if size > max_mail_bytes() else session.fetch_mail(uid)
+        if size <= max_mail_bytes() and raw is None:
+            return "skipped"  # moved away by someone else between the two fetches
+        if not mail_handle(processed=processed, raw=raw, header_bytes=header_bytes, size=size):
+            return "skipped"
+        outcome = "handled"
+    except (ImapError, imaplib.IMAP4.abort, OSError, DatabaseError):
+        raise  # not the mail's fault: the claim stays, and is taken over after INTAKE_STALE_SECONDS
+    except Exception as error:  # the mail's own fault: it must not stop the others
+        logger.exception("Mailbox %s: mail UID %s could not be handled", mailbox.pk, uid)
+        _refuse_unreadable(processed, error)
+        outcome = "refused"
     processed.refresh_from_db()
     _finish(session, processed, uid)
-    return "handled"
+    return outcome
+
+
+def _message_id(headers) -> str:
+    """The Message-ID when it looks like one (`<left@right>`); '' otherwise, so that mails with the same
+    broken one (`<`) are told apart by their UID rather than taken for copies of one mail."""
+    value = header_value(headers, "Message-ID")[:998]
+    return value if MESSAGE_ID.fullmatch(value) else ""
+
+
+def _refuse_unreadable(processed: ProcessedMail, error: Exception) -> None:
+    """Record a mail that made the parser (or anything else) fail as refused, unanswered: it is moved
+    like any other, and no later poll reads it again."""
+    ProcessedMail.objects.filter(pk=processed.pk).update(
+        status=ProcessedMail.Status.DONE, finished_at=timezone.now(), reply_status=ProcessedMail.ReplyStatus.SKIPPED,
+        refusal=f"The mail could not be read ({type(error).__name__}); nothing was imported; not answered.",
+    )
 
 
 def _claim(mailbox, key, *, message_id, uidvalidity, uid) -> tuple[ProcessedMail, str]:
@@ -197,9 +249,9 @@ def _is_robot(message, sender: str, mailbox: MailIntake) -> bool:
         return True
     if sender.split("@")[0] in ROBOT_SENDERS:
         return True
-    auto = str(message.get("Auto-Submitted") or "no").strip().lower()
-    precedence = str(message.get("Precedence") or "").strip().lower()
-    return auto != "no" or precedence in ("bulk", "junk", "list") or message.get("List-Id") is not None
+    auto = (header_value(message, "Auto-Submitted") or "no").strip().lower()
+    precedence = header_value(message, "Precedence").strip().lower()
+    return auto != "no" or precedence in ("bulk", "junk", "list") or bool(header_values(message, "List-Id"))
 
 
 def _attachments(message) -> tuple[list[tuple[str, bytes]], list[str]]:
@@ -208,10 +260,13 @@ def _attachments(message) -> tuple[list[tuple[str, bytes]], list[str]]:
     for part in message.walk():
         if part.is_multipart():
             continue
-        name = part.get_filename()
+        try:
+            name = part.get_filename()
+        except Exception:  # a Content-Disposition too broken to read: not a file we take
+            name = "unreadable-name"
         if not name:
             continue
-        name = str(name).replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "attachment"
+        name = clean_file_name(name)
         if not name.lower().endswith(ACCEPTED):
             other.append(name)
             continue
@@ -227,11 +282,11 @@ def mail_handle(*, processed: ProcessedMail, raw: bytes | None, header_bytes: by
     refusal, flow, reply = "", None, ProcessedMail.ReplyStatus.PENDING
     message = BytesParser(policy=policy.default).parsebytes(raw if raw is not None else header_bytes)
     # The answer goes to From, the address that was authenticated (never to a Reply-To it may name).
-    sender = _header_address(message, "From")
+    sender = single_sender(message)
     recipient = envelope_recipient(message)
     check = sender_check(message, raw, from_domain=sender.rsplit("@", 1)[-1] if "@" in sender else "")
     ProcessedMail.objects.filter(pk=processed.pk).update(
-        sender=sender[:320], recipients=recipient, subject=_subject(message),
+        sender=sender[:320], recipients=recipient, subject=subject_of(message),
         authenticated=check.authenticated, authentication=check.reason[:400],
     )
     # Only an authenticated, allowed sender is ever answered: anyone can forge a From, and an answer to
@@ -275,19 +330,3 @@ def mail_handle(*, processed: ProcessedMail, raw: bytes | None, header_bytes: by
         **({"reply_status": reply} if reply != ProcessedMail.ReplyStatus.PENDING else {}),
     )
     return True
-
-
-def _header_address(message, name: str) -> str:
-    try:
-        value = message.get(name)
-    except (ValueError, TypeError, IndexError):  # a header too broken for the parser
-        return ""
-    return parseaddr(str(value or ""))[1].strip().lower()
-
-
-def _subject(message) -> str:
-    try:
-        return " ".join(str(message.get("Subject") or "").split())[:255]
-    except (ValueError, TypeError, IndexError):
-        return ""
-

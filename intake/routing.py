@@ -14,16 +14,18 @@ match. The start time in the name is read by the importer (`common_start_from_fi
 import hmac
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from django.conf import settings
 
 from campaigns.importing import common_start_from_filename
 from flows.models import Flow
 from flows.services import intake_pattern
+from intake.headers import addresses_in
 
+# `\Z`, not `$`: `$` also matches before a final newline, and a name ending in one breaks every mail
+# header it is written into.
 FILE_NAME_RE = re.compile(
-    r"^C(?P<user>[A-Za-z0-9]+)_(?P<flow>[A-Za-z0-9]{8})(?:_upload_(?P<start>\d{14}))?\.(?P<ext>csv|zip)$",
+    r"\AC(?P<user>[A-Za-z0-9]+)_(?P<flow>[A-Za-z0-9]{8})(?:_upload_(?P<start>\d{14}))?\.(?P<ext>csv|zip)\Z",
     re.IGNORECASE,
 )
 # Names that upload tools use while a file is still being written; never taken.
@@ -36,7 +38,7 @@ def _pattern_regex() -> re.Pattern | None:
         return None
     before, after = pattern.split("{flow_id}", 1)
     return re.compile(
-        f"^{re.escape(before)}(?P<flow_id>[A-Za-z0-9]{{8}})\\.(?P<token>[A-Za-z0-9]+){re.escape(after)}$",
+        f"\\A{re.escape(before)}(?P<flow_id>[A-Za-z0-9]{{8}})\\.(?P<token>[A-Za-z0-9]+){re.escape(after)}\\Z",
         re.IGNORECASE,
     )
 
@@ -46,18 +48,6 @@ def envelope_recipient(message) -> str:
     MAIL_INTAKE_RECIPIENT_HEADER. Lower headers of that name may come from the sender."""
     found = addresses_in(message, (settings.MAIL_INTAKE_RECIPIENT_HEADER,))
     return found[0] if found else ""
-
-
-def addresses_in(message, headers) -> list[str]:
-    """Every address in these headers, lower-cased, in header order, without repeats."""
-    found = []
-    for header in headers:
-        values = [str(value) for value in message.get_all(header, [])]
-        for _, address in getaddresses(values):
-            address = address.strip().lower()
-            if "@" in address and address not in found:
-                found.append(address)
-    return found
 
 
 def flow_for_address(address: str) -> Flow | None:
