@@ -37,12 +37,19 @@ class FolderError(Exception):
     """The folder cannot be reached or changed; the message says why in words (never a secret)."""
 
 
+NOT_A_FILE = "is a link or a folder, not a file"
+HARD_LINK = (
+    "is a hard link (the same file has another name, perhaps in another account's folder), not a file of its own"
+)
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
     size: int
     mtime: int
     regular: bool = True  # False: a link, folder or device, left alone and reported
+    what: str = NOT_A_FILE  # for an entry that is not regular: what it is, in words
 
 
 class LocalFolder:
@@ -98,6 +105,9 @@ class LocalFolder:
             with os.scandir(upload) as scan:
                 for item in scan:
                     info = item.stat(follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                        entries.append(Entry(item.name, 0, int(info.st_mtime), regular=False, what=HARD_LINK))
+                        continue
                     regular = stat.S_ISREG(info.st_mode)
                     entries.append(Entry(item.name, info.st_size if regular else 0, int(info.st_mtime), regular))
             return sorted(entries, key=lambda e: e.name)
@@ -110,9 +120,14 @@ class LocalFolder:
             descriptor = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self._folder(UPLOAD))
         except OSError as error:
             raise FolderError(f'Cannot read "{name}" ({_why(error)}).') from error
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
             os.close(descriptor)
             raise FolderError(f'"{name}" is not a regular file; it was not read.')
+        if info.st_nlink != 1:
+            # A hard link made to another account's file (after the listing, too): never ours to read.
+            os.close(descriptor)
+            raise FolderError(f'"{name}" {HARD_LINK}; it was not read.')
         with os.fdopen(descriptor, "rb") as handle:
             yield handle
 
@@ -231,7 +246,9 @@ class SftpFolder:
                 f"The SFTP server {self._where()} refused the login of {intake.username} (wrong password or key)."
             ) from error
         self.server_key = pinned
-        self.sftp = await self.connection.start_sftp_client()
+        # Names that are not UTF-8 are read (and given back) as surrogate escapes, never a failed listing:
+        # the poller refuses them one by one.
+        self.sftp = await self.connection.start_sftp_client(path_errors="surrogateescape")
 
     def close(self):
         if self.connection is not None:
@@ -289,6 +306,9 @@ class SftpFolder:
                 raise FileRefused(too_large(limit))
             read = 0
             async with self.sftp.open(path, "rb") as remote:
+                if not _same_file(attrs, await remote.stat()):
+                    # The name was swapped (for a link, say) between the lstat and the open.
+                    raise FolderError(f'"{name}" changed between the look and the open; it was not read.')
                 while chunk := await remote.read(DOWNLOAD_CHUNK):
                     read += len(chunk)
                     if read > limit:
@@ -301,24 +321,47 @@ class SftpFolder:
             yield local
 
     def write_text(self, folder: str, name: str, text: str) -> None:
+        """Write a report under a fresh temporary name (exclusive create: never an existing file or link),
+        then rename it over `name`; a link of that name is replaced, never written through."""
+        target = self._path(folder, name)
+        temporary = self._path(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+
         async def write():
-            async with self.sftp.open(self._path(folder, name), "wb") as handle:
-                await handle.write(text.encode("utf-8"))
+            try:
+                async with self.sftp.open(temporary, "xb") as handle:
+                    await handle.write(text.encode("utf-8"))
+                await self._replace(temporary, target)
+            except BaseException:
+                with suppress(asyncssh.Error, OSError):
+                    await self.sftp.remove(temporary)
+                raise
 
         self._run(write(), f'write "{folder}/{name}"')
+
+    async def _replace(self, source: str, target: str) -> None:
+        """Rename `source` over `target` (a link there is replaced, not followed)."""
+        try:
+            await self.sftp.posix_rename(source, target)
+        except asyncssh.SFTPOpUnsupported:
+            if await self.sftp.exists(target) or await self.sftp.islink(target):
+                await self.sftp.remove(target)  # removes a link itself, never what it points at
+            await self.sftp.rename(source, target)
 
     def move(self, name: str, folder: str) -> None:
         source, target = self._path(UPLOAD, name), self._path(folder, name)
 
-        async def move():
-            try:
-                await self.sftp.posix_rename(source, target)  # replaces an older file of the same name
-            except asyncssh.SFTPOpUnsupported:
-                if await self.sftp.exists(target):
-                    await self.sftp.remove(target)
-                await self.sftp.rename(source, target)
+        self._run(self._replace(source, target), f'move "{name}" to {folder}')  # over an older file of that name
 
-        self._run(move(), f'move "{name}" to {folder}')
+
+def _same_file(looked: asyncssh.SFTPAttrs, opened: asyncssh.SFTPAttrs) -> bool:
+    """The open handle's attributes are those the lstat saw (SFTP has no O_NOFOLLOW: a name swapped for a
+    link in between opens the link's target, whose size, times, owner or mode differ)."""
+    if opened.permissions is not None and not stat.S_ISREG(opened.permissions):
+        return False
+    if opened.nlink is not None and opened.nlink != 1:
+        return False
+    fields = ("size", "mtime", "uid", "gid", "permissions")
+    return all(getattr(looked, field) == getattr(opened, field) for field in fields)
 
 
 def _algorithms_for(key: asyncssh.SSHKey) -> list[str]:

@@ -19,6 +19,12 @@ def one_line(text) -> str:
     return " ".join(CONTROL.sub(" ", text).split())
 
 
+def unsafe_name(name: str) -> bool:
+    """True for a name with a control character (a newline, say) or bytes that are not UTF-8 (read from
+    the file system as surrogate escapes): such a name is never taken, written into a mail or stored."""
+    return bool(CONTROL.search(name)) or name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") != name
+
+
 def header_values(message, name: str) -> list[str]:
     """Every value of the header `name`, top first, as written (unfolded, never parsed)."""
     name = name.lower()

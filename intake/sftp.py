@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from intake.files import claim_stale_after, intake_file_take, poll_record
 from intake.folders import FAILURE, SUCCESS, Entry, FolderError, open_folder
+from intake.headers import one_line, unsafe_name
 from intake.models import IntakeFile, SeenRemoteFile, SftpIntake
 from intake.replies import file_succeeded, files_summary_send, report_csv, report_name
 from intake.routing import is_partial_name, route_file_name
@@ -35,6 +36,11 @@ from intake.routing import is_partial_name, route_file_name
 logger = logging.getLogger(__name__)
 
 REPORT_SUFFIX = ".report.csv"
+LINKS_NEVER_FOLLOWED = "it was left in Upload and not read (links are never followed). Upload the file itself."
+BAD_NAME = (
+    "has a name with a control character (a line break, say) or bytes that are not UTF-8; it was left in "
+    "Upload and not read. Rename it C<UserID>_<FlowID>.csv and upload it again."
+)
 
 def settle_seconds() -> float:
     return settings.INTAKE_FILE_SETTLE_SECONDS
@@ -47,33 +53,27 @@ def settle_seconds() -> float:
 
 
 def file_intake_poll(*, intake_id: int) -> dict:
-    """Take every complete file in the intake's Upload folder; never raises."""
+    """Take every complete file in the intake's Upload folder; never raises. A file that fails is its
+    own failure (logged, counted in `errors`): the others still get their turn."""
     intake = SftpIntake.objects.select_related("account", "notify_via").get(pk=intake_id)
-    stats = {"intake": intake.pk, "taken": 0, "waiting": 0, "success": 0, "failure": 0, "refused": 0, "error": ""}
+    stats = {
+        "intake": intake.pk, "taken": 0, "waiting": 0, "success": 0, "failure": 0, "refused": 0, "errors": 0,
+        "error": "",
+    }
     try:
         with open_folder(intake) as folder:
             folder.ensure_layout()
             entries = {entry.name: entry for entry in folder.list_upload()}
-            _close_vanished(intake, entries)
+            _close_vanished(intake, {shown_name(name) for name in entries})
             for entry in entries.values():
-                if is_partial_name(entry.name) or entry.name.endswith(REPORT_SUFFIX):
-                    continue
-                if not entry.regular:
-                    stats["refused"] += _refuse_irregular(intake, entry)
-                    continue
-                seen = _look(intake, entry)
-                if seen is None:
-                    stats["waiting"] += 1
-                    continue
-                stats["taken"] += 1
                 try:
-                    outcome = _take(intake, folder, seen, entry)
+                    _poll_entry(intake, folder, entry, stats)
+                except FolderError:
+                    raise  # the folder itself failed: stop this poll
                 except Exception:
-                    # The claim stays; after INTAKE_STALE_SECONDS a poll tries the file again.
-                    logger.exception("File intake %s: %s could not be taken", intake.pk, entry.name)
-                    outcome = ""
-                if outcome:
-                    stats[outcome] += 1
+                    # The claim (if any) stays; after INTAKE_STALE_SECONDS a poll tries the file again.
+                    logger.exception("File intake %s: %s could not be taken", intake.pk, shown_name(entry.name))
+                    stats["errors"] += 1
     except FolderError as error:
         stats["error"] = str(error)
         logger.warning("File intake %s (%s): %s", intake.pk, intake.name, error)
@@ -81,25 +81,48 @@ def file_intake_poll(*, intake_id: int) -> dict:
     return poll_record(intake, stats)
 
 
-def _refuse_irregular(intake: SftpIntake, entry: Entry) -> int:
-    """A link, folder or device in Upload is never followed or moved: it is reported to the account
-    holder once (in the next summary) and then left alone until it goes away."""
+def shown_name(name: str) -> str:
+    """A file name as it is stored and shown: one line, bytes that are not UTF-8 replaced."""
+    return one_line(name)[:255]
+
+
+def _poll_entry(intake: SftpIntake, folder, entry: Entry, stats: dict) -> None:
+    """Look at one entry of Upload, and take it when it is complete."""
+    if is_partial_name(entry.name) or entry.name.endswith(REPORT_SUFFIX):
+        return
+    if unsafe_name(entry.name) or not entry.regular:
+        why = BAD_NAME if unsafe_name(entry.name) else f"{entry.what}; {LINKS_NEVER_FOLLOWED}"
+        stats["refused"] += _refuse_left_in_upload(intake, entry, why)
+        return
+    seen = _look(intake, entry)
+    if seen is None:
+        stats["waiting"] += 1
+        return
+    stats["taken"] += 1
+    outcome = _take(intake, folder, seen, entry)
+    if outcome:
+        stats[outcome] += 1
+
+
+def _refuse_left_in_upload(intake: SftpIntake, entry: Entry, why: str) -> bool:
+    """A link, folder, device, hard link or unsafe name in Upload is never followed, read or moved: it is
+    reported to the account holder once (in the next summary) and then left alone until it goes away."""
+    name = shown_name(entry.name)
     with transaction.atomic():
         seen, created = SeenRemoteFile.objects.get_or_create(
-            file_intake=intake, name=entry.name,
+            file_intake=intake, name=name,
             defaults={"size": 0, "mtime": entry.mtime, "looked_at": timezone.now(),
                       "status": SeenRemoteFile.Status.IGNORED},
         )
         if not created:
-            return 0
+            return False
         intake_file = IntakeFile.objects.create(
-            channel=intake.channel, file_intake=intake, filename=entry.name, finished_at=timezone.now(),
-            refusal=f"“{entry.name}” is a link or a folder, not a file; it was left in Upload and not read "
-            "(links are never followed). Upload the file itself.",
+            channel=intake.channel, file_intake=intake, filename=name, finished_at=timezone.now(),
+            refusal=f"“{name}” {why}",
         )
         SeenRemoteFile.objects.filter(pk=seen.pk).update(intake_file=intake_file)
-    logger.warning("File intake %s: %s is not a regular file; left alone", intake.pk, entry.name)
-    return 1
+    logger.warning("File intake %s: %s was left alone: %s", intake.pk, name, why)
+    return True
 
 
 def _look(intake: SftpIntake, entry: Entry) -> SeenRemoteFile | None:
