@@ -9,15 +9,16 @@ from api.models import AccountAPIKey
 from api.webhooks.delivery import delivery_send_again
 from api.webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_validate
 from api.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from flows.account_scope import AccountScopedAdmin, only_related
 
 # The library's own key model has no account; ours replaces it, so it stays out of admin.
 admin.site.unregister(APIKey)
 
 
 @admin.register(AccountAPIKey)
-class AccountAPIKeyAdmin(admin.ModelAdmin):
+class AccountAPIKeyAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("name", "prefix", "account", "created", "last_used_at", "revoked")
-    list_filter = ("revoked", "account")
+    list_filter = ("revoked", only_related("account"))
     search_fields = ("name", "prefix", "account__client_id", "account__name")
     fields = ("account", "name", "prefix", "created", "created_by", "last_used_at", "expiry_date", "revoked")
 
@@ -56,10 +57,10 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AccountScopedAdmin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ("url", "account", "events", "active", "created_at")
-    list_filter = ("active", "account")
+    list_filter = ("active", only_related("account"))
     search_fields = ("url", "account__client_id", "account__name")
 
     def save_model(self, request, obj, form, change):
@@ -86,9 +87,10 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AccountScopedAdmin, admin.ModelAdmin):
+    account_path = "endpoint__account"
     list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "delivered_at")
-    list_filter = ("status", "endpoint__account")
+    list_filter = ("status", only_related("endpoint__account"))
     readonly_fields = (
         "event", "endpoint", "status", "body", "attempts", "next_attempt_at", "give_up_at", "last_status_code",
         "delivered_at", "created_at",
@@ -100,7 +102,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Send again")
+    @admin.action(description="Send again", permissions=["change"])
     def send_again(self, request, queryset):
         for delivery in queryset:
             delivery_send_again(delivery=delivery)

@@ -28,6 +28,7 @@ from campaigns.donotcall.loading import dnc_upload_create
 from campaigns.importing import FileRefused
 from campaigns.models import ContactList, DoNotCallEntry, DoNotCallList, DoNotCallUpload, RejectedRow
 from campaigns.tasks import load_dnc_upload_task
+from flows.account_scope import AccountScopedAdmin, only_related
 from flows.readonly_admin import ReadOnlyAdmin
 
 REJECTED_ROWS_SHOWN = 100
@@ -59,11 +60,12 @@ class RejectedRowInline(admin.TabularInline):
 
 
 @admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
+class ContactListAdmin(AccountScopedAdmin, admin.ModelAdmin):
+    account_path = "flow__account"
     list_display = (
         "name", "flow", "source", "status", "rows_done", "imported_count", "rejected_count", "created_by", "created_at",
     )
-    list_filter = ("status", "source", "flow__account", "created_at")
+    list_filter = ("status", "source", only_related("flow__account"), "created_at")
     search_fields = ("name", "original_filename", "flow__flow_id", "flow__account__name")
     list_select_related = ("flow", "created_by")
     date_hierarchy = "created_at"
@@ -128,9 +130,10 @@ class DoNotCallUploadInline(admin.TabularInline):
 
 
 @admin.register(DoNotCallList)
-class DoNotCallListAdmin(admin.ModelAdmin):
+class DoNotCallListAdmin(AccountScopedAdmin, admin.ModelAdmin):
     """Lists are edited here; their numbers (millions of them) on the list's own numbers page."""
 
+    shared_when_empty = True  # a global list (no account) binds everyone
     form = DoNotCallListForm
     list_display = ("name", "kind", "attached", "numbers_link", "created_at")
     list_filter = (("account", admin.EmptyFieldListFilter),)
@@ -181,7 +184,7 @@ class DoNotCallListAdmin(admin.ModelAdmin):
 
     def numbers_view(self, request, object_id):
         """Add, remove, upload and find numbers: the same functions as the managers' page."""
-        dnc_list = get_object_or_404(DoNotCallList, pk=object_id)
+        dnc_list = get_object_or_404(self.get_queryset(request), pk=object_id)
         allowed = self.has_change_permission if request.method == "POST" else self.has_view_permission
         if not allowed(request, dnc_list):
             raise PermissionDenied
@@ -236,7 +239,7 @@ class DoNotCallListAdmin(admin.ModelAdmin):
         return f"“{upload.original_filename}” uploaded; a worker is loading it (progress below)."
 
     def export_view(self, request, object_id):
-        dnc_list = get_object_or_404(DoNotCallList, pk=object_id)
+        dnc_list = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not self.has_view_permission(request, dnc_list):
             raise PermissionDenied
         # Written to a spooled file first (memory up to 4 MB, disk beyond), then sent in chunks.
@@ -252,10 +255,12 @@ class DoNotCallListAdmin(admin.ModelAdmin):
 
 
 @admin.register(DoNotCallUpload)
-class DoNotCallUploadAdmin(ReadOnlyAdmin):
+class DoNotCallUploadAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = "dnc_list__account"
+    shared_when_empty = True
     list_display = (
         "created_at", "dnc_list", "action", "original_filename", "status", "imported_count", "rejected_count",
         "added_count", "removed_count", "created_by",
     )
-    list_filter = ("status", "action", "dnc_list")
+    list_filter = ("status", "action", only_related("dnc_list"))
     list_select_related = ("dnc_list", "created_by")

@@ -2,8 +2,9 @@
 
 Nothing is counted in process memory: web, workers and beat run as many processes on many
 machines, and every one of them writes to the same PostgreSQL and Redis, so a scrape of any web
-process sees the whole deployment. Access: a staff login, or `Authorization: Bearer
-<METRICS_TOKEN>` when that setting is set.
+process sees the whole deployment. It names every account's flows, so access is `Authorization: Bearer
+<METRICS_TOKEN>` (Prometheus, when that setting is set) or the login of someone who sees every account
+(superuser or campaigns.manage_all_accounts); being staff is not enough.
 """
 
 import hmac
@@ -23,6 +24,7 @@ from campaigns.models import Campaign, ContactList
 from config import heartbeats
 from dialer.metrics import limiter_waits
 from dialer.models import Batch, BatchAttempt, Call, CallTally
+from flows.account_scope import sees_all_accounts
 
 # Upper bounds of the batch send latency buckets, in milliseconds.
 LATENCY_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
@@ -121,7 +123,7 @@ registry.register(PhononCollector())
 
 
 def _allowed(request: HttpRequest) -> bool:
-    if request.user.is_authenticated and request.user.is_staff:
+    if request.user.is_authenticated and sees_all_accounts(request.user):
         return True
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
@@ -134,7 +136,7 @@ def _allowed(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
-        response = HttpResponse("Staff login or a metrics token is required.\n", status=401,
+        response = HttpResponse("A metrics token (or a login that sees every account) is required.\n", status=401,
                                 content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

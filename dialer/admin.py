@@ -16,6 +16,7 @@ from dialer import planning, steering
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.progress import progress_by_campaign
 from dialer.requeue import RequeueRefused, batches_requeue_failed
+from flows.account_scope import AccountScopedAdmin, only_related
 from flows.encrypted_fields import mask_secret
 from flows.readonly_admin import ReadOnlyAdmin
 from phonon.codes import describe
@@ -62,7 +63,8 @@ class BatchAttemptInline(admin.TabularInline):
 
 
 @admin.register(Batch)
-class BatchAdmin(ReadOnlyAdmin):
+class BatchAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = "campaign__flow__account"
     list_display = (
         "__str__", "campaign_link", "sequence", "status", "endpoint", "call_count", "attempts", "request_id",
         "response_code", "updated_at",
@@ -98,7 +100,8 @@ class BatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BatchAttempt)
-class BatchAttemptAdmin(ReadOnlyAdmin):
+class BatchAttemptAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = "batch__campaign__flow__account"
     list_display = ("batch", "number", "outcome", "http_status", "response_code", "duration_ms", "created_at")
     list_filter = ("outcome", "response_code")
     search_fields = ("=batch__request_id", "batch__campaign__name")
@@ -107,9 +110,10 @@ class BatchAttemptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
+    account_path = "flow__account"
     list_display = ("name", "flow", "status", "progress", "api_version", "batch_size", "start_at", "created_at")
-    list_filter = ("status", "api_version", "flow__account", "flow")
+    list_filter = ("status", "api_version", only_related("flow__account"), only_related("flow"))
     search_fields = ("name", "token", "flow__flow_id", "contact_list__name")
     list_select_related = ("flow",)
     date_hierarchy = "created_at"
@@ -196,7 +200,8 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Call)
-class CallAdmin(ReadOnlyAdmin):
+class CallAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = "campaign__flow__account"
     list_display = ("client_identifier", "number", "state", "phonon_uuid", "provider_code", "campaign", "updated_at")
     list_filter = ("state", "provider_code")
     search_fields = ("=client_identifier", "=phonon_uuid", "contact__primary_number")

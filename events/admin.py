@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from events.models import Event
+from flows.account_scope import AccountScopedAdmin
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("occurred_at", "type", "account", "event_id", "fanned_out_at")
     list_filter = ("type",)
     search_fields = ("event_id", "account__client_id")

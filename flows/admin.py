@@ -4,15 +4,18 @@ The security-id never leaves the server in clear: lists and pages show its last 
 (mask_secret), and the change form's field starts empty; leaving it empty keeps the stored value.
 """
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
 
 from flows import services
+from flows.account_scope import AccountScopedAdmin, only_related
 from flows.encrypted_fields import mask_secret
 from flows.models import DID, Account, Flow
-from flows.secret_admin import MaskedSecretsAdmin
+from flows.secret_admin import MaskedSecretsAdmin, mask_intake_tokens
 from flows.services import flow_intake_address
 
 KEEP_SECRET_HELP = "Leave blank to keep the current one; type a new one to replace it."
@@ -60,7 +63,8 @@ class DIDInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AccountScopedAdmin, admin.ModelAdmin):
+    account_path = "pk"
     list_display = ("name", "client_id", "holder_email", "flow_count", "manager_names", "dialling_cap", "created_at")
     search_fields = ("name", "client_id", "holder_email", "managers__username")
     filter_horizontal = ("managers",)
@@ -85,7 +89,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Flow)
-class FlowAdmin(MaskedSecretsAdmin):
+class FlowAdmin(AccountScopedAdmin, MaskedSecretsAdmin):
     form = FlowAdminForm
     secret_fields = ("security_id",)
     inlines = [DIDInline]
@@ -93,7 +97,10 @@ class FlowAdmin(MaskedSecretsAdmin):
         "flow_id", "name", "account", "kind", "mode", "api_version", "encrypted", "masked_security_id",
         "did_count", "listener",
     )
-    list_filter = ("kind", "mode", "api_version", "encrypted", "account", ("activated_at", admin.EmptyFieldListFilter))
+    list_filter = (
+        "kind", "mode", "api_version", "encrypted", only_related("account"),
+        ("activated_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("flow_id", "name", "account__name", "account__client_id", "dids__number")
     list_select_related = ("account",)
     readonly_fields = ("created_at", "updated_at", "intake_address_now")
@@ -130,6 +137,25 @@ class FlowAdmin(MaskedSecretsAdmin):
     def intake_address_now(self, flow):
         return flow_intake_address(flow) if flow.pk else "–"
 
+    @admin.display(description="mail intake address")
+    def intake_address_masked(self, flow):
+        return mask_intake_tokens(flow_intake_address(flow)) if flow.pk else "–"
+
+    def get_fieldsets(self, request, obj=None):
+        # Without the right to change the flow, its intake token (who knows it may mail lists) is masked.
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._view_only(request, obj):
+            return fieldsets
+        swap = {"intake_address_now": "intake_address_masked"}
+        return [
+            (title, {**options, "fields": [swap.get(name, name) for name in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly + ["intake_address_masked"] if self._view_only(request, obj) else readonly
+
     @admin.action(description="Rotate the mail intake address (the old one stops working)", permissions=["change"])
     def rotate_intake_address(self, request, queryset):
         for flow in queryset:
@@ -152,9 +178,22 @@ class FlowAdmin(MaskedSecretsAdmin):
 
 
 @admin.register(DID)
-class DIDAdmin(admin.ModelAdmin):
+class DIDAdmin(AccountScopedAdmin, admin.ModelAdmin):
+    account_path = "flow__account"
     list_display = ("number", "flow", "created_at")
     search_fields = ("number", "flow__flow_id", "flow__name")
-    list_filter = ("flow__account",)
+    list_filter = (only_related("flow__account"),)
     list_select_related = ("flow",)
     autocomplete_fields = ("flow",)
+
+
+# django-axes' lockout records: its one action deletes records, so it needs the delete permission (the
+# library declares none, and a view-only user was offered it).
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        super().cleanup_expired_attempts(request, queryset)

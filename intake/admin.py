@@ -5,9 +5,9 @@ needs its own permission (intake.test_connection), since it logs in with the sto
 from django import forms
 from django.contrib import admin, messages
 
-from flows.encrypted_fields import mask_secret
+from flows.account_scope import AccountScopedAdmin
 from flows.readonly_admin import ReadOnlyAdmin
-from flows.secret_admin import MaskedSecretsAdmin
+from flows.secret_admin import MaskedSecretsAdmin, mask_intake_tokens
 from intake.connections import file_intake_check, mail_intake_check
 from intake.models import IntakeFile, MailIntake, ProcessedMail, SeenRemoteFile, SftpIntake
 
@@ -32,8 +32,7 @@ class SecretFieldsForm(forms.ModelForm):
             )
             self.fields[name] = forms.CharField(
                 label=field.label, required=field.required and not stored, widget=widget, strip=False,
-                help_text=(f"Stored ({mask_secret(stored) if name not in self.multiline_secrets else 'hidden'}); "
-                           "leave empty to keep it." if stored else field.help_text),
+                help_text="Stored; leave empty to keep it." if stored else field.help_text,
             )
             self.initial[name] = ""
 
@@ -75,6 +74,7 @@ def _report(modeladmin, request, checks):
 
 
 class ConnectionTestAdmin(MaskedSecretsAdmin):
+    show_last_four = False  # a password's last characters are not shown, even masked
     def has_test_connection_permission(self, request):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.test_connection_{opts.model_name}")
@@ -104,7 +104,7 @@ class MailIntakeAdmin(ConnectionTestAdmin):
 
 
 @admin.register(SftpIntake)
-class SftpIntakeAdmin(ConnectionTestAdmin):
+class SftpIntakeAdmin(AccountScopedAdmin, ConnectionTestAdmin):
     form = SftpIntakeForm
     secret_fields = ("password", "private_key", "private_key_passphrase")
     list_display = ("name", "account", "mode", "host", "base_folder", "enabled", "last_polled_at", "last_error")
@@ -125,16 +125,33 @@ class SftpIntakeAdmin(ConnectionTestAdmin):
 
 
 @admin.register(ProcessedMail)
-class ProcessedMailAdmin(ReadOnlyAdmin):
+class ProcessedMailAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = "flow__account"  # a mail routed to no flow is no account's: only supervisors see it
     list_display = (
         "created_at", "mailbox", "sender", "authenticated", "subject", "flow", "status", "reply_status", "refusal"
     )
     list_filter = ("authenticated", "status", "reply_status", "mailbox")
     search_fields = ("sender", "subject", "message_id")
 
+    def get_fields(self, request, obj=None):
+        # The address a mail was delivered to holds the flow's intake token: masked without the right to
+        # change flows (who knows the token may mail lists to the flow).
+        fields = list(super().get_fields(request, obj))
+        if request.user.has_perm("flows.change_flow"):
+            return fields
+        return ["recipients_masked" if name == "recipients" else name for name in fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "recipients_masked"]
+
+    @admin.display(description="recipients")
+    def recipients_masked(self, processed):
+        return mask_intake_tokens(processed.recipients)
+
 
 @admin.register(IntakeFile)
-class IntakeFileAdmin(ReadOnlyAdmin):
+class IntakeFileAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = ("flow__account", "file_intake__account")
     list_display = ("created_at", "channel", "filename", "flow", "contact_list", "outcome_folder", "campaign",
                     "refusal")
     list_filter = ("channel", "outcome_folder")
@@ -142,7 +159,8 @@ class IntakeFileAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SeenRemoteFile)
-class SeenRemoteFileAdmin(ReadOnlyAdmin):
+class SeenRemoteFileAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_path = "file_intake__account"
     list_display = ("name", "file_intake", "size", "status", "looked_at", "claimed_at")
     list_filter = ("status",)
 

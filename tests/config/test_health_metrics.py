@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 import redis
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from prometheus_client.parser import text_string_to_metric_families
 
 from campaigns.models import Campaign, Contact
@@ -123,17 +124,24 @@ def samples(text: str) -> dict:
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user("alice", password="pw", is_staff=True)
+    """A supervisor: staff who sees every account (the metrics name every account's flows)."""
+    user = get_user_model().objects.create_user("alice", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_all_accounts"))
+    return user
 
 
 @pytest.mark.django_db
-def test_metrics_needs_a_staff_login_or_the_token(client, settings, staff):
+def test_metrics_needs_the_token_or_a_login_that_sees_every_account(client, settings, staff):
     settings.METRICS_TOKEN = METRICS_TOKEN
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}").status_code == 200
     bob = get_user_model().objects.create_user("bob", password="pw")
     client.force_login(bob)
+    assert client.get("/metrics").status_code == 401
+    # staff alone (a manager of one account, say) does not see the other accounts' flows
+    carol = get_user_model().objects.create_user("carol", password="pw", is_staff=True)
+    client.force_login(carol)
     assert client.get("/metrics").status_code == 401
     client.force_login(staff)
     assert client.get("/metrics").status_code == 200
