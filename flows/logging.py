@@ -11,13 +11,15 @@ import json
 import logging
 import re
 
-# `security-id` (and other secrets) in JSON bodies, form posts, reprs, headers and key=value pairs.
+# `security-id` (and other secrets: passwords, `secret`, `api_key`, the `Authorization` header's credentials
+# after its scheme, `Api-Key <prefix>.<secret>` included) in JSON bodies, form posts, reprs, headers and
+# key=value pairs.
 # A quoted value is redacted whole, up to its closing quote (a value may hold spaces or commas);
 # an unquoted one up to the first separator.
 SECRET_PATTERN = re.compile(
-    r"""(?P<key>(?:\\?["'])?(?:security[-_ ]?id|password|passwd|private[-_]?key|secret[-_]?key"""
+    r"""(?P<key>(?:\\?["'])?(?:security[-_ ]?id|password|passwd|private[-_]?key|secret(?:[-_]?key)?|api[-_]?key"""
     r"""|field[-_]encryption[-_]keys|metrics[-_]token|requestDigitalSignatureValue|authorization)"""
-    r"""(?:\\?["'])?\s*[:=]\s*(?:(?:bearer|basic)\s+)?\[?\s*(?P<quote>\\?["'])?)"""
+    r"""(?:\\?["'])?\s*[:=]\s*(?:(?:bearer|basic|api-key|token)\s+)?\[?\s*(?P<quote>\\?["'])?)"""
     r"""(?P<value>(?(quote)(?:(?!(?P=quote))(?:\\.|.))+|[^"',\s}&\\]+))""",
     re.IGNORECASE,
 )
@@ -28,12 +30,15 @@ PEM_PATTERN = re.compile(
 )
 # The password in a URL: postgres://user:password@host, redis://:password@host.
 URL_PASSWORD_PATTERN = re.compile(r"(?P<key>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<value>[^@/\s]+)(?=@)", re.IGNORECASE)
+# A webhook signing secret wherever it stands (api/webhooks/endpoints.py: whsec_<random>).
+WEBHOOK_SECRET_PATTERN = re.compile(r"(?P<key>\bwhsec_)(?P<value>[A-Za-z0-9_+/=-]+)")
 REDACTED = "***"
 
 
 def redact(text: str) -> str:
     text = PEM_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
     text = SECRET_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
+    text = WEBHOOK_SECRET_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
     return URL_PASSWORD_PATTERN.sub(lambda m: m.group("key") + REDACTED, text)
 
 
