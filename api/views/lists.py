@@ -64,8 +64,12 @@ class ListIndex(ListModelMixin, AccountView):
         try:
             # As the upload page: a refused upload is kept (refused, with its sentence).
             contact_list = contact_list_create(
-                flow=flow, fileobj=upload, filename=upload.name, source=ContactList.Source.API,
-                name=data.validated_data["name"], encoding=data.validated_data["encoding"],
+                flow=flow,
+                fileobj=upload,
+                filename=upload.name,
+                source=ContactList.Source.API,
+                name=data.validated_data["name"],
+                encoding=data.validated_data["encoding"],
             )
         except FileRefused as refusal:
             raise unprocessable(refusal.message, field="file") from refusal
@@ -76,12 +80,15 @@ class ListIndex(ListModelMixin, AccountView):
         data = ListRowsCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         flow = self.flow_by_id(data.validated_data["flow"])
-        with transaction.atomic():
-            contact_list = rows.open_list_create(flow=flow, name=data.validated_data["name"])
-            if data.validated_data["rows"]:
-                rows.open_list_append(contact_list=contact_list, rows=data.validated_data["rows"])
-            if data.validated_data["close"]:
-                rows.open_list_close(contact_list=contact_list)
+        try:
+            with transaction.atomic():
+                contact_list = rows.open_list_create(flow=flow, name=data.validated_data["name"])
+                if data.validated_data["rows"]:
+                    rows.open_list_append(contact_list=contact_list, rows=data.validated_data["rows"])
+                if data.validated_data["close"]:
+                    rows.open_list_close(contact_list=contact_list)
+        except ValueError as error:
+            raise unprocessable(str(error), field="rows") from error
         return _answer(contact_list, status.HTTP_201_CREATED)
 
 
@@ -127,8 +134,9 @@ class ListClose(AccountView):
 
 
 class ListRejectedReport(CsvDownload):
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="line,column,"
-                                                                                                  "value,reason")})
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="line,column,value,reason")}
+    )
     def get(self, request, pk):
         contact_list = get_object_or_404(self.contact_lists(), pk=pk)
         out = io.StringIO()
