@@ -91,6 +91,11 @@ def open_list_close(*, contact_list: ContactList) -> ContactList:
         open_list = OpenList.objects.select_for_update().get(contact_list=contact_list)
         if open_list.closed_at is not None:
             return contact_list
+        if open_list.rows_received == 0:
+            raise ValueError(
+                f"The list “{contact_list.name}” has no rows yet; append rows to it (POST /api/v1/lists/"
+                f"{contact_list.pk}/rows/) before closing it."
+            )
         stored = f"call_lists/{uuid.uuid4().hex}.csv"
         _rows_to_csv(
             Path(settings.MEDIA_ROOT) / open_list.rows_file, open_list.size_bytes, Path(settings.MEDIA_ROOT) / stored

@@ -1,6 +1,5 @@
 """Campaigns: launch from a list, pause, resume, cancel, change priority, read; their calls and the results CSV."""
 
-
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +18,7 @@ from api.serializers import (
     CampaignPauseSerializer,
     CampaignPrioritySerializer,
     CampaignSerializer,
+    list_status,
 )
 from api.views.base import AccountView, CsvDownload
 from campaigns import lifecycle
@@ -55,12 +55,23 @@ class CampaignIndex(ListModelMixin, AccountView):
         contact_list = self.contact_lists().filter(pk=options["list"]).first()
         if contact_list is None:
             raise unprocessable(f"There is no list {options['list']} in this account.", field="list")
+        if list_status(contact_list) == "open":
+            raise unprocessable(
+                f"The list “{contact_list.name}” is still open: close it (POST /api/v1/lists/{contact_list.pk}/close/) "
+                "and launch it once its status is imported.",
+                field="list",
+            )
         try:
             with transaction.atomic():
                 campaign = launching.campaign_launch(
-                    contact_list=contact_list, name=options["name"], start_at=options["start_at"],
-                    window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
-                    batch_size=options["batch_size"], api_version=options["api_version"],
+                    contact_list=contact_list,
+                    name=options["name"],
+                    start_at=options["start_at"],
+                    window=options["window"],
+                    window_days=options["window_days"],
+                    timezone_name=options["timezone"],
+                    batch_size=options["batch_size"],
+                    api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
                     priority=options["priority"],
                 )
@@ -124,10 +135,12 @@ class CampaignPriority(AccountView):
 class CallList(ListModelMixin, AccountView):
     serializer_class = CallSerializer
     pagination_class = InCallOrder
+    filter_serializer = CallFilterSerializer
 
     def get_queryset(self):
         campaign = get_object_or_404(self.campaigns(), pk=self.kwargs["pk"])
-        query = CallFilterSerializer(data=self.request.query_params)
+        # A plain dict: from a QueryDict DRF reads an empty value as absent (`?state=` would list every call).
+        query = CallFilterSerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch")
         if "state" in query.validated_data:
@@ -141,10 +154,14 @@ class CallList(ListModelMixin, AccountView):
         return self.list(request)
 
 
-
 class CampaignResults(CsvDownload):
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The results "
-                                                                "export: one row per call, as export_results.")})
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The results export: one row per call, as export_results."
+            )
+        }
+    )
     def get(self, request, pk):
         campaign = get_object_or_404(self.campaigns(), pk=pk)
         response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")

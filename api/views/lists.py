@@ -9,10 +9,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import get_object_or_404
 from rest_framework.mixins import ListModelMixin
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from api import rows
 from api.pagination import NewestFirst
+from api.parsers import BoundedJSONParser
 from api.problems import conflict, unprocessable
 from api.serializers import (
     ContactListSerializer,
@@ -38,6 +40,7 @@ def _answer(contact_list, code=status.HTTP_200_OK):
 class ListIndex(ListModelMixin, AccountView):
     serializer_class = ContactListSerializer
     pagination_class = NewestFirst
+    parser_classes = [BoundedJSONParser, MultiPartParser]
 
     def get_queryset(self):
         return self.contact_lists()
@@ -129,7 +132,10 @@ class ListClose(AccountView):
         contact_list = get_object_or_404(self.contact_lists(), pk=pk)
         if not hasattr(contact_list, "open_list"):
             raise conflict(f"The list “{contact_list.name}” was uploaded as a file; it has nothing to close.")
-        rows.open_list_close(contact_list=contact_list)
+        try:
+            rows.open_list_close(contact_list=contact_list)
+        except ValueError as error:
+            raise unprocessable(str(error)) from error
         return _answer(contact_list)
 
 
