@@ -1,15 +1,12 @@
 """Webhook endpoints: register (the secret is returned once), disable."""
 
-import secrets
-
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from api.webhooks.addresses import AddressRefused, url_check
 from api.webhooks.models import WebhookEndpoint
+from api.webhooks.signing import new_secret
 from events.models import Event
-
-SECRET_PREFIX = "whsec_"
 
 
 def webhook_endpoint_validate(*, url: str, events: list[str] | None) -> tuple[str, list[str]]:
@@ -36,7 +33,7 @@ def webhook_endpoint_create(
     """A new endpoint of the account; the second value is its signing secret, shown once.
     Raises ValueError with a sentence."""
     url, events = webhook_endpoint_validate(url=url, events=events)
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
         account=account, url=url, events=events, secret=secret, description=description[:200], created_by=created_by
     )
