@@ -57,7 +57,7 @@ def open_list_append(*, contact_list: ContactList, rows: list[dict]) -> OpenList
                 f"A list holds at most {limits.max_rows:,} rows and this one has {open_list.rows_received:,}; "
                 "send the rest as another list."
             )
-        _check_rows_fit(rows, limits)
+        check_rows_fit(rows, limits)
         data = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows).encode()
         path = Path(settings.MEDIA_ROOT) / open_list.rows_file
         _folder()
@@ -74,7 +74,7 @@ def open_list_append(*, contact_list: ContactList, rows: list[dict]) -> OpenList
     return open_list
 
 
-def _check_rows_fit(rows: list[dict], limits: Limits) -> None:
+def check_rows_fit(rows: list[dict], limits: Limits) -> None:
     """What the importer would refuse the whole list for, refused at the append that brings it."""
     for index, row in enumerate(rows):
         if len(row) > limits.max_columns:

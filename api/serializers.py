@@ -375,3 +375,24 @@ class CallFilterSerializer(serializers.Serializer):
         if len(digits) < 4:
             raise serializers.ValidationError("Type at least 4 digits of the number.")
         return digits
+
+
+class CampaignContactsSerializer(serializers.Serializer):
+    """Rows keyed like a list's JSON rows, added to the campaign's list and planned with its rules."""
+
+    rows = RowsField()
+
+
+class RowAnswerSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row's index in the request.")
+    accepted = serializers.BooleanField()
+    line = serializers.IntegerField(help_text="Its line in the list: the calls' `line`, the rejected-row report's.")
+    contact_id = serializers.IntegerField(allow_null=True)
+    column = serializers.CharField(help_text="The column at fault (rejected rows).")
+    reason = serializers.CharField(help_text="Why it was rejected, as the import report says it.")
+
+
+class CampaignContactsAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rows = RowAnswerSerializer(many=True)

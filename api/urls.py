@@ -10,7 +10,7 @@ from api import pages
 from api.authentication import AccountKeyAuthentication
 from api.problems import problem_response
 from api.schema import KeyOrLogin
-from api.views import campaigns, flows, lists
+from api.views import campaigns, donotcall, flows, lists
 from api.views.base import AccountView, not_found
 
 
@@ -74,7 +74,14 @@ v1 = [
     path("campaigns/<int:pk>/cancel/", campaigns.CampaignAction.as_view(action="cancel"), name="api_campaign_cancel"),
     path("campaigns/<int:pk>/priority/", campaigns.CampaignPriority.as_view(), name="api_campaign_priority"),
     path("campaigns/<int:pk>/calls/", campaigns.CallList.as_view(), name="api_call_list"),
+    path("campaigns/<int:pk>/contacts/", campaigns.CampaignContacts.as_view(), name="api_campaign_contacts"),
     path("campaigns/<int:pk>/results.csv", campaigns.CampaignResults.as_view(), name="api_campaign_results"),
+    path("do-not-call/", donotcall.DncSummary.as_view(), name="api_dnc"),
+    path("do-not-call/lookup/", donotcall.DncLookup.as_view(), name="api_dnc_lookup"),
+    path("do-not-call/add/", donotcall.DncAdd.as_view(), name="api_dnc_add"),
+    path("do-not-call/remove/", donotcall.DncRemove.as_view(), name="api_dnc_remove"),
+    path("do-not-call/uploads/", donotcall.DncUploads.as_view(), name="api_dnc_uploads"),
+    path("do-not-call/uploads/<int:pk>/", donotcall.DncUploadDetail.as_view(), name="api_dnc_upload"),
 ]
 
 urlpatterns = [

@@ -9,11 +9,14 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
+from api.campaign_rows import campaign_contacts_add
 from api.pagination import InCallOrder, NewestFirst
 from api.problems import conflict, unprocessable
 from api.serializers import (
     CallFilterSerializer,
     CallSerializer,
+    CampaignContactsAnswerSerializer,
+    CampaignContactsSerializer,
     CampaignCreateSerializer,
     CampaignPauseSerializer,
     CampaignPrioritySerializer,
@@ -167,3 +170,27 @@ class CampaignResults(CsvDownload):
         response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
         return response
+
+
+class CampaignContacts(AccountView):
+    """Add contacts to a scheduled, running or paused campaign; each row's answer in order."""
+
+    serializer_class = CampaignContactsAnswerSerializer
+
+    @extend_schema(request=CampaignContactsSerializer, responses={200: CampaignContactsAnswerSerializer})
+    def post(self, request, pk):
+        campaign = get_object_or_404(self.campaigns().select_related("contact_list"), pk=pk)
+        data = CampaignContactsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            answers = campaign_contacts_add(campaign=campaign, rows=data.validated_data["rows"])
+        except lifecycle.TransitionRefused as refused:
+            raise conflict(str(refused)) from refused
+        except ValueError as error:
+            raise unprocessable(str(error), field="rows") from error
+        accepted = sum(answer.accepted for answer in answers)
+        return Response(
+            CampaignContactsAnswerSerializer(
+                {"accepted": accepted, "rejected": len(answers) - accepted, "rows": answers}
+            ).data
+        )
