@@ -89,8 +89,9 @@ def _problems_of(path: str, method: str, operation: dict) -> list[str]:
 def _no_nul_strings(schema: dict) -> None:
     """Request strings refuse a NUL (DRF's CharField does): say so, so that generated clients agree."""
     for prop in schema.get("properties", {}).values():
-        if prop.get("type") == "string" and not ({"format", "enum", "pattern"} & prop.keys()):
-            prop["pattern"] = NO_NUL
+        for string in (prop, prop.get("items", {})):
+            if string.get("type") == "string" and not ({"format", "enum", "pattern"} & string.keys()):
+                string["pattern"] = NO_NUL
 
 
 def document_problems_and_headers(result, generator, request, public):

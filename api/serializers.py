@@ -369,6 +369,13 @@ class CallFilterSerializer(serializers.Serializer):
         help_text="At least 4 digits; matches the end of tel1.",
         error_messages={"invalid": "Type at least 4 digits of the number."},
     )
+    external_id = serializers.CharField(
+        required=False, max_length=100, help_text="The row's client-identifier, exactly as it was imported."
+    )
+    updated_after = serializers.DateTimeField(
+        required=False, help_text="Calls changed at or after this time (ISO 8601): sync what changed since."
+    )
+    updated_before = serializers.DateTimeField(required=False, help_text="Calls changed before this time.")
 
     def validate_number(self, value):
         digits = "".join(ch for ch in value if ch.isdigit())

@@ -10,7 +10,7 @@ from api import pages
 from api.authentication import AccountKeyAuthentication
 from api.problems import problem_response
 from api.schema import KeyOrLogin
-from api.views import campaigns, donotcall, flows, lists
+from api.views import campaigns, donotcall, flows, lists, webhooks
 from api.views.base import AccountView, not_found
 
 
@@ -82,6 +82,9 @@ v1 = [
     path("do-not-call/remove/", donotcall.DncRemove.as_view(), name="api_dnc_remove"),
     path("do-not-call/uploads/", donotcall.DncUploads.as_view(), name="api_dnc_uploads"),
     path("do-not-call/uploads/<int:pk>/", donotcall.DncUploadDetail.as_view(), name="api_dnc_upload"),
+    path("webhooks/", webhooks.WebhookIndex.as_view(), name="api_webhook_index"),
+    path("webhooks/<int:pk>/", webhooks.WebhookDetail.as_view(), name="api_webhook_detail"),
+    path("webhooks/<int:pk>/rotate-secret/", webhooks.WebhookRotateSecret.as_view(), name="api_webhook_rotate"),
 ]
 
 urlpatterns = [

@@ -150,6 +150,12 @@ class CallList(ListModelMixin, AccountView):
             calls = calls.filter(state=query.validated_data["state"])
         if "number" in query.validated_data:
             calls = calls.filter(contact__primary_number__endswith=query.validated_data["number"])
+        if "external_id" in query.validated_data:
+            calls = calls.filter(contact__external_id=query.validated_data["external_id"])
+        if "updated_after" in query.validated_data:
+            calls = calls.filter(updated_at__gte=query.validated_data["updated_after"])
+        if "updated_before" in query.validated_data:
+            calls = calls.filter(updated_at__lt=query.validated_data["updated_before"])
         return calls
 
     @extend_schema(parameters=[CallFilterSerializer])

@@ -116,7 +116,8 @@ class DncUploadRequestSerializer(serializers.Serializer):
     )
     action = serializers.ChoiceField(choices=DoNotCallUpload.Action.choices, default=DoNotCallUpload.Action.ADD)
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    expires_on = serializers.DateField(required=False, allow_null=True, default=None)
+    # Not nullable: a form field is a string; leave it out to keep the numbers listed until removed.
+    expires_on = serializers.DateField(required=False, default=None)
 
 
 class DncSummary(AccountView):
