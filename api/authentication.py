@@ -11,7 +11,7 @@ NO_KEY = "Send your API key in the Authorization header: Authorization: Api-Key 
 def presented_key(header: str) -> str | None:
     """The secret of an `Authorization: Api-Key <key>` header, or None for another scheme or none."""
     keyword, _, raw = header.partition(" ")
-    return raw.strip() if keyword == KEYWORD else None
+    return raw.strip() if keyword.lower() == KEYWORD.lower() else None  # schemes are case-insensitive (RFC 9110)
 
 
 class AccountKeyAuthentication(authentication.BaseAuthentication):

@@ -1,5 +1,6 @@
 """Safe retries: a POST with an Idempotency-Key gets the first answer again (same key, same body), or
-a 422 (same key, another body), for API_IDEMPOTENCY_HOURS.
+a 422 (same key, another body), for API_IDEMPOTENCY_HOURS. Keys are scoped to the account, whichever
+of its API keys sends them.
 
 The key is claimed by inserting its row before the request is handled: of two requests racing
 with one key, the unique constraint lets one in and tells the other to wait (409). An answer of 5xx
@@ -51,36 +52,51 @@ def request_fingerprint(request) -> str:
         files[name] = [upload.name, digest.hexdigest()]
     canonical = json.dumps(
         [request.method, request.path, request.query_params.urlencode(), fields, files],
-        sort_keys=True, separators=(",", ":"), default=str,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def idempotency_begin(*, request) -> IdempotentRequest | None:
     """Claim the request's key, or raise Replay / a Problem; None when no key was sent."""
-    key = request.headers.get(HEADER, "").strip()
-    if request.method != "POST" or not key:
+    if request.method != "POST" or HEADER not in request.headers:
         return None
+    key = request.headers[HEADER].strip()
+    if not key:
+        raise Problem(
+            f"An {HEADER} is 1 to {MAX_KEY_LENGTH} characters; leave the header out to send none.",
+            status_code=400,
+            code="invalid",
+            field=HEADER,
+        )
     if len(key) > MAX_KEY_LENGTH:
-        raise Problem(f"An {HEADER} is at most {MAX_KEY_LENGTH} characters.", status_code=400, code="invalid",
-                      field=HEADER)
+        raise Problem(
+            f"An {HEADER} is at most {MAX_KEY_LENGTH} characters.", status_code=400, code="invalid", field=HEADER
+        )
     api_key, now = request.auth, timezone.now()
+    account_id = api_key.account_id
     fingerprint = request_fingerprint(request)
     IdempotentRequest.objects.filter(
-        api_key=api_key, created_at__lt=now - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+        account_id=account_id, created_at__lt=now - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     ).delete()
     try:
         with transaction.atomic():
-            return IdempotentRequest.objects.create(api_key=api_key, key=key, fingerprint=fingerprint, created_at=now)
+            return IdempotentRequest.objects.create(
+                account_id=account_id, api_key=api_key, key=key, fingerprint=fingerprint, created_at=now
+            )
     except IntegrityError:
         pass
-    first = IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
+    first = IdempotentRequest.objects.filter(account_id=account_id, key=key).first()
     if first is None:  # expired and deleted between the two statements: start afresh
         return idempotency_begin(request=request)
     if first.fingerprint != fingerprint:
         raise Problem(
             f"This {HEADER} was used with another request body; use a new key for a new request.",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY, code="idempotency_key_reused", field=HEADER,
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            code="idempotency_key_reused",
+            field=HEADER,
         )
     if first.status_code is None:
         taken = IdempotentRequest.objects.filter(
@@ -90,7 +106,9 @@ def idempotency_begin(*, request) -> IdempotentRequest | None:
             return first
         raise Problem(
             f"A request with this {HEADER} is still being handled; repeat it in a few seconds.",
-            status_code=status.HTTP_409_CONFLICT, code="idempotency_key_in_use", field=HEADER,
+            status_code=status.HTTP_409_CONFLICT,
+            code="idempotency_key_in_use",
+            field=HEADER,
         )
     response = HttpResponse(bytes(first.body), status=first.status_code)
     for name, value in first.headers.items():

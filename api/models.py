@@ -24,8 +24,10 @@ class AccountAPIKey(AbstractAPIKey):
 
 class IdempotentRequest(models.Model):
     """The first answer to a POST carrying an Idempotency-Key, replayed to repeats for a day.
-    `status_code` stays empty while the first request is still being handled."""
+    `status_code` stays empty while the first request is still being handled. Keys are the account's,
+    as Stripe scopes them: a CRM retrying with its second key gets the first key's answer."""
 
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="idempotent_requests")
     api_key = models.ForeignKey(AccountAPIKey, on_delete=models.CASCADE, related_name="idempotent_requests")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and parsed body.")
@@ -36,7 +38,7 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once_per_api_key"),
+            models.UniqueConstraint(fields=["account", "key"], name="idempotency_key_once_per_account"),
         ]
 
 

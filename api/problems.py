@@ -5,7 +5,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, renderers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -77,6 +77,10 @@ def problem_response(*, status_code: int, detail: str, code: str, instance: str,
 def problem_exception_handler(exc, context):
     request = context.get("request")
     instance = request.path if request is not None else ""
+    if request is not None:
+        # A problem is JSON whatever the view renders otherwise (the schema's YAML, a CSV download).
+        request.accepted_renderer = renderers.JSONRenderer()
+        request.accepted_media_type = CONTENT_TYPE
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(NOT_FOUND)
     elif isinstance(exc, PermissionDenied):
@@ -85,7 +89,9 @@ def problem_exception_handler(exc, context):
     if response is None:
         log.exception("API request %s failed", instance, exc_info=exc)
         return problem_response(
-            status_code=500, detail="The server failed to answer; try again later.", code="server_error",
+            status_code=500,
+            detail="The server failed to answer; try again later.",
+            code="server_error",
             instance=instance,
         )
     headers = {name: value for name, value in response.items() if name in ("Retry-After", "WWW-Authenticate")}
@@ -95,13 +101,19 @@ def problem_exception_handler(exc, context):
         many = f"The request has {count} errors, each listed with its field."
         detail = errors[0]["detail"] if count == 1 else many
         return problem_response(
-            status_code=response.status_code, detail=detail, code="invalid", instance=instance, errors=errors,
+            status_code=response.status_code,
+            detail=detail,
+            code="invalid",
+            instance=instance,
+            errors=errors,
             headers=headers,
         )
     errors = [{"field": exc.field, "detail": str(exc.detail)}] if getattr(exc, "field", None) else None
     if isinstance(exc, exceptions.Throttled):
-        detail = f"Too many requests with this API key; try again in {exc.wait:.0f} seconds." if exc.wait else str(
-            exc.detail
+        detail = (
+            f"Too many requests with this API key; try again in {exc.wait:.0f} seconds."
+            if exc.wait
+            else str(exc.detail)
         )
     elif isinstance(exc, exceptions.NotAuthenticated):
         detail = NO_KEY

@@ -35,8 +35,10 @@ def open_list_create(*, flow, name: str = "", created_by=None) -> ContactList:
     """A list waiting for rows; it is imported once closed."""
     with transaction.atomic():
         contact_list = ContactList.objects.create(
-            flow=flow, name=(name or f"API rows {timezone.localtime():%Y-%m-%d %H:%M:%S}")[:200],
-            source=ContactList.Source.API, created_by=created_by,
+            flow=flow,
+            name=(name or f"API rows {timezone.localtime():%Y-%m-%d %H:%M:%S}")[:200],
+            source=ContactList.Source.API,
+            created_by=created_by,
         )
         OpenList.objects.create(contact_list=contact_list, rows_file=f"call_lists/{uuid.uuid4().hex}.jsonl")
     return contact_list
@@ -49,9 +51,13 @@ def open_list_append(*, contact_list: ContactList, rows: list[dict]) -> OpenList
         open_list = OpenList.objects.select_for_update().get(contact_list=contact_list)
         if open_list.closed_at is not None:
             raise ListClosed(f"The list “{contact_list.name}” is closed; create a new list for more rows.")
-        max_rows = Limits.from_settings().max_rows
-        if open_list.rows_received + len(rows) > max_rows:
-            raise ValueError(f"A list holds at most {max_rows:,} rows; send the rest as another list.")
+        limits = Limits.from_settings(from_rows=True)
+        if open_list.rows_received + len(rows) > limits.max_rows:
+            raise ValueError(
+                f"A list holds at most {limits.max_rows:,} rows and this one has {open_list.rows_received:,}; "
+                "send the rest as another list."
+            )
+        check_rows_fit(rows, limits)
         data = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows).encode()
         path = Path(settings.MEDIA_ROOT) / open_list.rows_file
         _folder()
@@ -68,19 +74,36 @@ def open_list_append(*, contact_list: ContactList, rows: list[dict]) -> OpenList
     return open_list
 
 
+def check_rows_fit(rows: list[dict], limits: Limits) -> None:
+    """What the importer would refuse the whole list for, refused at the append that brings it."""
+    for index, row in enumerate(rows):
+        if len(row) > limits.max_columns:
+            raise ValueError(f"Row {index} has {len(row)} keys; a list has at most {limits.max_columns} columns.")
+        # Cells plus their commas: the row's CSV line, before quoting.
+        length = sum(len(str(value)) for value in row.values() if value is not None) + len(row)
+        if length > limits.max_line:
+            raise ValueError(f"Row {index} is longer than {limits.max_line:,} characters as a CSV line.")
+
+
 def open_list_close(*, contact_list: ContactList) -> ContactList:
     """Write the rows as a CSV and queue its import; closing a closed list does nothing."""
     with transaction.atomic():
         open_list = OpenList.objects.select_for_update().get(contact_list=contact_list)
         if open_list.closed_at is not None:
             return contact_list
+        if open_list.rows_received == 0:
+            raise ValueError(
+                f"The list “{contact_list.name}” has no rows yet; append rows to it (POST /api/v1/lists/"
+                f"{contact_list.pk}/rows/) before closing it."
+            )
         stored = f"call_lists/{uuid.uuid4().hex}.csv"
-        _rows_to_csv(Path(settings.MEDIA_ROOT) / open_list.rows_file, open_list.size_bytes,
-                     Path(settings.MEDIA_ROOT) / stored)
+        _rows_to_csv(
+            Path(settings.MEDIA_ROOT) / open_list.rows_file, open_list.size_bytes, Path(settings.MEDIA_ROOT) / stored
+        )
         ContactList.objects.filter(pk=contact_list.pk).update(stored_file=stored)
         open_list.closed_at = timezone.now()
         open_list.save(update_fields=["closed_at"])
-        transaction.on_commit(lambda: import_contact_list_task.delay(contact_list.pk))
+        transaction.on_commit(lambda: import_contact_list_task.delay(contact_list.pk, from_rows=True))
         rows_path = Path(settings.MEDIA_ROOT) / open_list.rows_file
         transaction.on_commit(lambda: rows_path.unlink(missing_ok=True))
     contact_list.refresh_from_db()

@@ -1,7 +1,8 @@
 """What the API reads and writes: representations of flows, lists, campaigns and calls, and the
 parsing of requests. Rules stay in the services; these only check types and shapes."""
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import re
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -9,13 +10,17 @@ from rest_framework import serializers
 
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
-from campaigns.windows import parse_window
 from dialer.models import Batch, Call
 from dialer.progress import campaign_progress
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.sharing import campaign_share
 from flows.models import Flow
+from phonon.limits import FLOW_ID_PATTERN
 
+# The patterns the schema states and the fields check: a flow-id, a calling window.
+FLOW_ID_REGEX = rf"^{FLOW_ID_PATTERN.pattern}$"
+WINDOW_REGEX = r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+TIME_ZONES = sorted(available_timezones())
 LIST_STATUSES = ["open", *ContactList.Status.values]
 ENCODINGS = ["", "utf-8", "utf-16", "utf-16-le", "utf-16-be", "cp1252", "iso8859-1"]
 
@@ -49,8 +54,21 @@ class ContactListSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContactList
         fields = [
-            "id", "name", "flow", "source", "status", "error", "original_filename", "rows_received", "rows_done",
-            "imported", "rejected", "rows_per_second", "created_at", "started_at", "finished_at",
+            "id",
+            "name",
+            "flow",
+            "source",
+            "status",
+            "error",
+            "original_filename",
+            "rows_received",
+            "rows_done",
+            "imported",
+            "rejected",
+            "rows_per_second",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
     @extend_schema_field(serializers.ChoiceField(choices=LIST_STATUSES))
@@ -66,8 +84,9 @@ class ContactListSerializer(serializers.ModelSerializer):
 class ListUploadSerializer(serializers.Serializer):
     """multipart/form-data: a CSV or ZIP file, as in the upload page."""
 
-    flow = serializers.CharField(help_text="The flow-id that will call this list.")
-    file = serializers.FileField(help_text="A .csv file, or a .zip of .csv files.")
+    flow = serializers.RegexField(FLOW_ID_REGEX, help_text="The flow-id that will call this list.")
+    # An empty file is the importer's to refuse (422, in its words), as on the upload page.
+    file = serializers.FileField(help_text="A .csv file, or a .zip of .csv files.", allow_empty_file=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     encoding = serializers.ChoiceField(choices=ENCODINGS, required=False, default="")
 
@@ -75,9 +94,13 @@ class ListUploadSerializer(serializers.Serializer):
 @extend_schema_field(
     {
         "type": "array",
-        "items": {"type": "object", "additionalProperties": {
-            "oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True,
-        }},
+        "items": {
+            "type": "object",
+            "additionalProperties": {
+                "oneOf": [{"type": "string"}, {"type": "number"}],
+                "nullable": True,
+            },
+        },
         "description": "Rows as objects keyed like a CSV header: tel1..tel10, starttime, client-identifier; "
         "any other key is a flow variable.",
     }
@@ -94,10 +117,11 @@ class RowsField(serializers.Field):
         errors = {}
         for index, row in enumerate(data):
             if not isinstance(row, dict):
-                errors[index] = ["Each row is an object such as {\"tel1\": \"919812345678\", \"name\": \"Asha\"}."]
+                errors[index] = ['Each row is an object such as {"tel1": "919812345678", "name": "Asha"}.']
                 continue
             bad = [
-                key for key, value in row.items()
+                key
+                for key, value in row.items()
                 if not (value is None or isinstance(value, str | int | float) and not isinstance(value, bool))
             ]
             if bad:
@@ -115,7 +139,7 @@ class RowsField(serializers.Field):
 class ListRowsCreateSerializer(serializers.Serializer):
     """application/json: a list filled with rows, now and in later requests, until it is closed."""
 
-    flow = serializers.CharField(help_text="The flow-id that will call this list.")
+    flow = serializers.RegexField(FLOW_ID_REGEX, help_text="The flow-id that will call this list.")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     rows = RowsField(required=False, default=list)
     close = serializers.BooleanField(
@@ -166,9 +190,27 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "list", "flow", "status", "status_reason", "provider_code", "api_version", "batch_size",
-            "start_at", "timezone", "window", "window_days", "skip_called_days", "counts", "batches", "created_at",
-            "started_at", "finished_at", "priority", "share",
+            "id",
+            "name",
+            "list",
+            "flow",
+            "status",
+            "status_reason",
+            "provider_code",
+            "api_version",
+            "batch_size",
+            "start_at",
+            "timezone",
+            "window",
+            "window_days",
+            "skip_called_days",
+            "counts",
+            "batches",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "priority",
+            "share",
         ]
 
     def get_window(self, campaign) -> str:
@@ -197,13 +239,26 @@ class CampaignSerializer(serializers.ModelSerializer):
             return None
         finish = share.finish_at(campaign_progress(campaign).pending)
         return {
-            "calls_per_minute": share.calls_per_minute, "fraction": str(share.fraction),
+            "calls_per_minute": share.calls_per_minute,
+            "fraction": str(share.fraction),
             "limit_per_minute": share.limit_per_minute,
             "shared_with": [
                 {"id": pk, "name": name, "priority": priority} for pk, name, priority in share.sharing_with
             ],
-            "estimated_finish": finish, "in_words": share.in_words(),
+            "estimated_finish": finish,
+            "in_words": share.in_words(),
         }
+
+
+@extend_schema_field({"type": "string", "pattern": WINDOW_REGEX})
+class WindowField(serializers.CharField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not re.match(WINDOW_REGEX, value):
+            raise serializers.ValidationError(
+                f"A calling window is written HH:MM-HH:MM, e.g. 09:00-21:00; got {value!r}."
+            )
+        return value
 
 
 class CampaignCreateSerializer(serializers.Serializer):
@@ -212,12 +267,25 @@ class CampaignCreateSerializer(serializers.Serializer):
     list = serializers.IntegerField(help_text="The id of an imported call list.")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     start_at = serializers.DateTimeField(required=False, allow_null=True, default=None, default_timezone=None)
-    timezone = serializers.CharField(required=False, default="")
-    window = serializers.CharField(
-        required=False, default="09:00-21:00", help_text="HH:MM-HH:MM; 00:00-24:00 calls around the clock."
+    timezone = serializers.ChoiceField(
+        choices=TIME_ZONES,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="An IANA time zone name; PHONON_TIMEZONE when empty.",
+        error_messages={"invalid_choice": "{input!r} is not a time zone name such as Asia/Kolkata."},
+    )
+    window = WindowField(
+        required=False,
+        default="09:00-21:00",
+        help_text="HH:MM-HH:MM; 00:00-24:00 calls around the clock; a window that starts as it ends is a 422.",
     )
     window_days = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=None, allow_null=True,
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        required=False,
+        default=None,
+        allow_null=True,
+        min_length=1,
         help_text="Weekdays, Monday = 0; all by default.",
     )
     batch_size = serializers.IntegerField(
@@ -227,31 +295,26 @@ class CampaignCreateSerializer(serializers.Serializer):
         choices=Flow.ApiVersion.choices, required=False, allow_null=True, default=None
     )
     skip_called_days = serializers.IntegerField(
-        required=False, default=DEFAULT_LOOK_BACK_DAYS, min_value=1, max_value=MAX_LOOK_BACK_DAYS,
+        required=False,
+        default=DEFAULT_LOOK_BACK_DAYS,
+        min_value=1,
+        max_value=MAX_LOOK_BACK_DAYS,
         help_text="Contacts the account called within this many days are skipped (the launch review's rule).",
     )
     include_called = serializers.BooleanField(
-        required=False, default=False, help_text="Call the contacts already called within the look-back too.",
+        required=False,
+        default=False,
+        help_text="Call the contacts already called within the look-back too.",
     )
     priority = serializers.ChoiceField(
-        choices=Campaign.Priority.choices, required=False, default=Campaign.Priority.NORMAL,
+        choices=Campaign.Priority.choices,
+        required=False,
+        default=Campaign.Priority.NORMAL,
         help_text="Share of the account's limit beside its other running campaigns: high 4, normal 2, low 1.",
     )
 
     def validate_timezone(self, value):
-        value = value or settings.PHONON_TIMEZONE
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise serializers.ValidationError(f"{value!r} is not a time zone name such as Asia/Kolkata.") from error
-        return value
-
-    def validate_window(self, value):
-        try:
-            parse_window(value)
-        except ValueError as error:
-            raise serializers.ValidationError(str(error)) from error
-        return value
+        return value or settings.PHONON_TIMEZONE
 
     def validate(self, data):
         start_at = data.get("start_at")
@@ -279,8 +342,19 @@ class CallSerializer(serializers.ModelSerializer):
     class Meta:
         model = Call
         fields = [
-            "id", "client_identifier", "state", "numbers", "primary_number", "external_id", "variables", "line",
-            "phonon_uuid", "request_id", "provider_code", "provider_message", "updated_at",
+            "id",
+            "client_identifier",
+            "state",
+            "numbers",
+            "primary_number",
+            "external_id",
+            "variables",
+            "line",
+            "phonon_uuid",
+            "request_id",
+            "provider_code",
+            "provider_message",
+            "updated_at",
         ]
 
     def get_request_id(self, call) -> str:
@@ -289,7 +363,19 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Call.State.values, required=False)
-    number = serializers.CharField(required=False, help_text="At least 4 digits; matches the end of tel1.")
+    number = serializers.RegexField(
+        r"^(?:[^\u0000\d]*\d){4}[^\u0000]*$",
+        required=False,
+        help_text="At least 4 digits; matches the end of tel1.",
+        error_messages={"invalid": "Type at least 4 digits of the number."},
+    )
+    external_id = serializers.CharField(
+        required=False, max_length=100, help_text="The row's client-identifier, exactly as it was imported."
+    )
+    updated_after = serializers.DateTimeField(
+        required=False, help_text="Calls changed at or after this time (ISO 8601): sync what changed since."
+    )
+    updated_before = serializers.DateTimeField(required=False, help_text="Calls changed before this time.")
 
     def validate_number(self, value):
         digits = "".join(ch for ch in value if ch.isdigit())
@@ -297,3 +383,23 @@ class CallFilterSerializer(serializers.Serializer):
             raise serializers.ValidationError("Type at least 4 digits of the number.")
         return digits
 
+
+class CampaignContactsSerializer(serializers.Serializer):
+    """Rows keyed like a list's JSON rows, added to the campaign's list and planned with its rules."""
+
+    rows = RowsField()
+
+
+class RowAnswerSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row's index in the request.")
+    accepted = serializers.BooleanField()
+    line = serializers.IntegerField(help_text="Its line in the list: the calls' `line`, the rejected-row report's.")
+    contact_id = serializers.IntegerField(allow_null=True)
+    column = serializers.CharField(help_text="The column at fault (rejected rows).")
+    reason = serializers.CharField(help_text="Why it was rejected, as the import report says it.")
+
+
+class CampaignContactsAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rows = RowAnswerSerializer(many=True)

@@ -19,9 +19,14 @@ class KeyRateThrottle(BaseThrottle):
         if request.auth is None:
             return True
         try:
+            # Counted per key under a key of its own: PHONON_RATE_SCOPE=endpoint (one provider limit
+            # for every account) must not make all tenants share one API budget.
             decision = ratelimit.try_acquire(
-                endpoint="api", account_client_id=request.auth.prefix, calls=1,
+                endpoint="api",
+                account_client_id=request.auth.prefix,
+                calls=1,
                 rate=ratelimit.Rate.parse(settings.API_THROTTLE_RATE),
+                key=f"phonon:ratelimit:api:{request.auth.prefix}",
             )
         except ratelimit.LimiterUnavailable:
             # The API stays up without Redis; only the provider's limiter must fail closed.

@@ -1,15 +1,16 @@
 """/api/v1/: the REST API, its schema and docs; /api/ pages for keys and webhooks live in pages.py."""
 
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path, re_path
+from django.urls import Resolver404, include, path, re_path, resolve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 
 from api import pages
 from api.authentication import AccountKeyAuthentication
+from api.problems import problem_response
 from api.schema import KeyOrLogin
-from api.views import campaigns, flows, lists
+from api.views import campaigns, donotcall, flows, lists, webhooks
 from api.views.base import AccountView, not_found
 
 
@@ -26,11 +27,31 @@ class Docs(SpectacularSwaggerView):
 
 
 class Unknown(AccountView):
-    """Any other path under /api/: a problem+json 404, not the pages' HTML one."""
+    """Any other path under /api/: a problem+json 404, not the pages' HTML one; a path of the API
+    without its closing slash is redirected there (308 keeps the method and the body)."""
 
     schema = None
+    takes_idempotency_key = False
+
+    def refuse_unknown_parameters(self, request):
+        pass  # the redirect keeps them for the real path
 
     def get(self, request, rest=""):
+        with_slash = f"{request.path}/"
+        try:
+            match = resolve(with_slash)
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "api_unknown" and not request.path.endswith("/"):
+            query = request.META.get("QUERY_STRING", "")
+            location = with_slash + (f"?{query}" if query else "")
+            return problem_response(
+                status_code=308,
+                detail=f"The API's paths end with a slash: {with_slash}",
+                code="redirect",
+                instance=request.path,
+                headers={"Location": location},
+            )
         raise not_found()
 
     post = put = patch = delete = get
@@ -53,7 +74,17 @@ v1 = [
     path("campaigns/<int:pk>/cancel/", campaigns.CampaignAction.as_view(action="cancel"), name="api_campaign_cancel"),
     path("campaigns/<int:pk>/priority/", campaigns.CampaignPriority.as_view(), name="api_campaign_priority"),
     path("campaigns/<int:pk>/calls/", campaigns.CallList.as_view(), name="api_call_list"),
+    path("campaigns/<int:pk>/contacts/", campaigns.CampaignContacts.as_view(), name="api_campaign_contacts"),
     path("campaigns/<int:pk>/results.csv", campaigns.CampaignResults.as_view(), name="api_campaign_results"),
+    path("do-not-call/", donotcall.DncSummary.as_view(), name="api_dnc"),
+    path("do-not-call/lookup/", donotcall.DncLookup.as_view(), name="api_dnc_lookup"),
+    path("do-not-call/add/", donotcall.DncAdd.as_view(), name="api_dnc_add"),
+    path("do-not-call/remove/", donotcall.DncRemove.as_view(), name="api_dnc_remove"),
+    path("do-not-call/uploads/", donotcall.DncUploads.as_view(), name="api_dnc_uploads"),
+    path("do-not-call/uploads/<int:pk>/", donotcall.DncUploadDetail.as_view(), name="api_dnc_upload"),
+    path("webhooks/", webhooks.WebhookIndex.as_view(), name="api_webhook_index"),
+    path("webhooks/<int:pk>/", webhooks.WebhookDetail.as_view(), name="api_webhook_detail"),
+    path("webhooks/<int:pk>/rotate-secret/", webhooks.WebhookRotateSecret.as_view(), name="api_webhook_rotate"),
 ]
 
 urlpatterns = [
@@ -63,7 +94,8 @@ urlpatterns = [
     path("settings/webhooks/", pages.webhook_index, name="webhook_index"),
     path("settings/webhooks/<int:pk>/", pages.webhook_detail, name="webhook_detail"),
     path("settings/webhooks/<int:pk>/delete/", pages.webhook_delete, name="webhook_delete"),
-    path("settings/webhooks/deliveries/<int:pk>/send-again/", pages.delivery_send_again_view,
-         name="delivery_send_again"),
+    path(
+        "settings/webhooks/deliveries/<int:pk>/send-again/", pages.delivery_send_again_view, name="delivery_send_again"
+    ),
     re_path(r"^api/(?P<rest>.*)$", Unknown.as_view(), name="api_unknown"),
 ]

@@ -38,12 +38,13 @@ class TransitionRefused(Exception):
 
 
 def campaign_transition(
-    campaign_id: int, to: str, *, reason: str = "", event: str = "", event_facts=None, **fields
+    campaign_id: int, to: str, *, reason: str = "", event: str = "", event_facts=None, when=None, **fields
 ) -> bool:
-    """Compare-and-set the status; when it wins, the webhooks' event is recorded in the same transaction."""
+    """Compare-and-set the status; when it wins, the webhooks' event is recorded in the same transaction.
+    `when`: further conditions on the row, checked in the same UPDATE (a lookup dict)."""
     now = timezone.now()
     with transaction.atomic():
-        updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to]).update(
+        updated = Campaign.objects.filter(pk=campaign_id, status__in=ALLOWED_FROM[to], **(when or {})).update(
             status=to, status_reason=reason, updated_at=now, **fields
         )
         if updated == 1 and event:

@@ -7,9 +7,9 @@ from campaigns.importing import contact_list_import
 
 
 @shared_task
-def import_contact_list_task(contact_list_id: int) -> None:
+def import_contact_list_task(contact_list_id: int, from_rows: bool = False) -> None:
     """Import one uploaded list; a second delivery finds it claimed or done and does nothing."""
-    contact_list_import(contact_list_id=contact_list_id)
+    contact_list_import(contact_list_id=contact_list_id, from_rows=from_rows)
 
 
 @shared_task

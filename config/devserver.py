@@ -21,9 +21,12 @@ PYTHON = sys.executable
 
 
 def run_manage(*args: str, env: dict) -> str:
-    return subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        # The set-up steps are idempotent; one that refuses says why instead of a traceback of ours.
+        sys.stderr.write(done.stderr + done.stdout)
+        raise SystemExit(f"`manage.py {' '.join(args)}` failed (exit {done.returncode}); its output is above.")
+    return done.stdout
 
 
 def wait_for_http(url: str, timeout: float = 30) -> None:
@@ -51,8 +54,13 @@ def main() -> int:
         print(f"Embedded Redis on {redis.url}", flush=True)
 
     print("Migrating the database ...", flush=True)
-    run_manage("migrate", "--noinput", env=env)
-    demo = json.loads(run_manage("seed_demo", env=env).strip().splitlines()[-1])
+    try:
+        run_manage("migrate", "--noinput", env=env)
+        demo = json.loads(run_manage("seed_demo", env=env).strip().splitlines()[-1])
+    except SystemExit:
+        if redis:
+            redis.stop()
+        raise
 
     children: list[subprocess.Popen] = []
 
@@ -82,10 +90,36 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:
         start("sandbox", [PYTHON, "manage.py", "run_sandbox", "--port", sandbox_port])
-        start("worker", [PYTHON, "-m", "celery", "-A", "config", "worker", "--pool=threads", "--concurrency=4",
-                         "--loglevel=INFO", "-n", "dev@%h"])
-        start("beat", [PYTHON, "-m", "celery", "-A", "config", "beat", "-s", str(ROOT / "var" / "beat-schedule"),
-                       "--loglevel=INFO"])
+        start(
+            "worker",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=threads",
+                "--concurrency=4",
+                "--loglevel=INFO",
+                "-n",
+                "dev@%h",
+            ],
+        )
+        start(
+            "beat",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-s",
+                str(ROOT / "var" / "beat-schedule"),
+                "--loglevel=INFO",
+            ],
+        )
         start("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
         wait_for_http(f"http://127.0.0.1:{port}/login/")
         print(

@@ -404,6 +404,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_problems_and_headers",
+    ],
 }
 # Requests one API key may make per window, counted in Redis across every web process.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/60")

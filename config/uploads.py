@@ -37,6 +37,8 @@ UPLOAD_PAGES = {"list_upload": "UPLOAD_MAX_BYTES", "list_preview": "CALL_LIST_MA
 API_BODY_PAGES = {
     "api_list_index": ("API_JSON_MAX_BYTES", "UPLOAD_MAX_BYTES"),
     "api_list_rows": ("API_JSON_MAX_BYTES", None),
+    "api_dnc_uploads": ("API_JSON_MAX_BYTES", "UPLOAD_MAX_BYTES"),
+    "api_campaign_contacts": ("API_JSON_MAX_BYTES", None),
 }
 REFUSED = "upload_refused"  # request attribute: the sentence of a refusal by the upload handler
 

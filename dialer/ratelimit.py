@@ -224,12 +224,13 @@ def _window(rate: Rate) -> float:
 
 
 def try_acquire(*, endpoint: str, account_client_id: str, calls: int, rate: Rate | None = None,
-                campaign: str = "", weight: int = 2, burst: int = 0) -> Decision:
+                campaign: str = "", weight: int = 2, burst: int = 0, key: str = "") -> Decision:
     """Take room for `calls` calls now, or say how long until there may be room. `burst` > 0 paces
-    the grants (the provider's endpoints); `campaign` and `weight` share the limit."""
+    the grants (the provider's endpoints); `campaign` and `weight` share the limit. `key`: a limit of
+    our own (the API's per key), counted apart from the provider's whatever PHONON_RATE_SCOPE says."""
     rate = rate or rate_for(endpoint)
     window = _window(rate)
-    key, grant_id = limiter_key(endpoint, account_client_id), uuid.uuid4().hex
+    key, grant_id = key or limiter_key(endpoint, account_client_id), uuid.uuid4().hex
     try:
         granted, wait, reason = _script(settings.REDIS_URL, ACQUIRE_LUA)(
             keys=_keys(key),

@@ -73,4 +73,11 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         return False
     if Batch.objects.filter(campaign_id=campaign_id).exclude(status__in=Batch.FINAL_STATUSES).exists():
         return False
-    return campaign_transition(campaign_id, Status.COMPLETED, finished_at=timezone.now(), event="campaign.completed")
+    # Still planned in the same UPDATE: contacts added to the running campaign meanwhile unset it.
+    return campaign_transition(
+        campaign_id,
+        Status.COMPLETED,
+        finished_at=timezone.now(),
+        event="campaign.completed",
+        when={"planned_at__isnull": False},
+    )

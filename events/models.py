@@ -28,13 +28,19 @@ class Event(models.Model):
     # The facts at the time: which object ("object", "id") and its state then (status, reason, code).
     payload = models.JSONField(default=dict)
     fanned_out_at = models.DateTimeField(null=True, blank=True)
+    # The object it is about, and its place among that object's events (1, 2, 3, ...): receivers order
+    # by it, since deliveries (retried, at least once) may arrive out of order.
+    object_type = models.CharField(max_length=16, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    sequence = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "object_id", "sequence"], name="event_sequence_per_object"),
+        ]
         indexes = [
-            models.Index(
-                fields=["id"], condition=models.Q(fanned_out_at__isnull=True), name="event_not_fanned_out_idx"
-            )
+            models.Index(fields=["id"], condition=models.Q(fanned_out_at__isnull=True), name="event_not_fanned_out_idx")
         ]
 
     def __str__(self):

@@ -1,6 +1,5 @@
 """Campaigns: launch from a list, pause, resume, cancel, change priority, read; their calls and the results CSV."""
 
-
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -10,15 +9,19 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
+from api.campaign_rows import campaign_contacts_add
 from api.pagination import InCallOrder, NewestFirst
 from api.problems import conflict, unprocessable
 from api.serializers import (
     CallFilterSerializer,
     CallSerializer,
+    CampaignContactsAnswerSerializer,
+    CampaignContactsSerializer,
     CampaignCreateSerializer,
     CampaignPauseSerializer,
     CampaignPrioritySerializer,
     CampaignSerializer,
+    list_status,
 )
 from api.views.base import AccountView, CsvDownload
 from campaigns import lifecycle
@@ -55,12 +58,23 @@ class CampaignIndex(ListModelMixin, AccountView):
         contact_list = self.contact_lists().filter(pk=options["list"]).first()
         if contact_list is None:
             raise unprocessable(f"There is no list {options['list']} in this account.", field="list")
+        if list_status(contact_list) == "open":
+            raise unprocessable(
+                f"The list “{contact_list.name}” is still open: close it (POST /api/v1/lists/{contact_list.pk}/close/) "
+                "and launch it once its status is imported.",
+                field="list",
+            )
         try:
             with transaction.atomic():
                 campaign = launching.campaign_launch(
-                    contact_list=contact_list, name=options["name"], start_at=options["start_at"],
-                    window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
-                    batch_size=options["batch_size"], api_version=options["api_version"],
+                    contact_list=contact_list,
+                    name=options["name"],
+                    start_at=options["start_at"],
+                    window=options["window"],
+                    window_days=options["window_days"],
+                    timezone_name=options["timezone"],
+                    batch_size=options["batch_size"],
+                    api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
                     priority=options["priority"],
                 )
@@ -124,16 +138,24 @@ class CampaignPriority(AccountView):
 class CallList(ListModelMixin, AccountView):
     serializer_class = CallSerializer
     pagination_class = InCallOrder
+    filter_serializer = CallFilterSerializer
 
     def get_queryset(self):
         campaign = get_object_or_404(self.campaigns(), pk=self.kwargs["pk"])
-        query = CallFilterSerializer(data=self.request.query_params)
+        # A plain dict: from a QueryDict DRF reads an empty value as absent (`?state=` would list every call).
+        query = CallFilterSerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch")
         if "state" in query.validated_data:
             calls = calls.filter(state=query.validated_data["state"])
         if "number" in query.validated_data:
             calls = calls.filter(contact__primary_number__endswith=query.validated_data["number"])
+        if "external_id" in query.validated_data:
+            calls = calls.filter(contact__external_id=query.validated_data["external_id"])
+        if "updated_after" in query.validated_data:
+            calls = calls.filter(updated_at__gte=query.validated_data["updated_after"])
+        if "updated_before" in query.validated_data:
+            calls = calls.filter(updated_at__lt=query.validated_data["updated_before"])
         return calls
 
     @extend_schema(parameters=[CallFilterSerializer])
@@ -141,12 +163,40 @@ class CallList(ListModelMixin, AccountView):
         return self.list(request)
 
 
-
 class CampaignResults(CsvDownload):
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The results "
-                                                                "export: one row per call, as export_results.")})
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The results export: one row per call, as export_results."
+            )
+        }
+    )
     def get(self, request, pk):
         campaign = get_object_or_404(self.campaigns(), pk=pk)
         response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
         return response
+
+
+class CampaignContacts(AccountView):
+    """Add contacts to a scheduled, running or paused campaign; each row's answer in order."""
+
+    serializer_class = CampaignContactsAnswerSerializer
+
+    @extend_schema(request=CampaignContactsSerializer, responses={200: CampaignContactsAnswerSerializer})
+    def post(self, request, pk):
+        campaign = get_object_or_404(self.campaigns().select_related("contact_list"), pk=pk)
+        data = CampaignContactsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            answers = campaign_contacts_add(campaign=campaign, rows=data.validated_data["rows"])
+        except lifecycle.TransitionRefused as refused:
+            raise conflict(str(refused)) from refused
+        except ValueError as error:
+            raise unprocessable(str(error), field="rows") from error
+        accepted = sum(answer.accepted for answer in answers)
+        return Response(
+            CampaignContactsAnswerSerializer(
+                {"accepted": accepted, "rejected": len(answers) - accepted, "rows": answers}
+            ).data
+        )

@@ -9,10 +9,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import get_object_or_404
 from rest_framework.mixins import ListModelMixin
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from api import rows
 from api.pagination import NewestFirst
+from api.parsers import BoundedJSONParser
 from api.problems import conflict, unprocessable
 from api.serializers import (
     ContactListSerializer,
@@ -38,6 +40,7 @@ def _answer(contact_list, code=status.HTTP_200_OK):
 class ListIndex(ListModelMixin, AccountView):
     serializer_class = ContactListSerializer
     pagination_class = NewestFirst
+    parser_classes = [BoundedJSONParser, MultiPartParser]
 
     def get_queryset(self):
         return self.contact_lists()
@@ -64,8 +67,12 @@ class ListIndex(ListModelMixin, AccountView):
         try:
             # As the upload page: a refused upload is kept (refused, with its sentence).
             contact_list = contact_list_create(
-                flow=flow, fileobj=upload, filename=upload.name, source=ContactList.Source.API,
-                name=data.validated_data["name"], encoding=data.validated_data["encoding"],
+                flow=flow,
+                fileobj=upload,
+                filename=upload.name,
+                source=ContactList.Source.API,
+                name=data.validated_data["name"],
+                encoding=data.validated_data["encoding"],
             )
         except FileRefused as refusal:
             raise unprocessable(refusal.message, field="file") from refusal
@@ -76,12 +83,15 @@ class ListIndex(ListModelMixin, AccountView):
         data = ListRowsCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         flow = self.flow_by_id(data.validated_data["flow"])
-        with transaction.atomic():
-            contact_list = rows.open_list_create(flow=flow, name=data.validated_data["name"])
-            if data.validated_data["rows"]:
-                rows.open_list_append(contact_list=contact_list, rows=data.validated_data["rows"])
-            if data.validated_data["close"]:
-                rows.open_list_close(contact_list=contact_list)
+        try:
+            with transaction.atomic():
+                contact_list = rows.open_list_create(flow=flow, name=data.validated_data["name"])
+                if data.validated_data["rows"]:
+                    rows.open_list_append(contact_list=contact_list, rows=data.validated_data["rows"])
+                if data.validated_data["close"]:
+                    rows.open_list_close(contact_list=contact_list)
+        except ValueError as error:
+            raise unprocessable(str(error), field="rows") from error
         return _answer(contact_list, status.HTTP_201_CREATED)
 
 
@@ -122,13 +132,17 @@ class ListClose(AccountView):
         contact_list = get_object_or_404(self.contact_lists(), pk=pk)
         if not hasattr(contact_list, "open_list"):
             raise conflict(f"The list “{contact_list.name}” was uploaded as a file; it has nothing to close.")
-        rows.open_list_close(contact_list=contact_list)
+        try:
+            rows.open_list_close(contact_list=contact_list)
+        except ValueError as error:
+            raise unprocessable(str(error)) from error
         return _answer(contact_list)
 
 
 class ListRejectedReport(CsvDownload):
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="line,column,"
-                                                                                                  "value,reason")})
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="line,column,value,reason")}
+    )
     def get(self, request, pk):
         contact_list = get_object_or_404(self.contact_lists(), pk=pk)
         out = io.StringIO()

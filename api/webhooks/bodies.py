@@ -32,6 +32,7 @@ def event_body(event: Event) -> str:
             "type": event.type,
             "occurred_at": event.occurred_at,
             "account": event.account.client_id,
+            "sequence": event.sequence,
             "data": event_object(event.payload),
         },
         cls=DjangoJSONEncoder,

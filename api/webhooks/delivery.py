@@ -20,7 +20,7 @@ from django.utils import timezone
 from api.webhooks.addresses import AddressRefused, target_resolve
 from api.webhooks.bodies import event_body
 from api.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
-from api.webhooks.signing import HEADER, signature_header
+from api.webhooks.signing import HEADER, signature_header, standard_headers
 from events.models import Event
 
 FAN_OUT_BATCH = 200
@@ -114,14 +114,17 @@ def _post(delivery: Delivery, number: int) -> tuple[int | None, str, str, int | 
         if not endpoint.active:
             raise AddressRefused("The endpoint is disabled.")
         target = target_resolve(endpoint.url)
+        secrets, timestamp, event_id = endpoint.signing_secrets(), int(time.time()), str(delivery.event.event_id)
         headers = {
             "Host": target.host if target.port in (80, 443) else f"{target.host}:{target.port}",
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=int(time.time())),
-            "Phonon-Event-Id": str(delivery.event.event_id),
+            HEADER: signature_header(secret=secrets, body=body, timestamp=timestamp),
+            "Phonon-Event-Id": event_id,
             "Phonon-Event-Type": delivery.event.type,
+            "Phonon-Event-Sequence": str(delivery.event.sequence),
             "Phonon-Delivery-Attempt": str(number),
+            **standard_headers(secret=secrets, message_id=event_id, body=body, timestamp=timestamp),
         }
         timeout = urllib3.Timeout(connect=min(5.0, settings.WEBHOOK_TIMEOUT), read=settings.WEBHOOK_TIMEOUT)
         if target.scheme == "https":

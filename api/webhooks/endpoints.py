@@ -1,15 +1,15 @@
-"""Webhook endpoints: register (the secret is returned once), disable."""
+"""Webhook endpoints: register (the secret is returned once), rotate the secret, disable."""
 
-import secrets
+import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils import timezone
 
 from api.webhooks.addresses import AddressRefused, url_check
 from api.webhooks.models import WebhookEndpoint
+from api.webhooks.signing import new_secret
 from events.models import Event
-
-SECRET_PREFIX = "whsec_"
 
 
 def webhook_endpoint_validate(*, url: str, events: list[str] | None) -> tuple[str, list[str]]:
@@ -36,11 +36,28 @@ def webhook_endpoint_create(
     """A new endpoint of the account; the second value is its signing secret, shown once.
     Raises ValueError with a sentence."""
     url, events = webhook_endpoint_validate(url=url, events=events)
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
         account=account, url=url, events=events, secret=secret, description=description[:200], created_by=created_by
     )
     return endpoint, secret
+
+
+MAX_OVERLAP = datetime.timedelta(days=7)
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, overlap: datetime.timedelta) -> str:
+    """A new signing secret, returned once. For `overlap` the old one signs too (a second signature
+    in each header), so receivers can switch without losing a delivery; 0 drops it at once.
+    Raises ValueError with a sentence."""
+    if not datetime.timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise ValueError("The old secret may keep signing for 0 to 7 days (168 hours).")
+    secret = new_secret()
+    endpoint.previous_secret = endpoint.secret if overlap else ""
+    endpoint.previous_secret_expires_at = timezone.now() + overlap if overlap else None
+    endpoint.secret = secret
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return secret
 
 
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint) -> None:

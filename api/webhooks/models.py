@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from events.models import Event
 from flows.encrypted_fields import EncryptedTextField
@@ -15,6 +16,9 @@ class WebhookEndpoint(models.Model):
     url = models.URLField("URL", max_length=500)
     events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty sends every type.")
     secret = EncryptedTextField(help_text="Signs every delivery (HMAC-SHA256); shown once when created.")
+    # After a rotation the old secret signs too (a second signature) until it expires.
+    previous_secret = EncryptedTextField(blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -29,6 +33,12 @@ class WebhookEndpoint(models.Model):
 
     def wants(self, event_type: str) -> bool:
         return not self.events or event_type in self.events
+
+    def signing_secrets(self, now=None) -> list[str]:
+        """The secrets that sign a delivery now: the current one, and a rotated one until it expires."""
+        now = now or timezone.now()
+        overlapping = self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now
+        return [self.secret, self.previous_secret] if overlapping else [self.secret]
 
 
 class Delivery(models.Model):

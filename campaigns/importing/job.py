@@ -63,13 +63,14 @@ def contacts_analyze() -> None:
             cursor.execute(f"ANALYZE {quote(Contact._meta.db_table)} ({columns})")
 
 
-def contact_list_import(*, contact_list_id: int) -> ContactList:
-    """Import a pending list synchronously; safe to call twice (a second call finds nothing to do)."""
+def contact_list_import(*, contact_list_id: int, from_rows: bool = False) -> ContactList:
+    """Import a pending list synchronously; safe to call twice (a second call finds nothing to do).
+    `from_rows`: the CSV was written here from JSON rows (Limits.from_settings says what changes)."""
     claim = timezone.now()
     if _claim(contact_list_id, claim):
         contact_list = ContactList.objects.select_related("flow").get(pk=contact_list_id)
         try:
-            _Import(contact_list, claim).run()
+            _Import(contact_list, claim, from_rows=from_rows).run()
             contacts_analyze()
         except FileRefused as refusal:
             _finish(contact_list_id, claim, ContactList.Status.REFUSED, refusal.message)

@@ -68,9 +68,16 @@ class Limits:
     max_total: int
 
     @classmethod
-    def from_settings(cls) -> "Limits":
+    def from_settings(cls, *, from_rows: bool = False) -> "Limits":
+        """A CSV this server wrote from JSON rows (the API's open lists) is held to the rows and the line
+        length its rows were checked against, not to the file size an upload is: its appends were
+        accepted, and refusing the list at the close would lose them all."""
         return cls(
-            max_bytes=settings.CALL_LIST_MAX_BYTES,
+            max_bytes=(
+                settings.CALL_LIST_MAX_ROWS * (settings.CALL_LIST_MAX_LINE_BYTES + 2) + 64 * 1024
+                if from_rows
+                else settings.CALL_LIST_MAX_BYTES
+            ),
             max_rows=settings.CALL_LIST_MAX_ROWS,
             max_columns=settings.CALL_LIST_MAX_COLUMNS,
             max_line=settings.CALL_LIST_MAX_LINE_BYTES,

@@ -147,10 +147,10 @@ def _index_pages_cached():
 
 
 class _Import:
-    def __init__(self, contact_list: ContactList, claim: datetime.datetime):
+    def __init__(self, contact_list: ContactList, claim: datetime.datetime, *, from_rows: bool = False):
         self.list = contact_list
         self.claim = claim
-        self.limits = Limits.from_settings()
+        self.limits = Limits.from_settings(from_rows=from_rows)
         self.chunk_rows = settings.CALL_LIST_CHUNK_ROWS
         self.zone = ZoneInfo(settings.PHONON_TIMEZONE)
         self.today = timezone.now().astimezone(self.zone).date()

@@ -31,15 +31,22 @@ def test_a_campaign_launched_round_the_clock_places_every_call(acme_api):
     list_id = imported_list(acme_api, count=3)
 
     # when
-    launched = acme_api.post("campaigns/", json={"list": list_id, "name": "Now", "window": "00:00-24:00",
-                                                 "batch_size": 2, "timezone": ZONE})
+    launched = acme_api.post(
+        "campaigns/", json={"list": list_id, "name": "Now", "window": "00:00-24:00", "batch_size": 2, "timezone": ZONE}
+    )
 
     # then (the workers ran in-process) every call is placed
     assert launched.status_code == 201, launched.text
     campaign = acme_api.get(f"campaigns/{launched.json()['id']}/").json()
     assert campaign["status"] == "completed" and campaign["window"] == "00:00-24:00"
-    assert campaign["counts"] == {"contacts": 3, "pending": 0, "placed": 3, "accepted_unknown": 0, "rejected": 0,
-                                  "skipped": 0}
+    assert campaign["counts"] == {
+        "contacts": 3,
+        "pending": 0,
+        "placed": 3,
+        "accepted_unknown": 0,
+        "rejected": 0,
+        "skipped": 0,
+    }
     assert campaign["batches"] == 2 and campaign["list"] == list_id and campaign["flow"] == "AcmeFlw1"
 
 
@@ -52,8 +59,9 @@ def test_a_relaunch_skips_the_contacts_just_called_unless_include_called(acme_ap
 
     # when it is launched again, with the default look-back, and then with include_called
     again = acme_api.post("campaigns/", json={"list": list_id, "window": "00:00-24:00", "timezone": ZONE})
-    forced = acme_api.post("campaigns/", json={"list": list_id, "window": "00:00-24:00", "timezone": ZONE,
-                                               "include_called": True})
+    forced = acme_api.post(
+        "campaigns/", json={"list": list_id, "window": "00:00-24:00", "timezone": ZONE, "include_called": True}
+    )
 
     # then the relaunch skips all three with the reason, and include_called calls them again
     skipped = acme_api.get(f"campaigns/{again.json()['id']}/").json()
@@ -91,8 +99,10 @@ def test_launch_options_are_checked_and_name_their_fields(acme_api):
     list_id = imported_list(acme_api)
 
     # when
-    response = acme_api.post("campaigns/", json={"list": list_id, "window": "9 to 5", "batch_size": 501,
-                                                 "timezone": "Mars/Olympus", "window_days": [7]})
+    response = acme_api.post(
+        "campaigns/",
+        json={"list": list_id, "window": "9 to 5", "batch_size": 501, "timezone": "Mars/Olympus", "window_days": [7]},
+    )
 
     # then
     assert response.status_code == 400
@@ -108,9 +118,13 @@ def test_a_list_that_is_not_imported_cannot_be_launched(acme_api):
     # when
     response = acme_api.post("campaigns/", json={"list": list_id})
 
-    # then the lifecycle's sentence
+    # then it says the list is still open and how to close it
     assert response.status_code == 422
-    assert response.json()["detail"].endswith("is waiting to import, not imported.")
+    assert response.json()["detail"] == (
+        f"The list “{response.json()['detail'].split('“')[1].split('”')[0]}” is still open: close it "
+        f"(POST /api/v1/lists/{list_id}/close/) and launch it once its status is imported."
+    )
+    assert response.json()["errors"] == [{"field": "list", "detail": response.json()["detail"]}]
 
 
 def test_a_start_time_without_offset_is_read_in_the_campaigns_zone(acme_api):
@@ -119,8 +133,10 @@ def test_a_start_time_without_offset_is_read_in_the_campaigns_zone(acme_api):
     start = (datetime.datetime.now(ZoneInfo("Europe/London")) + datetime.timedelta(days=2)).replace(microsecond=0)
 
     # when
-    launched = acme_api.post("campaigns/", json={"list": list_id, "timezone": "Europe/London",
-                                                 "start_at": start.replace(tzinfo=None).isoformat()})
+    launched = acme_api.post(
+        "campaigns/",
+        json={"list": list_id, "timezone": "Europe/London", "start_at": start.replace(tzinfo=None).isoformat()},
+    )
 
     # then
     campaign = launched.json()
@@ -163,16 +179,25 @@ def test_the_results_export_is_the_commands_csv(acme_api):
     # then
     exported = list(csv.DictReader(io.StringIO(response.text)))
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert list(exported[0])[:7] == ["client_identifier", "numbers", "request_id", "phonon_uuid", "state",
-                                     "provider_code", "provider_message"]
+    assert list(exported[0])[:7] == [
+        "client_identifier",
+        "numbers",
+        "request_id",
+        "phonon_uuid",
+        "state",
+        "provider_code",
+        "provider_message",
+    ]
     assert [row["state"] for row in exported] == ["placed", "placed"]
 
 
 def test_campaigns_are_listed_newest_first(acme_api):
     # given
     list_id = imported_list(acme_api)
-    ids = [acme_api.post("campaigns/", json={"list": list_id, "window_days": closed_today()}).json()["id"]
-           for _ in range(2)]
+    ids = [
+        acme_api.post("campaigns/", json={"list": list_id, "window_days": closed_today()}).json()["id"]
+        for _ in range(2)
+    ]
 
     # when
     listed = acme_api.get("campaigns/").json()

@@ -2,8 +2,9 @@
 
 import pytest
 
+from api.keys import api_key_create
 from campaigns.models import ContactList
-from tests.api.conftest import phone, rows
+from tests.api.conftest import Api, phone, rows
 
 pytestmark = pytest.mark.usefixtures("eager_tasks")
 
@@ -68,7 +69,7 @@ def test_a_multipart_upload_sent_again_with_another_boundary_is_the_same_request
     assert ContactList.objects.count() == 1
 
 
-def test_keys_are_per_api_key(acme_api, globex_api):
+def test_keys_are_per_account(acme_api, globex_api):
     # given both accounts use the same key string
     headers = {"Idempotency-Key": "same"}
 
@@ -78,6 +79,28 @@ def test_keys_are_per_api_key(acme_api, globex_api):
 
     # then
     assert acme.status_code == globex.status_code == 201 and acme.json()["id"] != globex.json()["id"]
+
+
+def test_a_second_api_key_of_the_same_account_gets_the_first_keys_answer(acme_api, acme, live_server):
+    # given Acme's CRM sent a request with one of its keys
+    second = Api(live_server.url, api_key_create(account=acme, name="Acme CRM, second host")[1])
+    headers = {"Idempotency-Key": "crm-run-7"}
+    first = acme_api.post("lists/", json={"flow": "AcmeFlw1"}, headers=headers)
+
+    # when its other host retries with the account's other key
+    again = second.post("lists/", json={"flow": "AcmeFlw1"}, headers=headers)
+
+    # then the retry is the first answer, and one list exists
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert ContactList.objects.count() == 1
+
+
+def test_a_blank_idempotency_key_is_refused_naming_the_header(acme_api):
+    response = acme_api.post("lists/", json={"flow": "AcmeFlw1"}, headers={"Idempotency-Key": ""})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert not ContactList.objects.exists()
 
 
 def test_an_error_answer_is_replayed_too(acme_api):

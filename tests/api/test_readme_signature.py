@@ -27,3 +27,11 @@ def test_the_readme_verifier_accepts_our_signature_and_refuses_tampering_and_rep
     assert not verify("whsec_2", body, signature_header(secret="whsec_1", body=body, timestamp=now))
     assert not verify("whsec_1", body + b" ", signature_header(secret="whsec_1", body=body, timestamp=now))
     assert not verify("whsec_1", body, signature_header(secret="whsec_1", body=body, timestamp=now - 600))
+
+
+def test_the_readme_verifier_accepts_either_secret_while_one_is_rotated():
+    verify = readme_verifier()
+    body = b'{"id": "e1"}'
+    header = signature_header(secret=["whsec_new", "whsec_old"], body=body, timestamp=int(time.time()))
+    assert verify("whsec_new", body, header) and verify("whsec_old", body, header)
+    assert not verify("whsec_other", body, header)
