@@ -2,7 +2,8 @@
 
 from rest_framework import authentication, exceptions, permissions
 
-from api.keys import api_key_find, api_key_touch
+from api.key_failures import api_key_checked
+from api.keys import api_key_touch
 
 KEYWORD = "Api-Key"
 NO_KEY = "Send your API key in the Authorization header: Authorization: Api-Key <key>."
@@ -19,7 +20,10 @@ class AccountKeyAuthentication(authentication.BaseAuthentication):
         raw = presented_key(authentication.get_authorization_header(request).decode("latin-1"))
         if raw is None:
             return None
-        api_key = api_key_find(raw)
+        checked = api_key_checked(raw, request)
+        if checked.wait_seconds:
+            raise exceptions.Throttled(wait=checked.wait_seconds)
+        api_key = checked.api_key
         if api_key is None:
             raise exceptions.AuthenticationFailed("The API key is unknown, revoked or expired.")
         api_key_touch(api_key=api_key)

@@ -10,19 +10,16 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from campaigns.models import Campaign, ContactList
+from flows.account_scope import managed_accounts, sees_all_accounts
 from flows.models import Account, Flow
 
 
 def sees_all(user) -> bool:
-    return bool(user.is_active and (user.is_superuser or user.has_perm("campaigns.manage_all_accounts")))
+    return sees_all_accounts(user)
 
 
 def accounts_for(user) -> QuerySet[Account]:
-    if not user.is_authenticated or not user.is_active:
-        return Account.objects.none()
-    if sees_all(user):
-        return Account.objects.all()
-    return Account.objects.filter(managers=user)
+    return managed_accounts(user)  # the same accounts admin shows (flows/account_scope.py)
 
 
 def _narrowed(queryset: QuerySet, user, account_path: str) -> QuerySet:

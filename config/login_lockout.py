@@ -3,18 +3,12 @@
 from django.conf import settings
 from django.shortcuts import render
 
+from flows.client_address import client_address
+
 
 def client_ip(request) -> str | None:
-    """The address a login came from: behind TRUSTED_PROXY_COUNT proxies, the one the outermost saw.
-
-    Each proxy appends the address it was connected from to X-Forwarded-For, so the entry that many
-    places from the right was written by our own proxy; entries further left are the client's word.
-    """
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    count = settings.TRUSTED_PROXY_COUNT
-    if count and len(forwarded) >= count:
-        return forwarded[-count]
-    return request.META.get("REMOTE_ADDR")
+    """The address a login came from (X-Forwarded-For only from TRUSTED_PROXIES: flows/client_address.py)."""
+    return client_address(request)
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -8,6 +8,7 @@ without real secrets.
 import base64
 import datetime
 import hashlib
+import ipaddress
 import os
 from pathlib import Path
 
@@ -166,6 +167,14 @@ AXES_CLIENT_IP_CALLABLE = "config.login_lockout.client_ip"
 # Proxies in front of gunicorn that append to X-Forwarded-For (the TLS proxy: 1). With 0 the
 # address is the connection's own, which behind a proxy is the proxy's: everyone would share it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# The addresses (or networks) our proxy connects from: X-Forwarded-For is read only from these. A client
+# that reaches gunicorn directly is known by its own address, whatever it writes in that header.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network.") from None
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -411,6 +420,10 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests one API key may make per window, counted in Redis across every web process.
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/60")
+# Wrong API keys: after API_KEY_FAILURE_LIMIT failures for one key prefix, or from one address, within
+# API_KEY_FAILURE_WINDOW_SECONDS, every key from there is refused (429) until the window ends.
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
+API_KEY_FAILURE_WINDOW_SECONDS = env.int("API_KEY_FAILURE_WINDOW_SECONDS", default=300)
 # Rows one JSON request may append to an open list, and the largest JSON body read (bytes).
 API_ROWS_PER_REQUEST = env.int("API_ROWS_PER_REQUEST", default=10_000)
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=20 * 1024 * 1024)

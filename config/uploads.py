@@ -23,7 +23,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, resolve
 
 from api.authentication import presented_key
-from api.keys import api_key_find
+from api.key_failures import api_key_checked
 from api.parsers import json_too_large_sentence
 from api.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from api.problems import problem_body
@@ -61,9 +61,10 @@ def _logged_in(request) -> bool:
 
 
 def _api_key_valid(request) -> bool:
-    """The request carries a usable API key (DRF checks it again, and answers for a bad one)."""
+    """The request carries a usable API key (DRF checks it again, and answers for a bad one). A wrong key
+    counts as a failure here too (api.key_failures), so large bodies are no way round the throttle."""
     raw = presented_key(request.headers.get("Authorization", ""))
-    return raw is not None and api_key_find(raw) is not None
+    return raw is not None and api_key_checked(raw, request).api_key is not None
 
 
 def _api_body_limit(request, json_setting: str, file_setting: str | None) -> tuple[int, str]:

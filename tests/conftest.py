@@ -50,9 +50,10 @@ def _use_test_redis(redis_url, settings):
 
     app.conf.broker_url = redis_url
     # Each test starts with a fresh limiter: account and campaign ids repeat across tests, and an
-    # earlier test's sends (its window log, its pacing and shares) would hold a later one back.
+    # earlier test's sends (its window log, its pacing and shares) would hold a later one back; so would
+    # its wrong API keys (api.key_failures: every test's requests come from 127.0.0.1).
     client = redis.Redis.from_url(redis_url)
-    stale = list(client.scan_iter("phonon:ratelimit:*"))
+    stale = list(client.scan_iter("phonon:ratelimit:*")) + list(client.scan_iter("api:key-failures:*"))
     if stale:
         client.delete(*stale)
 

@@ -2,6 +2,7 @@
 name cannot point the sender at the private network (WEBHOOK_ALLOW_LOCAL allows http and loopback)."""
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,12 +37,39 @@ def url_check(url: str) -> tuple[str, str, int, str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as error:
         raise AddressRefused("The webhook URL's port is not a number from 1 to 65535.") from error
-    try:
-        address_check(ipaddress.ip_address(parts.hostname))
-    except ValueError:
-        pass  # a name: checked after DNS, when sending
+    ip = literal_address(parts.hostname)
+    if ip is not None:
+        address_check(ip)
+    elif is_local_name(parts.hostname) and not allow_local:
+        raise AddressRefused(f"The webhook URL leads to {parts.hostname}, a private, loopback or link-local address.")
+    # any other name: checked after DNS, when sending
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme, parts.hostname, port, path
+
+
+# Names that mean this machine wherever they are looked up (RFC 6761 reserves `localhost` and its subdomains).
+LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+IPV4_SHORTHAND = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}", re.IGNORECASE)
+
+
+def is_local_name(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host in LOCAL_NAMES or host.endswith(".localhost")
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host written as one stands for, shorthand forms too (`127.1`, `0x7f000001`,
+    `2130706433`, which the resolver takes for 127.0.0.1); None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if IPV4_SHORTHAND.fullmatch(host.rstrip(".")):
+        try:
+            return ipaddress.ip_address(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            return None
+    return None
 
 
 def address_check(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
