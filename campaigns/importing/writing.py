@@ -48,17 +48,16 @@ def copy_unescaped(value: str) -> str:
     return COPY_ESCAPE_RE.sub(lambda found: COPY_ESCAPES.get(found.group(1), found.group(1)), value)
 
 
-def contact_rows(text: str) -> list[tuple]:
-    """The contacts that lines of COPY text hold (CONTACT_COLUMNS), as a COPY would read them."""
-    rows = []
-    append = rows.append
-    for line in text.split("\n"):
-        if not line:
-            continue
-        list_id, number, primary, numbers, variables, start, external_id = line.split("\t")
-        if "\\" in line:
-            variables, external_id = copy_unescaped(variables), copy_unescaped(external_id)
-        append((int(list_id), int(number), primary, numbers, variables, None if start == "\\N" else start, external_id))
+def contact_rows(text: str) -> list[list]:
+    """The contacts that lines of COPY text hold (CONTACT_COLUMNS), as a COPY would read them. The
+    list and line stay text: SQLite stores them as integers (the columns' affinity)."""
+    rows = [line.split("\t") for line in text.split("\n")]
+    rows.pop()  # what follows the last line's end
+    for row in rows:
+        if row[5] == "\\N":  # no start time
+            row[5] = None
+        if "\\" in row[4] or "\\" in row[6]:  # only variables and client-identifier may hold escapes
+            row[4], row[6] = copy_unescaped(row[4]), copy_unescaped(row[6])
     return rows
 
 
