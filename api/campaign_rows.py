@@ -4,6 +4,7 @@ planned by the campaign's planner, so each is dialled, or skipped, under the sam
 (do-not-call, the dialling cap, contacts recently called, the window). Every row gets its answer.
 """
 
+import datetime
 import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from api.rows import check_rows_fit
 from campaigns.importing import FileRefused, Limits, parse_header
-from campaigns.importing.checking import RowChecker, raw_json
+from campaigns.importing.checking import Rejected, RowChecker, raw_json
+from campaigns.importing.writing import contact_rows
 from campaigns.lifecycle import TransitionRefused
 from campaigns.models import Campaign, Contact, RejectedRow
 from dialer.launching import campaign_plan_soon
@@ -91,46 +93,52 @@ def _store(campaign, header, cells, zone, limits) -> list[RowAnswer]:
         )
     today = timezone.now().astimezone(zone).date()
     checker = RowChecker(
-        header, None, settings.PHONON_DEFAULT_REGION, zone, today, lambda moment: moment, contact_list.pk
+        header, None, settings.PHONON_DEFAULT_REGION, zone, today, datetime.datetime.isoformat, contact_list.pk
     )
     checked = checker.check([(last_line + 1 + index, row) for index, row in enumerate(cells)])
-    primaries = [result[2] for result in checked if len(result) == 7]
+    # Contacts come back as lines of COPY text; contact_rows reads them as a COPY would.
+    kept = {int(row[1]): row for row in contact_rows(checked.contacts)}
+    refused = {reject.line: reject for reject in checked.rejects}
     first_lines = dict(
         # Latest first, so that the dict keeps each number's first line.
-        Contact.objects.filter(contact_list=contact_list, primary_number__in=primaries)
+        Contact.objects.filter(contact_list=contact_list, primary_number__in=[row[2] for row in kept.values()])
         .order_by("-line")
         .values_list("primary_number", "line")
     )
     contacts, rejects, answers = [], [], []
-    for index, result in enumerate(checked):
+    for index in range(len(cells)):
         line = last_line + 1 + index
-        if len(result) == 7:
-            primary = result[2]
-            if primary in first_lines:
-                reason = f"{primary} is already in this list at line {first_lines[primary]}."
-                result = (contact_list.pk, line, "tel1", primary, reason, raw_json(cells[index]))
-            else:
+        row = kept.get(line)
+        if row is not None:
+            primary = row[2]
+            if primary not in first_lines:
                 first_lines[primary] = line
-                contacts.append(
-                    (
-                        index,
-                        Contact(
-                            contact_list=contact_list,
-                            line=line,
-                            primary_number=primary,
-                            numbers=json.loads(result[3]),
-                            variables=json.loads(result[4]),
-                            start_at=result[5],
-                            external_id=result[6],
-                        ),
-                    )
+                contact = Contact(
+                    contact_list=contact_list,
+                    line=line,
+                    primary_number=primary,
+                    numbers=json.loads(row[3]),
+                    variables=json.loads(row[4]),
+                    start_at=row[5] and datetime.datetime.fromisoformat(row[5]),
+                    external_id=row[6],
                 )
+                contacts.append((index, contact))
                 continue
-        _, _, column, value, reason, raw = result
+            reason = f"{primary} is already in this list at line {first_lines[primary]}."
+            reject = Rejected(contact_list.pk, line, "tel1", primary, reason, raw_json(cells[index]))
+        else:
+            reject = refused[line]
         rejects.append(
-            RejectedRow(contact_list=contact_list, line=line, column=column, value=value, reason=reason, raw=raw)
+            RejectedRow(
+                contact_list=contact_list,
+                line=line,
+                column=reject.column,
+                value=reject.value,
+                reason=reject.reason,
+                raw=reject.raw,
+            )
         )
-        answers.append(RowAnswer(row=index, accepted=False, line=line, column=column, reason=reason))
+        answers.append(RowAnswer(row=index, accepted=False, line=line, column=reject.column, reason=reject.reason))
     Contact.objects.bulk_create([contact for _, contact in contacts])
     RejectedRow.objects.bulk_create(rejects)
     created = Contact.objects.filter(contact_list=contact_list, line__gt=last_line).values_list("line", "pk")

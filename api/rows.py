@@ -18,7 +18,7 @@ from django.utils import timezone
 from api.models import OpenList
 from campaigns.importing import Limits
 from campaigns.models import ContactList
-from campaigns.tasks import import_contact_list_task
+from campaigns.tasks import contact_list_import_soon
 
 
 class ListClosed(Exception):
@@ -103,7 +103,7 @@ def open_list_close(*, contact_list: ContactList) -> ContactList:
         ContactList.objects.filter(pk=contact_list.pk).update(stored_file=stored)
         open_list.closed_at = timezone.now()
         open_list.save(update_fields=["closed_at"])
-        transaction.on_commit(lambda: import_contact_list_task.delay(contact_list.pk, from_rows=True))
+        contact_list_import_soon(contact_list.pk, from_rows=True)
         rows_path = Path(settings.MEDIA_ROOT) / open_list.rows_file
         transaction.on_commit(lambda: rows_path.unlink(missing_ok=True))
     contact_list.refresh_from_db()

@@ -20,10 +20,11 @@ database created on the PostgreSQL server):
     Contact model, numbers normalised with phonenumbers as the importer does), row by row as the
     admin import does, and with use_bulk=True,
 each measured in a child process of its own: rows/s, and the child's peak RSS (ru_maxrss; a
-worker's peak apart). The realistic mix is imported as the importer decides (for a large file when a
-core is idle, a reading process that reads and checks beside the importing process that stores;
-"1 workers" below); `--workers compare` adds it with no worker and with workers forced,
-and `--crossover` times one process against workers at growing sizes on SQLite.
+worker's peak apart). The realistic mix is imported as configured (CALL_LIST_IMPORT_WORKERS, by
+default the cores less one: on 2 cores a reading process that reads and checks beside the importing
+process that de-duplicates and stores; "1 workers" below); `--workers compare` adds it with no
+worker and with the cores less one forced, and `--crossover` times one process against a reading
+process at growing sizes on SQLite.
 Targets: >= 50,000 rows/s, peak < 300 MB, >= 20x the baseline; realistic mix: <= 5x the bare ingest,
 peak <= 200 MB for 1,000,000 rows (the default --rows; --quick runs 200,000 rows and 5,000
 import-export rows, so its peak is not the 1,000,000-row figure).
@@ -197,20 +198,18 @@ def child_migrate() -> dict:
 
 
 def child_import(path: str, workers: str = "auto") -> dict:
-    """workers: "auto" as the importer decides by the file's size, or a number (0: the importing process alone)."""
+    """workers: "auto" as configured (CALL_LIST_IMPORT_WORKERS, by default the cores less one, for a
+    file of 2 MB or more), or a number of processes besides the importing one (0: it does it all)."""
+    if workers != "auto":
+        os.environ["CALL_LIST_IMPORT_WORKERS"] = workers
     _setup_django()
     from campaigns.importing import contact_list_create, contact_list_import
-    from campaigns.importing import rows as importing_rows
     from campaigns.importing import workers as importing_workers
     from campaigns.models import Contact
 
     if workers != "auto":
-        importing_workers.PARALLEL_FROM_BYTES = 0 if int(workers) else 2**62
-        importing_workers.WORKERS = int(workers)
-        importing_workers.idle_cores = lambda: float(os.cpu_count() or 1) + 1
-    server_here = importing_rows.database_server_here()
-    workers_used = importing_workers.workers_for(Path(path).stat().st_size, server_here)
-    importing_rows.workers_for = lambda size, here, configured: workers_used  # the figure printed is the one used
+        importing_workers.PARALLEL_FROM_BYTES = 0  # the number asked for, whatever the file's size
+    workers_used = importing_workers.import_workers(Path(path).stat().st_size)
 
     flow = _flow()
     started = time.perf_counter()
@@ -339,7 +338,7 @@ def main():
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_import")
     parser.add_argument(
         "--workers", choices=["compare", "auto"], default="auto",
-        help="realistic mix: as the importer decides (auto), and also with no worker and with workers forced (compare)",
+        help="realistic mix: as configured (auto), and also with no worker and with the cores less one (compare)",
     )
     parser.add_argument(
         "--crossover", action="store_true",

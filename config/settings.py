@@ -229,9 +229,14 @@ CALL_LIST_MAX_TOTAL_BYTES = env.int("CALL_LIST_MAX_TOTAL_BYTES", default=50 * 10
 # and a large list's primary-number index is touched all over: 5,000 rows a commit cost a 1,000,000-row
 # import 3 s of CPU more than 50,000 (benchmarks/bench_import.py).
 CALL_LIST_CHUNK_ROWS = env.int("CALL_LIST_CHUNK_ROWS", default=50_000)
-# Processes an import of a large file (2 MB or more) uses beside the one that stores: unset, as many
-# as the machine has idle cores for (campaigns/importing/workers.py); 0 keeps it in one process.
-CALL_LIST_IMPORT_WORKERS = env.int("CALL_LIST_IMPORT_WORKERS", default=None)
+# Processes an import of a large file (2 MB or more) uses beside the one that stores: a reading process,
+# and checking workers of its own beyond one (campaigns/importing/workers.py). By default the cores
+# less one; 0 keeps every import in one process.
+CALL_LIST_IMPORT_WORKERS = env.int("CALL_LIST_IMPORT_WORKERS", default=max(0, (os.cpu_count() or 1) - 1))
+# Phone numbers written as plain digits take a hand-written path over phonenumbers' own metadata
+# (campaigns/importing/numbers.py), held exact against the library by property tests; 0 sends every
+# number to phonenumbers alone (3-10x slower), should a new phonenumbers release ever disagree.
+PHONE_NUMBERS_FAST_PATH = env.bool("PHONE_NUMBERS_FAST_PATH", default=True)
 
 # --- Security (production) --------------------------------------------------------------------
 

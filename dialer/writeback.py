@@ -4,7 +4,6 @@ What each code means for a batch is decided in one place, phonon.codes; this app
 """
 
 import datetime
-import random
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -17,6 +16,7 @@ from dialer import steering, tallies
 from dialer.claims import claimed
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.splitting import batch_split, why_not_split
+from flows.backoff import backoff_seconds as retry_backoff_seconds
 from phonon import client
 from phonon.codes import Handling, ResponseCode, describe, handling_of
 
@@ -29,9 +29,8 @@ ACCEPTED_MISSING = (
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Capped exponential backoff with equal jitter: a random wait between half the ceiling and all of it."""
-    ceiling = min(settings.DISPATCH_BACKOFF_CAP, settings.DISPATCH_BACKOFF_BASE * (2 ** max(attempt - 1, 0)))
-    return random.uniform(ceiling / 2, ceiling)
+    """The wait before a batch is sent again (flows.backoff, with the dispatch's base and cap)."""
+    return retry_backoff_seconds(attempt, base=settings.DISPATCH_BACKOFF_BASE, cap=settings.DISPATCH_BACKOFF_CAP)
 
 
 def retry_wait_seconds(attempt: int, answer: client.Answer) -> float:

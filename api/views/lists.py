@@ -26,7 +26,7 @@ from api.views.base import AccountView, CsvDownload
 from campaigns.importing import FileRefused, contact_list_create
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
-from campaigns.tasks import import_contact_list_task
+from campaigns.tasks import contact_list_import_soon
 
 
 def _answer(contact_list, code=status.HTTP_200_OK):
@@ -76,7 +76,7 @@ class ListIndex(ListModelMixin, AccountView):
             )
         except FileRefused as refusal:
             raise unprocessable(refusal.message, field="file") from refusal
-        transaction.on_commit(lambda: import_contact_list_task.delay(contact_list.pk))
+        contact_list_import_soon(contact_list.pk)
         return _answer(contact_list, status.HTTP_201_CREATED)
 
     def _rows(self, request):

@@ -6,7 +6,6 @@ the event id. Failures retry with exponential backoff and jitter until give_up_a
 """
 
 import datetime
-import random
 import time
 import uuid
 
@@ -22,6 +21,7 @@ from api.webhooks.bodies import event_body
 from api.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from api.webhooks.signing import HEADER, signature_header, standard_headers
 from events.models import Event
+from flows.backoff import backoff_seconds as retry_backoff_seconds
 
 FAN_OUT_BATCH = 200
 DUE_BATCH = 200
@@ -31,9 +31,8 @@ NO_OUTCOME = "No answer recorded: the worker stopped during this attempt."
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential, capped, with jitter (half fixed, half random) so that retries do not bunch up."""
-    ceiling = min(settings.WEBHOOK_BACKOFF_CAP, settings.WEBHOOK_BACKOFF_BASE * 2 ** (attempt - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
+    """The wait before a delivery is tried again (flows.backoff, with the webhooks' base and cap)."""
+    return retry_backoff_seconds(attempt, base=settings.WEBHOOK_BACKOFF_BASE, cap=settings.WEBHOOK_BACKOFF_CAP)
 
 
 def _lease() -> datetime.timedelta:

@@ -27,16 +27,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.importing import FileRefused, Limits, NumberNormaliser
-from campaigns.importing.limits import CODEC_NAMES, _where
+from campaigns.importing.limits import CODEC_NAMES, where_in
 from campaigns.importing.reading import (
-    _csv_sources,
-    _open_text,
-    _physical_lines,
-    _Position,
-    _sniff_delimiter,
-    _Totals,
+    Position,
+    Totals,
+    csv_sources,
+    open_text,
+    physical_lines,
+    sniff_delimiter,
 )
-from campaigns.importing.upload import _upload_chunks
+from campaigns.importing.upload import upload_chunks
+from campaigns.importing.writing import copy_supported
 from campaigns.models import DoNotCallEntry, DoNotCallList, DoNotCallUpload
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def dnc_upload_create(
     stored = f"do_not_call/upload-{upload.pk}{extension}"
     target = Path(settings.MEDIA_ROOT) / stored
     with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        for chunk in _upload_chunks(fileobj):
+        for chunk in upload_chunks(fileobj):
             out.write(chunk)
     DoNotCallUpload.objects.filter(pk=upload.pk).update(stored_file=stored)
     upload.stored_file = stored
@@ -135,7 +136,7 @@ class _Load:
         self.upload = upload
         self.limits = dnc_limits()
         self.normalise = NumberNormaliser(settings.PHONON_DEFAULT_REGION)
-        self.postgres = connection.vendor == "postgresql"
+        self.postgres = copy_supported()  # the tuned path: COPY, ANALYZE, a plain INSERT of the new numbers
         self.imported = 0
         self.rejected = 0
         self.first_rejected = None  # (member, line, value), for the sentence when nothing is valid
@@ -151,8 +152,8 @@ class _Load:
             self._stage_begin(cursor)
             stack.callback(self._stage_end, cursor)
             fileobj = stack.enter_context(path.open("rb"))
-            totals = _Totals()
-            for member, stream in _csv_sources(fileobj, self.upload.original_filename or path.name, self.limits):
+            totals = Totals()
+            for member, stream in csv_sources(fileobj, self.upload.original_filename or path.name, self.limits):
                 self._read_source(cursor, member, stream, totals)
             self._stage(cursor)
             if not self.imported:
@@ -173,26 +174,26 @@ class _Load:
             return "The file holds no phone numbers."
         member, line, value = self.first_rejected
         return (
-            f'No line of the file holds a valid phone number (line {line}{_where(member)}: "{value[:40]}"); '
+            f'No line of the file holds a valid phone number (line {line}{where_in(member)}: "{value[:40]}"); '
             "write each with its country code, e.g. 919812345678."
         )
 
     # --- reading -------------------------------------------------------------------------------
 
     def _read_source(self, cursor, member, stream, totals):
-        position = _Position()
+        position = Position()
         codec = "utf-8-sig"
         try:
-            text, codec = _open_text(stream, member, "", self.limits, totals)
-            self._read_lines(cursor, member, _physical_lines(text, self.limits, position, member), position)
+            text, codec = open_text(stream, member, "", self.limits, totals)
+            self._read_lines(cursor, member, physical_lines(text, self.limits, position, member), position)
         except UnicodeDecodeError as error:
             raise FileRefused(
-                f"The file{_where(member)} is not valid {CODEC_NAMES.get(codec, codec)} "
+                f"The file{where_in(member)} is not valid {CODEC_NAMES.get(codec, codec)} "
                 f"(near line {position.physical + 1}); save it as UTF-8."
             ) from error
         except csv.Error as error:
             raise FileRefused(
-                f"Line {position.physical}{_where(member)} cannot be read as CSV ({error})."
+                f"Line {position.physical}{where_in(member)} cannot be read as CSV ({error})."
             ) from error
 
     def _read_lines(self, cursor, member, lines, position):
@@ -200,7 +201,7 @@ class _Load:
         first = next((line for line in lines if line.strip()), None)
         if first is None:
             return
-        delimiter = _sniff_delimiter(first)
+        delimiter = sniff_delimiter(first)
         cells = next(csv.reader([first], delimiter=delimiter), [""])
         column = next((index for index, cell in enumerate(cells) if normalise(cell.strip())), None)
         if column is None:  # a header: the number column by its name, else the first
@@ -238,12 +239,10 @@ class _Load:
     # --- staging -------------------------------------------------------------------------------
 
     def _stage_begin(self, cursor):
-        if self.postgres:
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (number bigint)")
-            cursor.execute(f"TRUNCATE {STAGING}")
-        else:
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (number INTEGER)")
-            cursor.execute(f"DELETE FROM {STAGING}")
+        # The same SQL for both databases (bigint is an INTEGER column to SQLite); a table left by a
+        # failed load on this connection is emptied.
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (number bigint)")
+        cursor.execute(f"DELETE FROM {STAGING}")
 
     def _stage_end(self, cursor):
         cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")

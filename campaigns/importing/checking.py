@@ -1,9 +1,12 @@
 """One record checked: numbers normalised, start time and client-identifier read, variables as JSON;
 or why the row is rejected. No database and no order between rows: batches of records are checked
-in the importing process, or in worker processes for large files (rows.py), with the same answers."""
+in the importing process, or in a reading process and its checking workers for large files
+(batches.py, workers.py), with the same answers."""
 
 import datetime
 import json
+from array import array
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from campaigns.importing.header import Header
@@ -38,20 +41,46 @@ def invalid_number(column: str, raw: str) -> str:
     return f'{column} "{raw}" is not a valid phone number (write it with its country code, e.g. 919812345678).'
 
 
+class Rejected(NamedTuple):
+    """A rejected row as the report keeps it (RejectedRow's columns, REJECTED_COLUMNS)."""
+
+    contact_list: int
+    line: int
+    column: str
+    value: str
+    reason: str
+    raw: str
+
+
+class Checked(NamedTuple):
+    """A batch's answers. Its contacts are lines of PostgreSQL's COPY text format (CONTACT_COLUMNS,
+    each line ending in a line break), one string for the batch: that is what crosses from a
+    reading process at the least cost, and what a COPY takes as it is (writing.ContactWriter reads
+    rows back from it for an INSERT). Beside them, what de-duplicating needs: each contact's tel1
+    number (separated by spaces) and line, in the same order."""
+
+    contacts: str
+    primaries: str
+    lines: array
+    rejects: list[Rejected]
+
+
 class RowChecker:
-    """Checks the records of one CSV. `check` answers, for each (line, row) of a batch, the row to store:
-    a contact (list, line, primary, numbers JSON, variables JSON, start, client-identifier), or with
-    `copy_lines` (list, line, primary, the contact as a line of COPY's text format), or a rejected
-    row (list, line, column, value, reason, row JSON), told apart by their length. A COPY line is one
-    string where the tuple holds seven values: a step of them is handed between processes as one
-    text, and written to PostgreSQL as it is."""
+    """Checks the records of one CSV: `check` answers a batch of (line, cells) with its contacts and
+    its rejected rows (`Checked`). `adapt_datetime` writes a start time as the database takes it
+    (Django's adapt_datetimefield_value): its text goes into the contact's line."""
 
     def __init__(
-        self, header: Header, member: str | None, region: str, zone: ZoneInfo, today: datetime.date, adapt_datetime,
-        list_id: int, copy_lines: bool = False,
+        self,
+        header: Header,
+        member: str | None,
+        region: str,
+        zone: ZoneInfo,
+        today: datetime.date,
+        adapt_datetime,
+        list_id: int,
     ):
         self.list_id = list_id
-        self.copy_lines = copy_lines
         self.ncols = len(header.columns)
         self.tel1 = header.tels[0][0]
         self.other_tels = header.tels[1:]
@@ -65,28 +94,45 @@ class RowChecker:
         self.adapt_datetime = adapt_datetime
         self.starts = {}
 
-    def check(self, batch: list[tuple[int, list[str]]]) -> list[tuple]:
+    def check(self, batch: list[tuple[int, list[str]]]) -> Checked:
         # The hot loop: everything it touches is a local name.
         ncols, tel1, other_tels, prefix = self.ncols, self.tel1, self.other_tels, self.prefix
         start_index, external_index, variable_keys = self.start_index, self.external_index, self.variable_keys
-        normalise, list_id, copy_lines = self.normalise, self.list_id, self.copy_lines
-        out = []
-        append = out.append
+        normalise, list_id = self.normalise, self.list_id
+        contacts, primaries, lines, rejects = [], [], array("L"), []
+        contact_append, primary_append, line_append = contacts.append, primaries.append, lines.append
+        append = rejects.append
         for line, row in batch:
             size = len(row)
             if size > ncols and any(cell.strip() for cell in row[ncols:]):
                 reason = f"{prefix}the row has {size} cells but the header only {ncols} columns."
-                append((list_id, line, "", "", reason, raw_json(row)))
+                append(Rejected(list_id, line, "", "", reason, raw_json(row)))
                 continue
             raw = row[tel1].strip()
             if not raw:
-                append((list_id, line, "tel1", "",
-                        f"{prefix}tel1 is empty; every row needs the customer's number in tel1.", raw_json(row)))
+                append(
+                    Rejected(
+                        list_id,
+                        line,
+                        "tel1",
+                        "",
+                        f"{prefix}tel1 is empty; every row needs the customer's number in tel1.",
+                        raw_json(row),
+                    )
+                )
                 continue
             primary = normalise(raw)
             if primary is None:
-                append((list_id, line, "tel1", raw[:MAX_VALUE_IN_REPORT], prefix + invalid_number("tel1", raw),
-                        raw_json(row)))
+                append(
+                    Rejected(
+                        list_id,
+                        line,
+                        "tel1",
+                        raw[:MAX_VALUE_IN_REPORT],
+                        prefix + invalid_number("tel1", raw),
+                        raw_json(row),
+                    )
+                )
                 continue
             numbers = [primary]
             bad = None
@@ -101,8 +147,16 @@ class RowChecker:
                         numbers.append(number)
             if bad:
                 column, value = bad
-                append((list_id, line, column, value[:MAX_VALUE_IN_REPORT], prefix + invalid_number(column, value),
-                        raw_json(row)))
+                append(
+                    Rejected(
+                        list_id,
+                        line,
+                        column,
+                        value[:MAX_VALUE_IN_REPORT],
+                        prefix + invalid_number(column, value),
+                        raw_json(row),
+                    )
+                )
                 continue
             start_at = None
             if start_index is not None:
@@ -110,29 +164,36 @@ class RowChecker:
                 if value:
                     start_at, reason = self._start(value)
                     if reason:
-                        append((list_id, line, "starttime", value[:MAX_VALUE_IN_REPORT], prefix + reason,
-                                raw_json(row)))
+                        append(
+                            Rejected(
+                                list_id, line, "starttime", value[:MAX_VALUE_IN_REPORT], prefix + reason, raw_json(row)
+                            )
+                        )
                         continue
             external_id = ""
             if external_index is not None:
                 external_id = row[external_index].strip()
                 if len(external_id) > MAX_EXTERNAL_ID:
                     reason = f"{prefix}client-identifier is longer than {MAX_EXTERNAL_ID} characters."
-                    append((list_id, line, "client-identifier", external_id[:MAX_VALUE_IN_REPORT], reason,
-                            raw_json(row)))
+                    append(
+                        Rejected(
+                            list_id, line, "client-identifier", external_id[:MAX_VALUE_IN_REPORT], reason, raw_json(row)
+                        )
+                    )
                     continue
             numbers_json = '["' + '", "'.join(numbers) + '"]'
             variables_json = "{" + ", ".join([name + quote(row[index].strip()) for name, index in variable_keys]) + "}"
-            if copy_lines:
-                # Numbers are digits; the variables' JSON is ASCII with backslash escapes.
-                if "\\" in variables_json:
-                    variables_json = variables_json.replace("\\", "\\\\")
-                start = "\\N" if start_at is None else start_at
-                append((list_id, line, primary, f"{list_id}\t{line}\t{primary}\t{numbers_json}\t{variables_json}\t"
-                                                f"{start}\t{copy_text(external_id) if external_id else ''}\n"))
-            else:
-                append((list_id, line, primary, numbers_json, variables_json, start_at, external_id))
-        return out
+            # Numbers are digits; the variables' JSON is ASCII with backslash escapes.
+            if "\\" in variables_json:
+                variables_json = variables_json.replace("\\", "\\\\")
+            start = "\\N" if start_at is None else start_at
+            contact_append(
+                f"{list_id}\t{line}\t{primary}\t{numbers_json}\t{variables_json}\t"
+                f"{start}\t{copy_text(external_id) if external_id else ''}\n"
+            )
+            primary_append(primary)
+            line_append(line)
+        return Checked("".join(contacts), " ".join(primaries), lines, rejects)
 
     def _start(self, value: str):
         """(start time ready for the database, None) or (None, why it is refused); cached, as most rows

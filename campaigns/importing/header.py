@@ -4,8 +4,8 @@ import csv
 import re
 from dataclasses import dataclass
 
-from campaigns.importing.limits import MAX_TEL, TEL_RE, VARIABLE_RE, FileRefused, Limits, _where
-from campaigns.importing.reading import _Position, _sniff_delimiter
+from campaigns.importing.limits import MAX_TEL, TEL_RE, VARIABLE_RE, FileRefused, Limits, where_in
+from campaigns.importing.reading import Position, sniff_delimiter
 
 REPORT_COLUMNS = ("rejectedline", "rejectedcolumn", "rejectedreason")
 
@@ -42,7 +42,7 @@ def _column_key(cell: str) -> tuple[str, str]:
 def parse_header(cells: list[str], limits: Limits, member: str | None = None) -> Header:
     while cells and not cells[-1].strip():
         cells = cells[:-1]  # spreadsheets often add empty trailing columns
-    where = _where(member)
+    where = where_in(member)
     if len(cells) > limits.max_columns:
         raise FileRefused(f"The header{where} has {len(cells)} columns; at most {limits.max_columns} are accepted.")
     header = Header(columns=[], tels=[], start=None, external=None, variables=[])
@@ -84,7 +84,7 @@ def parse_header(cells: list[str], limits: Limits, member: str | None = None) ->
     return header
 
 
-def _read_header(lines, position: _Position, limits: Limits, member: str | None):
+def read_header(lines, position: Position, limits: Limits, member: str | None):
     """Return (delimiter, header cells, header line number), skipping blank lines and Excel's `sep=`."""
     delimiter = None
     for line in lines:
@@ -95,11 +95,11 @@ def _read_header(lines, position: _Position, limits: Limits, member: str | None)
         if delimiter is None and hint:
             delimiter = hint.group(1)
             continue
-        delimiter = delimiter or _sniff_delimiter(line)
+        delimiter = delimiter or sniff_delimiter(line)
         cells = next(csv.reader([line], delimiter=delimiter), [])
         return delimiter, cells, position.physical
     raise FileRefused(
-        f"The file{_where(member)} is empty."
+        f"The file{where_in(member)} is empty."
         if position.physical == 0
-        else f"The file{_where(member)} has no header line, only blank lines."
+        else f"The file{where_in(member)} has no header line, only blank lines."
     )

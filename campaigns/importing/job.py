@@ -7,9 +7,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.importing.events import list_event_record
-from campaigns.importing.limits import STALE_IMPORT_AFTER, FileRefused, _LostClaim
-from campaigns.importing.rows import _Import
-from campaigns.importing.writing import _delete_rows
+from campaigns.importing.limits import STALE_IMPORT_AFTER, FileRefused, LostClaim
+from campaigns.importing.rows import ListImport
+from campaigns.importing.writing import list_rows_delete
 from campaigns.models import Contact, ContactList
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _claim(contact_list_id: int, now: datetime.datetime) -> bool:
             pk=contact_list_id, status=ContactList.Status.IMPORTING, started_at__lt=now - STALE_IMPORT_AFTER
         ).update(started_at=now, **counts)
         if claimed:
-            _delete_rows(contact_list_id)
+            list_rows_delete(contact_list_id)
     return bool(claimed)
 
 
@@ -40,7 +40,7 @@ def _finish(contact_list_id: int, claim: datetime.datetime, status: str, error: 
             status=status, error=error, finished_at=timezone.now(), rows_done=0, imported_count=0, rejected_count=0
         )
         if updated:
-            _delete_rows(contact_list_id)
+            list_rows_delete(contact_list_id)
             event = "list.refused" if status == ContactList.Status.REFUSED else "list.failed"
             list_event_record(contact_list_id, event, status=status, error=error)
 
@@ -70,11 +70,11 @@ def contact_list_import(*, contact_list_id: int, from_rows: bool = False) -> Con
     if _claim(contact_list_id, claim):
         contact_list = ContactList.objects.select_related("flow").get(pk=contact_list_id)
         try:
-            _Import(contact_list, claim, from_rows=from_rows).run()
+            ListImport(contact_list, claim, from_rows=from_rows).run()
             contacts_analyze()
         except FileRefused as refusal:
             _finish(contact_list_id, claim, ContactList.Status.REFUSED, refusal.message)
-        except _LostClaim:
+        except LostClaim:
             logger.warning("Import of contact list %s was restarted elsewhere; this run stops.", contact_list_id)
         except FileNotFoundError:
             _finish(contact_list_id, claim, ContactList.Status.FAILED, "The uploaded file is no longer on the server.")

@@ -54,7 +54,7 @@ class FileRefused(Exception):
         self.contact_list = contact_list
 
 
-class _LostClaim(Exception):
+class LostClaim(Exception):
     """Another worker restarted this import (ours looked stale); stop without touching anything."""
 
 
@@ -94,5 +94,5 @@ def human_size(n: int) -> str:
     return f"{n:,} bytes"
 
 
-def _where(member: str | None) -> str:
+def where_in(member: str | None) -> str:
     return f' in "{member}"' if member else ""

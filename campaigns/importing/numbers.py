@@ -6,6 +6,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from django.conf import settings
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS
 
@@ -201,13 +202,17 @@ class NumberNormaliser:
     +, the national prefix (and its transform rule), the lengths, and validity against every number
     type of the number's region, valid or not. Anything else (letters, extensions, other scripts,
     fewer than three digits) goes to the library. Property tests hold the two equal
-    (tests/campaigns/test_numbers.py).
+    (tests/campaigns/test_numbers.py, rerun with more examples by .ci/run when phonenumbers' pin
+    changes). `fast_path=False` (by default the PHONE_NUMBERS_FAST_PATH setting) sends every number
+    to the library.
     """
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, fast_path: bool | None = None):
         self.region = region
-        # An unknown default region: only the library knows what it does with each input.
-        self.default = _plan(region) if region in SUPPORTED_REGIONS else None
+        if fast_path is None:
+            fast_path = settings.PHONE_NUMBERS_FAST_PATH
+        # An unknown default region, or the fast path turned off: only the library decides.
+        self.default = _plan(region) if fast_path and region in SUPPORTED_REGIONS else None
         # The countries met so far, by their code's text: the plan of the code's main region.
         self.codes = {}
         if self.default is not None:

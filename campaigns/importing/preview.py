@@ -5,9 +5,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from campaigns.importing.header import _read_header, parse_header
+from campaigns.importing.header import parse_header, read_header
 from campaigns.importing.limits import ACCEPTED_EXTENSIONS, VARIABLE_RE, FileRefused, Limits
-from campaigns.importing.reading import _csv_sources, _open_text, _physical_lines, _Position, _Totals
+from campaigns.importing.reading import Position, Totals, csv_sources, open_text, physical_lines
 
 
 def preview_rows(*, fileobj, filename: str, encoding: str = "", limit: int = 10) -> dict:
@@ -18,11 +18,11 @@ def preview_rows(*, fileobj, filename: str, encoding: str = "", limit: int = 10)
     try:
         if Path(filename).suffix.lower() not in ACCEPTED_EXTENSIONS:
             raise FileRefused("Only .csv and .zip files are accepted.")
-        for member, stream in _csv_sources(fileobj, filename, limits):
-            position = _Position()
-            text, _ = _open_text(stream, member, encoding, limits, _Totals())
-            lines = _physical_lines(text, limits, position, member)
-            delimiter, cells, _ = _read_header(lines, position, limits, member)
+        for member, stream in csv_sources(fileobj, filename, limits):
+            position = Position()
+            text, _ = open_text(stream, member, encoding, limits, Totals())
+            lines = physical_lines(text, limits, position, member)
+            delimiter, cells, _ = read_header(lines, position, limits, member)
             cells = [cell.strip().lstrip("\ufeff").strip() for cell in cells]
             columns = parse_header(cells, limits, member).columns
             for row in csv.reader(lines, delimiter=delimiter):

@@ -16,12 +16,12 @@ from campaigns.importing.limits import (
     ZIP_JUNK_NAMES,
     FileRefused,
     Limits,
-    _where,
     human_size,
+    where_in,
 )
 
 
-class _Totals:
+class Totals:
     def __init__(self):
         self.bytes = 0
         self.rows = 0
@@ -30,7 +30,7 @@ class _Totals:
 class _CappedReader(io.RawIOBase):
     """Counts the bytes actually read (decompressed, for ZIP members) and stops at the limits."""
 
-    def __init__(self, source, member: str | None, limits: Limits, totals: _Totals):
+    def __init__(self, source, member: str | None, limits: Limits, totals: Totals):
         self._source = source
         self._member = member
         self._limits = limits
@@ -48,7 +48,7 @@ class _CappedReader(io.RawIOBase):
         self._totals.bytes += n
         if self._count > self._limits.max_bytes:
             raise FileRefused(
-                f"The CSV{_where(self._member)} is larger than {human_size(self._limits.max_bytes)}; "
+                f"The CSV{where_in(self._member)} is larger than {human_size(self._limits.max_bytes)}; "
                 "split it into smaller files."
             )
         if self._member is not None and self._totals.bytes > self._limits.max_total:
@@ -99,7 +99,7 @@ def _zip_members(archive: zipfile.ZipFile, limits: Limits) -> list[zipfile.ZipIn
     return members
 
 
-def _csv_sources(fileobj, filename: str, limits: Limits):
+def csv_sources(fileobj, filename: str, limits: Limits):
     """Yield (member name or None, binary stream) for every CSV of the upload."""
     if not filename.lower().endswith(".zip"):
         yield None, fileobj
@@ -143,7 +143,7 @@ def _control_ratio(text: str) -> float:
 
 
 def _choose_codec(head: bytes, chosen: str, member: str | None) -> str:
-    where = _where(member)
+    where = where_in(member)
     for bom, codec in BOMS:
         if head.startswith(bom):
             return codec
@@ -187,14 +187,14 @@ def _choose_codec(head: bytes, chosen: str, member: str | None) -> str:
     return "utf-8-sig"
 
 
-class _Position:
+class Position:
     def __init__(self):
         self.physical = 0
         self.last_line = ""
         self.kept_lines = None  # a list to append every line read to, while one is wanted
 
 
-def _open_text(stream, member, chosen, limits, totals) -> tuple[io.TextIOWrapper, str]:
+def open_text(stream, member, chosen, limits, totals) -> tuple[io.TextIOWrapper, str]:
     buffered = io.BufferedReader(_CappedReader(stream, member, limits, totals), buffer_size=HEAD_BYTES)
     head = buffered.peek(HEAD_BYTES)[:HEAD_BYTES]
     codec = _choose_codec(head, chosen, member)
@@ -203,7 +203,7 @@ def _open_text(stream, member, chosen, limits, totals) -> tuple[io.TextIOWrapper
     return text, codec
 
 
-def _physical_lines(text, limits: Limits, position: _Position, member: str | None):
+def physical_lines(text, limits: Limits, position: Position, member: str | None):
     readline = text.readline
     cap = limits.max_line + 2
     while line := readline(cap):
@@ -211,19 +211,19 @@ def _physical_lines(text, limits: Limits, position: _Position, member: str | Non
         position.last_line = line
         if len(line) >= cap - 1 and len(line.rstrip("\r\n")) > limits.max_line:
             raise FileRefused(
-                f"Line {position.physical}{_where(member)} is longer than {limits.max_line:,} characters, "
+                f"Line {position.physical}{where_in(member)} is longer than {limits.max_line:,} characters, "
                 "which no call list needs: check that the file is a CSV call list."
             )
         if "\x00" in line:
             raise FileRefused(
-                f"Line {position.physical}{_where(member)} holds binary data (a NUL byte): the file is not a CSV."
+                f"Line {position.physical}{where_in(member)} holds binary data (a NUL byte): the file is not a CSV."
             )
         if position.kept_lines is not None:
             position.kept_lines.append(line)
         yield line
 
 
-def _sniff_delimiter(line: str) -> str:
+def sniff_delimiter(line: str) -> str:
     counts = dict.fromkeys(",;\t|", 0)
     quoted = False
     for ch in line:

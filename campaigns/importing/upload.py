@@ -36,7 +36,7 @@ def common_start_from_filename(filename: str) -> datetime.datetime | None:
     return naive.replace(tzinfo=ZoneInfo(settings.PHONON_TIMEZONE)).astimezone(datetime.UTC)
 
 
-def _upload_chunks(fileobj):
+def upload_chunks(fileobj):
     if hasattr(fileobj, "chunks"):
         yield from fileobj.chunks(64 * 1024)
         return
@@ -74,7 +74,7 @@ def contact_list_create(
     limit = settings.UPLOAD_MAX_BYTES
     size = 0
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        for chunk in _upload_chunks(fileobj):
+        for chunk in upload_chunks(fileobj):
             size += len(chunk)
             if size > limit:
                 break

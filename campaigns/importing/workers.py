@@ -1,13 +1,24 @@
-"""Processes that read and check a large file while the importing process stores what they keep.
+"""Processes that read and check a large file while the importing process de-duplicates and stores.
 
 Checking (numbers above all) is most of an import's CPU, storing most of the rest. For a large file
-a forked reading process reads the records, has them checked and hands them over in file order
-(line numbers, duplicates and the rejected-rows report are what one process would produce) to the
-importing process, which stores them (`reading_process`): on SQLite as kept steps, on PostgreSQL as
-checked batches that the importing process de-duplicates beside its COPY. On more cores the
-reading process forks checking workers of its own (`worker_pool`): they inherit the checker (its
-compiled number metadata included), take batches as the text of their lines and send back their
-answers. Neither kind touches the database."""
+a forked reading process reads the records, has them checked and hands them over in file order as
+checked batches (`reading_process`); the importing process de-duplicates them and stores them
+(rows.py), as it does when it reads them itself. With more workers configured the reading process
+forks checking workers of its own (`worker_pool`): they inherit the checker (its compiled number
+metadata included), take batches as the text of their lines and send back their answers. None of
+them touches the database.
+
+How many (`import_workers`): CALL_LIST_IMPORT_WORKERS processes besides the importing one (by
+default the machine's cores less one; 0: the importing process does it all), for a file of
+PARALLEL_FROM_BYTES or more. A fixed number, not a sample of idle cores: under load (both cores of
+the test machine busy) the sample chose no worker and a 200,000-row import on PostgreSQL took 2x as
+long as with its reading process (README, "Benchmarks").
+
+Of the two ways to spread the work measured on PostgreSQL (200,000 realistic rows, 2 cores, one
+worker), a reading process that reads and checks beat the importing process reading and handing
+batches to a checking worker: 2.4 s against 3.5 s quiet, 6.1 s against 9.3 s with both cores loaded
+(the importing process parsed every record, and the worker parsed it again). Only the reading
+process is kept."""
 
 import csv
 import io
@@ -18,20 +29,20 @@ import sys
 import threading
 import time
 import traceback
+from array import array
 from collections import deque
 from contextlib import contextmanager
 from multiprocessing.connection import Pipe
 from multiprocessing.reduction import ForkingPickler
+from typing import NamedTuple
 
-import psutil
+from django.conf import settings
 
 from campaigns.importing.checking import RowChecker
 
-# Below this size a file is checked in the importing process: starting workers and sending them the
-# records costs more than they save (benchmarks/bench_import.py --crossover measures it).
+# Below this size a file is read and checked in the importing process: starting a process and sending
+# it the records costs more than it saves (benchmarks/bench_import.py --crossover measures it).
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
-# At most one process besides the importing one for each other core: a reading process, then checkers.
-WORKERS = max(0, (os.cpu_count() or 1) - 1)
 
 # The GIL switch interval in a process that sends from a _Sender thread. The thread needs the GIL back
 # after each write, and at Python's default 5 ms it waited that long for the checking loop to let go:
@@ -40,39 +51,22 @@ WORKERS = max(0, (os.cpu_count() or 1) - 1)
 # importing process waited for it. At 0.2 ms: 0.17 s, and the import 0.4-0.6 s quicker.
 SENDER_SWITCH_SECONDS = 0.0002
 
-# How long the machine's CPU use is sampled to count its idle cores: the import waits for it. A tenth of a
-# second is ten ticks of each core's clock, enough to tell a busy core from an idle one.
-IDLE_SAMPLE_SECONDS = 0.1
 
-
-def idle_cores() -> float:
-    """Cores nobody is using now, from the CPU time spent idle over a short sample (time stolen by
-    the hypervisor counts as used). The load average, used before, trails by a minute: an import
-    that began just after another ended found the machine busy with a process already gone, and
-    forked nothing (seen in benchmarks/bench_import.py, where runs follow each other)."""
-    busy = psutil.cpu_percent(interval=IDLE_SAMPLE_SECONDS)
-    return (os.cpu_count() or 1) * (100 - busy) / 100
-
-
-def workers_for(size: int, server_here: bool = False, configured: int | None = None) -> int:
-    """How many processes besides the importing one read and check a file of `size` bytes (0: it does
-    it all; 1: a reading process; more: the reading process has checking workers). A process only
-    helps on a core of its own: on a busy machine (measured with load averages of 7 to 14 on 2 cores)
-    the importing process waits for its starved workers and one process alone is as fast.
-    A database server on this machine (`server_here`) keeps a core from the checking workers, not
-    from the reading process: beside PostgreSQL the importing process then only writes COPY text
-    (about 1 s of CPU in a 15 s import) and shares that core with the server. On 2 cores a reading
-    process took a 1,000,000-row import from 23-26 s to 17 s, and a checking worker as well made it
-    24 s again. (On SQLite the importing process stores, about half the work, on a core of its own.)"""
+def import_workers(size: int) -> int:
+    """How many processes besides the importing one read and check a file of `size` bytes (0: it
+    does it all; 1: a reading process; more: the reading process has checking workers)."""
     if size < PARALLEL_FROM_BYTES:
         return 0
-    if configured is not None:  # CALL_LIST_IMPORT_WORKERS: set by whoever runs the machine
-        return max(0, configured)
-    # Rounded: a core busy a tenth of the time is an idle core; truncating counted it as none.
-    cores = round(idle_cores())
-    if cores < 2 or not WORKERS:
-        return 0
-    return max(1, min(WORKERS, cores - 1 - int(server_here)))
+    return max(0, settings.CALL_LIST_IMPORT_WORKERS)
+
+
+class BatchText(NamedTuple):
+    """A batch of records as text: what a checking worker reads, and where a duplicate's cells are
+    read again from."""
+
+    before: int  # the line before its first record
+    text: str  # its physical lines, blank ones among them
+    lines: array  # the line numbers of its records
 
 
 # Batches a worker may hold ahead, checked or waiting: enough to ride out the importing process's
@@ -82,7 +76,7 @@ def workers_for(size: int, server_here: bool = False, configured: int | None = N
 BATCHES_AHEAD = 8
 
 
-def rows_again(message, delimiter: str, ncols: int) -> list[tuple[int, list[str]]]:
+def rows_again(message: BatchText, delimiter: str, ncols: int) -> list[tuple[int, list[str]]]:
     """A batch as the importing process read it, (line, cells), from the text of its lines: its
     records are parsed again with the same delimiter, numbered from the line before the first, and
     those at the given line numbers kept (the others are blank rows), padded to the header's width."""
@@ -104,7 +98,7 @@ def rows_again(message, delimiter: str, ncols: int) -> list[tuple[int, list[str]
     return batch
 
 
-def rows_at(message, wanted: list[int], delimiter: str, ncols: int) -> dict[int, list[str]]:
+def rows_at(message: BatchText, wanted: list[int], delimiter: str, ncols: int) -> dict[int, list[str]]:
     """The cells of the records at the `wanted` lines of a batch (a message as rows_again takes it),
     by line. When every record of the batch is one physical line (nearly always) only those lines
     are parsed; else the whole batch is, as rows_again does."""
@@ -116,7 +110,7 @@ def rows_at(message, wanted: list[int], delimiter: str, ncols: int) -> dict[int,
             physical.pop()
         if len(physical) == lines[-1] - before:  # as many physical lines as records: one line each
             return {
-                line: rows_again((line - 1, physical[line - before - 1], [line]), delimiter, ncols)[0][1]
+                line: rows_again(BatchText(line - 1, physical[line - before - 1], [line]), delimiter, ncols)[0][1]
                 for line in wanted
             }
     wanted = set(wanted)
@@ -244,12 +238,12 @@ def worker_pool(checker: RowChecker, workers: int, delimiter: str):
 
 
 @contextmanager
-def reading_process(read, *args):
-    """Run read(hand_over, *args) in a forked process and yield, in order, what it hands over; an
-    exception there (a refused file above all) is raised here. The process may fork checking
-    workers of its own; it is stopped on the way out, however that goes."""
+def reading_process(produce, *args):
+    """Run produce(*args), a generator, in a forked process and yield here, in order, what it yields
+    there; an exception there (a refused file above all) is raised here. The process may fork
+    checking workers of its own; it is stopped on the way out, however that goes."""
     ours, theirs = Pipe(duplex=False)
-    pid = _forked(_reader_main, theirs, ours, read, args)
+    pid = _forked(_reader_main, theirs, ours, produce, args)
     theirs.close()
     try:
         yield _handed_over(ours)
@@ -260,19 +254,20 @@ def reading_process(read, *args):
 
 # How long a reading process is given to notice that the importing process stopped listening.
 READER_STOP_SECONDS = 5
-# Steps a reading process may have handed over and not yet sent, each pickled (about 150 KB): enough
+# Batches a reading process may have handed over and not yet sent, each pickled (about 150 KB): enough
 # to read on through a chunk's commit in the importing process.
 STEPS_AHEAD = 16
 
 
-def _reader_main(end, parents_end, read, args) -> None:
+def _reader_main(end, parents_end, produce, args) -> None:
     parents_end.close()  # held here too, it would keep a pipe the parent has closed open for writing
     # Stopped from outside, unwind (its checking workers are stopped by worker_pool on the way).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     sys.setswitchinterval(SENDER_SWITCH_SECONDS)
     sender = _Sender(end, limit=STEPS_AHEAD)
     try:
-        read(sender.send, *args)
+        for item in produce(*args):
+            sender.send(item)
         last = _DONE
     except (BrokenPipeError, SystemExit):
         return  # the importing process stopped listening: it failed on its side and says why

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from campaigns import access, editing
 from campaigns.models import ContactList
 from campaigns.reports import template_csv
-from dialer.test_call import ListenerNotActivated, test_call_launch
+from dialer.listener_test_call import ListenerNotActivated, test_call_launch
 from flows import services
 from flows.encrypted_fields import mask_secret
 from pages.forms import TestCallForm

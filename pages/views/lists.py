@@ -17,7 +17,7 @@ from campaigns import access, editing, lifecycle
 from campaigns.importing import FileRefused, StartTimePassed, contact_list_create, preview_rows, preview_warnings
 from campaigns.models import ContactList
 from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
-from campaigns.tasks import import_contact_list_task
+from campaigns.tasks import contact_list_import_soon
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_confirmations, launch_review
@@ -87,7 +87,7 @@ def list_upload(request):
                 error += " To call it at once anyway, tick “Start now” and upload it again."
             form.add_error("file", error)
         else:
-            transaction.on_commit(lambda: import_contact_list_task.delay(contact_list.pk))
+            contact_list_import_soon(contact_list.pk)
             url = reverse("list_detail", args=[contact_list.pk])
             if _wants_json(request):
                 return JsonResponse({"id": contact_list.pk, "url": url, "status": contact_list.status}, status=201)

@@ -5,6 +5,7 @@ import codecs
 import csv
 import datetime
 import io
+import os
 import random
 from zoneinfo import ZoneInfo
 
@@ -153,7 +154,7 @@ digit_strings = st.one_of(
 )
 
 
-@hypothesis_settings(max_examples=300, deadline=None)
+@hypothesis_settings(max_examples=300 * int(os.environ.get("NUMBER_PROPERTY_SCALE", "1")), deadline=None)
 @given(raw=digit_strings)
 def test_the_fast_path_agrees_with_phonenumbers(raw):
     normalise = NumberNormaliser("IN")

@@ -255,14 +255,14 @@ def test_progress_is_committed_chunk_by_chunk_with_consistent_counts(import_file
     settings.CALL_LIST_CHUNK_ROWS = 3
     rows = [f"9198123456{i:02d}" for i in range(10)] + ["bad"]
     seen = []
-    real_insert = import_rows._insert
+    real_insert = import_rows.insert_rows
 
     def watching_insert(model, columns, rows_):
         real_insert(model, columns, rows_)
         if model is RejectedRow:
             seen.append(len(rows_))
 
-    with mock.patch.object(import_rows, "_insert", watching_insert):
+    with mock.patch.object(import_rows, "insert_rows", watching_insert):
         contact_list = import_file(csv_bytes("tel1", *rows))
 
     assert len(seen) == 4  # 3 + 3 + 3 + 2 rows
@@ -272,7 +272,7 @@ def test_progress_is_committed_chunk_by_chunk_with_consistent_counts(import_file
 
 def test_an_import_failing_half_way_is_marked_failed_and_leaves_no_rows(import_file, settings):
     settings.CALL_LIST_CHUNK_ROWS = 2
-    real_insert = import_rows._insert
+    real_insert = import_rows.insert_rows
     calls = []
 
     def failing_insert(model, columns, rows):
@@ -281,7 +281,7 @@ def test_an_import_failing_half_way_is_marked_failed_and_leaves_no_rows(import_f
             raise RuntimeError("disk full")
         real_insert(model, columns, rows)
 
-    with mock.patch.object(import_rows, "_insert", failing_insert):
+    with mock.patch.object(import_rows, "insert_rows", failing_insert):
         contact_list = import_file(csv_bytes("tel1", *[f"9198123456{i:02d}" for i in range(6)]))
 
     assert contact_list.status == ContactList.Status.FAILED
@@ -305,13 +305,13 @@ def test_an_import_restarted_elsewhere_stops_without_touching_the_list(flow):
     created = contact_list_create(
         flow=flow, fileobj=io.BytesIO(b"tel1\n919812345678\n"), filename="a.csv", source="upload"
     )
-    real_flush = import_rows._Import._flush
+    real_flush = import_rows.ListImport._flush
 
     def restarted_elsewhere(self, final=False):
         ContactList.objects.filter(pk=created.pk).update(started_at=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
         real_flush(self, final)
 
-    with mock.patch.object(import_rows._Import, "_flush", restarted_elsewhere):
+    with mock.patch.object(import_rows.ListImport, "_flush", restarted_elsewhere):
         result = contact_list_import(contact_list_id=created.pk)
 
     assert result.status == ContactList.Status.IMPORTING

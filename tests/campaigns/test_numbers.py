@@ -1,6 +1,7 @@
 """The numbers fast path equals phonenumbers (parse, is_valid_number, E.164: the number, or a refusal)
 for every number type of every region, on random input of every shape a spreadsheet produces."""
 
+import os
 import random
 
 import phonenumbers
@@ -18,6 +19,8 @@ REGIONS = ["IN", "GB", "JE", "US", "CA", "JM", "AE", "DE", "FR", "IT", "SG", "AU
 ALL_REGIONS = sorted(SUPPORTED_REGIONS)
 COUNTRY_CODES = sorted(COUNTRY_CODE_TO_REGION_CODE)
 TYPES = list(phonenumbers.PhoneNumberType.values())
+# .ci/run multiplies the random examples when phonenumbers' pin changes (a release with new metadata).
+EXAMPLES_SCALE = int(os.environ.get("NUMBER_PROPERTY_SCALE", "1"))
 
 
 def library(raw: str, region: str) -> str | None:
@@ -113,7 +116,7 @@ def raw_numbers(draw, region):
 def test_the_normaliser_equals_the_library_on_random_input(region):
     normalise = NumberNormaliser(region)
 
-    @hypothesis_settings(max_examples=300, deadline=None, database=None)
+    @hypothesis_settings(max_examples=300 * EXAMPLES_SCALE, deadline=None, database=None)
     @given(raw=raw_numbers(region))
     def agrees(raw):
         assert normalise(raw) == library(raw, region), raw
@@ -200,7 +203,7 @@ def test_the_call_list_shapes_take_the_fast_path_and_equal_the_library(region):
     # given one normaliser (the countries it meets are kept) and numbers of every shape of a call list
     fast = WithoutLibrary(region)
 
-    @hypothesis_settings(max_examples=400, deadline=None, database=None)
+    @hypothesis_settings(max_examples=400 * EXAMPLES_SCALE, deadline=None, database=None)
     @given(raw=call_list_numbers())
     def agrees(raw):
         # then the fast path answers alone, as the library does
@@ -227,3 +230,36 @@ def test_an_unknown_default_region_leaves_every_number_to_the_library():
     normalise = NumberNormaliser("ZZ")
     assert normalise("+91 98123 45678") == library("+91 98123 45678", "ZZ") == "919812345678"
     assert normalise("98123 45678") is None
+
+
+class Counting(NumberNormaliser):
+    """A normaliser that counts the numbers it sends to the library."""
+
+    asked = 0
+
+    def slow(self, raw):
+        self.asked += 1
+        return super().slow(raw)
+
+
+CALL_LIST_SHAPES = ["919812345678", "+91 98123 45678", "98123-45678", "080 2345 6789", "1800 123 4567", "98123"]
+
+
+def test_with_the_fast_path_turned_off_every_number_goes_to_the_library_with_the_same_answers(settings):
+    # given the fast path turned off in the settings, and a normaliser with it on
+    settings.PHONE_NUMBERS_FAST_PATH = False
+    off, on = Counting("IN"), Counting("IN", fast_path=True)
+
+    # when call-list numbers are normalised by both
+    answers_off = [off(raw) for raw in CALL_LIST_SHAPES]
+    answers_on = [on(raw) for raw in CALL_LIST_SHAPES]
+
+    # then every one went to the library with the fast path off, none with it on, and the answers agree
+    assert off.asked == len(CALL_LIST_SHAPES) and on.asked == 0
+    assert answers_off == answers_on == [library(raw, "IN") for raw in CALL_LIST_SHAPES]
+    assert answers_off[0] == "919812345678" and answers_off[-1] is None
+
+
+def test_the_fast_path_is_on_by_default(settings):
+    assert settings.PHONE_NUMBERS_FAST_PATH is True
+    assert Counting("IN")("919812345678") == "919812345678"

@@ -4,6 +4,7 @@ members included."""
 
 import datetime
 import io
+import os
 import random
 import zipfile
 
@@ -178,47 +179,19 @@ def test_a_refusal_half_way_stops_the_workers_and_keeps_nothing(import_file, che
     assert not RejectedRow.objects.filter(contact_list=refused).exists()
 
 
-def test_large_files_are_checked_by_workers_on_idle_cores_only(monkeypatch):
-    monkeypatch.setattr(workers, "WORKERS", 3)
-    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)  # four idle cores: this process's and three more
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1) == 0
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 3
-    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
-    monkeypatch.setattr(workers, "idle_cores", lambda: 1.9)  # a core busy a tenth of the time counts as idle
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 1
-    monkeypatch.setattr(workers, "idle_cores", lambda: 1.2)
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES) == 0
+def test_large_files_are_read_by_the_configured_number_of_processes_however_busy_the_machine(settings):
+    # given three processes configured besides the importing one
+    settings.CALL_LIST_IMPORT_WORKERS = 3
+
+    # then a large file gets them all, a small one none, and 0 keeps a large one in one process too
+    assert workers.import_workers(workers.PARALLEL_FROM_BYTES) == 3
+    assert workers.import_workers(workers.PARALLEL_FROM_BYTES - 1) == 0
+    settings.CALL_LIST_IMPORT_WORKERS = 0
+    assert workers.import_workers(workers.PARALLEL_FROM_BYTES) == 0
 
 
-def test_idle_cores_are_counted_from_what_the_machine_does_now(monkeypatch):
-    monkeypatch.setattr(workers.os, "cpu_count", lambda: 4)
-    monkeypatch.setattr(workers.psutil, "cpu_percent", lambda interval: 62.5)  # 2.5 of 4 cores busy
-    assert workers.idle_cores() == 1.5
-    monkeypatch.undo()
-    assert 0 <= workers.idle_cores() <= (workers.os.cpu_count() or 1)
-
-
-def test_the_configured_number_of_processes_is_used_for_large_files_however_busy_the_machine(monkeypatch):
-    monkeypatch.setattr(workers, "idle_cores", lambda: 0.5)
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, configured=2) == 2
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True, configured=1) == 1
-    monkeypatch.setattr(workers, "idle_cores", lambda: 8.0)
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, configured=0) == 0
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES - 1, configured=2) == 0  # a small file: one process
-
-
-def test_a_database_server_on_this_machine_keeps_a_core_from_the_checking_workers(monkeypatch):
-    monkeypatch.setattr(workers, "WORKERS", 3)
-    monkeypatch.setattr(workers, "idle_cores", lambda: 4.0)
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 2
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=False) == 3
-    # a quiet 2-core machine: a reading process still, the server sharing a core with the storing process
-    monkeypatch.setattr(workers, "idle_cores", lambda: 2.5)
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 1
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=False) == 1
-    monkeypatch.setattr(workers, "idle_cores", lambda: 1.4)  # one core: one process
-    assert workers.workers_for(workers.PARALLEL_FROM_BYTES, server_here=True) == 0
+def test_the_default_number_of_processes_is_the_cores_less_one(settings):
+    assert settings.CALL_LIST_IMPORT_WORKERS == max(0, (os.cpu_count() or 1) - 1)
 
 
 def test_a_worker_that_fails_fails_the_import_and_keeps_nothing(import_file, checked_by, monkeypatch):
@@ -247,7 +220,7 @@ def test_a_worker_that_fails_fails_the_import_and_keeps_nothing(import_file, che
 
 def test_an_import_restarted_elsewhere_stops_its_reading_process_too(import_file, checked_by, monkeypatch):
     # given an import whose claim is taken over by another run after its second chunk
-    real_step = rows._Import._step
+    real_step = rows.ListImport._step
     steps = {"count": 0}
 
     def step_then_lose_the_claim(self):
@@ -256,7 +229,7 @@ def test_an_import_restarted_elsewhere_stops_its_reading_process_too(import_file
             ContactList.objects.filter(pk=self.list.pk).update(started_at=self.claim + datetime.timedelta(seconds=1))
         real_step(self)
 
-    monkeypatch.setattr(rows._Import, "_step", step_then_lose_the_claim)
+    monkeypatch.setattr(rows.ListImport, "_step", step_then_lose_the_claim)
     children_before = set(psutil.Process().children(recursive=True))
     data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(1000, 7))).encode()
 
@@ -268,3 +241,20 @@ def test_an_import_restarted_elsewhere_stops_its_reading_process_too(import_file
     assert left.status == ContactList.Status.IMPORTING
     assert steps["count"] == 2
     assert set(psutil.Process().children(recursive=True)) == children_before
+
+
+def test_an_import_with_the_number_fast_path_turned_off_keeps_the_same_contacts_and_rejects(
+    import_file, checked_by, settings
+):
+    # given a file of mixed numbers, imported with the numbers' fast path (the default)
+    data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(300, 11))).encode()
+    fast = checked_by(import_file, data, "list.csv", 0)
+
+    # when it is imported again with phonenumbers alone
+    settings.PHONE_NUMBERS_FAST_PATH = False
+    library_only = checked_by(import_file, data, "list.csv", 1)
+
+    # then both lists hold the same contacts and the same rejected rows
+    assert fast.status == library_only.status == ContactList.Status.IMPORTED
+    assert fast.imported_count > 50 and fast.rejected_count > 50
+    assert table(library_only) == table(fast)

@@ -13,10 +13,10 @@ from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign, DoNotCallEntry, DoNotCallList
 from dialer import dispatch, planning, pumping
 from dialer.launching import campaign_launch
+from dialer.listener_test_call import test_call_launch
 from dialer.models import Batch, Call
 from dialer.tallies import calls_recount
 from dialer.tasks import dispatch_tick_task
-from dialer.test_call import test_call_launch
 from flows.models import Account
 from tests.factories import make_contact_list, make_flow, phone
 

@@ -303,7 +303,7 @@ def test_xhr_upload_stores_the_list_queues_its_import_on_commit_and_answers_with
     upload = io.BytesIO(CSV)
     upload.name = "march.csv"
 
-    with mock.patch("pages.views.lists.import_contact_list_task") as task:
+    with mock.patch("campaigns.tasks.import_contact_list_task") as task:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
                 reverse("list_upload"), {"flow": acme_flow.pk, "file": upload, "encoding": "utf-8"},
@@ -323,7 +323,7 @@ def test_plain_form_upload_redirects_to_the_list(client, alice, acme_flow):
     upload = io.BytesIO(CSV)
     upload.name = "march.csv"
 
-    with mock.patch("pages.views.lists.import_contact_list_task"):
+    with mock.patch("campaigns.tasks.import_contact_list_task"):
         response = client.post(reverse("list_upload"), {"flow": acme_flow.pk, "file": upload})
 
     assert response.status_code == 302
@@ -335,7 +335,7 @@ def test_a_refused_file_shows_its_one_sentence(client, alice, acme_flow):
     upload = io.BytesIO(b"not a list")
     upload.name = "notes.txt"
 
-    with mock.patch("pages.views.lists.import_contact_list_task") as task:
+    with mock.patch("campaigns.tasks.import_contact_list_task") as task:
         xhr = client.post(reverse("list_upload"), {"flow": acme_flow.pk, "file": upload},
                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")
         upload.seek(0)
