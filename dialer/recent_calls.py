@@ -128,11 +128,11 @@ def calls_skip_recently_called(*, campaign: Campaign, after_contact_id: int, fir
         ).update(state=Call.State.SKIPPED, batch=None, provider_message=group.reason, updated_at=now)
     if skipped:
         tallies.calls_moved(campaign_id=campaign.pk, moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
-        _batches_recount(campaign, first_sequence)
+        batches_recount(campaign, first_sequence)
     return skipped
 
 
-def _batches_recount(campaign: Campaign, first_sequence: int) -> None:
+def batches_recount(campaign: Campaign, first_sequence: int) -> None:
     planned = Batch.objects.filter(
         campaign=campaign, status=Batch.Status.PLANNED, sequence__gte=first_sequence
     ).annotate(n=Count("calls"))
