@@ -66,7 +66,7 @@ class LaunchReview:
     @property
     def estimate(self) -> Estimate:
         return finish_estimate(calls_left=self.to_call, allowed_per_minute=self.per_minute,
-                               measured_per_minute=None, now=self.first_send_at)
+                               measured=None, now=self.first_send_at)
 
     @property
     def calling_window(self) -> Window:

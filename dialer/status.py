@@ -19,7 +19,7 @@ from dialer.retry_status import Retrying, retrying_by_campaign
 from dialer.sharing import Share, limit_share
 from dialer.start_times import scheduled_later
 from dialer.steering import CANCELLED_BEFORE_SENT
-from dialer.throughput import Estimate, accepted_per_minute, finish_estimate
+from dialer.throughput import Estimate, Measured, accepted_lately, accepted_per_minute, finish_estimate
 
 # Who can fix a pause by the provider, and the first thing to do: managers cannot edit flows.
 FIXES = {
@@ -73,9 +73,9 @@ class StatusFacts:
                     .select_related("flow__account").order_by("created_at"))
 
     @cached_property
-    def measured(self) -> dict[int, float]:
+    def measured(self) -> dict[int, Measured]:
         """Calls accepted per minute lately, for each of `running`."""
-        return accepted_per_minute(self.running, now=self.now)
+        return accepted_lately(self.running, now=self.now)
 
     @cached_property
     def last_minute(self) -> dict[int, float]:
@@ -109,7 +109,7 @@ class StatusFacts:
         unplanned = max(0, campaign.contact_list.imported_count - progress.total) if campaign.planned_at is None else 0
         return finish_estimate(calls_left=progress.pending + unplanned,
                                allowed_per_minute=self.share(campaign).calls_per_minute,
-                               measured_per_minute=self.measured.get(campaign.pk), now=self.now)
+                               measured=self.measured.get(campaign.pk), now=self.now)
 
 
 def statuses_explained(campaigns: list[Campaign], progress: dict[int, Progress], *,
@@ -211,7 +211,7 @@ def _sending(campaign, progress, facts: StatusFacts, times, planning: str) -> St
             "them.", times=times,
         )
     estimate = facts.estimate(campaign, progress)
-    accepted = round(facts.measured.get(campaign.pk, 0))
+    accepted = round(facts.measured[campaign.pk].per_minute) if campaign.pk in facts.measured else 0
     return StatusExplained(
         "sending", f"Sending ({estimate.left_words}{'; ' + planning if planning else ''})",
         f"{accepted:,} call{'s' if accepted != 1 else ''} a minute accepted by the provider lately; "
