@@ -19,6 +19,8 @@ from dialer.skip_forecast import Skip, contact_list_skips
 from dialer.start_times import StartTimes, contact_list_start_times
 from dialer.throughput import Estimate, finish_estimate
 
+INDIAN_PREFIX = "91"  # numbers are stored with their country code
+
 
 @dataclass
 class Confirmation:
@@ -101,7 +103,10 @@ class LaunchReview:
         end_text = f"{end:%H:%M}" if end else "24:00"
         utc_start = clock_in_utc(start, self.zone, on=day)
         utc_end = clock_in_utc(end or datetime.time(0), self.zone, on=day)
-        return f"{start:%H:%M}–{end_text} {zone_label(self.zone)} ({utc_start:%H:%M}–{utc_end:%H:%M} UTC)"
+        text = f"{start:%H:%M}–{end_text} {zone_label(self.zone)} ({utc_start:%H:%M}–{utc_end:%H:%M} UTC)"
+        if self.calling_window.crosses_midnight:
+            text += f": {self.calling_window.hours_in_words()}"
+        return text
 
     @property
     def days_text(self) -> str:
@@ -135,15 +140,35 @@ class LaunchReview:
         return self.start_times.in_words()
 
 
-def launch_confirmations(*, contact_list: ContactList, start_at: datetime.datetime | None) -> list[Confirmation]:
+def launch_confirmations(*, contact_list: ContactList, start_at: datetime.datetime | None, window: str = "",
+                         timezone_name: str = "") -> list[Confirmation]:
     """What the manager must tick before this launch goes ahead: a flow whose listener the provider
-    has not activated yet may take the calls and connect none of them."""
+    has not activated yet may take the calls and connect none of them; a window that crosses
+    midnight (21:30-21:00 is 23 h 30 min, not 30 minutes); hours outside 09:00-21:00 for a list of
+    Indian numbers, where calling hours are regulated (unless the account turned that warning off)."""
     confirmations = []
     warning = contact_list.flow.listener_warning
     if warning:
         confirmations.append(Confirmation(
             name="listener",
             label=f"{warning} Launch anyway: I know calls may not connect until the provider activates the listener.",
+        ))
+    if not window:
+        return confirmations
+    hours = Window.parse(window, zone=timezone_name or settings.PHONON_TIMEZONE)
+    if hours.crosses_midnight:
+        confirmations.append(Confirmation(
+            name="overnight",
+            label=f"The calling window runs {hours.hours_in_words()}: it crosses midnight. "
+                  "Launch with this window: I mean calls to go out overnight.",
+        ))
+    if (contact_list.flow.account.warn_outside_indian_hours and hours.outside_indian_hours()
+            and contact_list.contacts.filter(primary_number__startswith=INDIAN_PREFIX).exists()):
+        confirmations.append(Confirmation(
+            name="indian_hours",
+            label=f"Calls to Indian numbers may go out only from 09:00 to 21:00 Indian time; this window runs "
+                  f"{hours.hours_in_words()} ({zone_label(hours.zone)}). Call in these hours: I have checked that "
+                  "they are allowed for these numbers.",
         ))
     return confirmations
 
@@ -175,7 +200,8 @@ def launch_review(
         window=window,
         window_days=days,
         share=limit_share(flow=contact_list.flow, weight=Campaign.PRIORITY_WEIGHTS[priority or "normal"]),
-        confirmations=launch_confirmations(contact_list=contact_list, start_at=start_at),
+        confirmations=launch_confirmations(contact_list=contact_list, start_at=start_at, window=window,
+                                           timezone_name=zone),
         now=now,
     )
 
@@ -198,5 +224,8 @@ def review_lines(review: LaunchReview) -> list[str]:
                      "CALLED AGAIN (--include-called)")
     for skip in review.skips:
         lines.append(f"Skipped:   {skip.sentence}")
+    for confirmation in review.confirmations:
+        if confirmation.name != "listener":  # the command warns about the listener itself
+            lines.append(f"Check:     {confirmation.label.split('. ')[0]}.")
     lines.append(f"Will call: {review.to_call:,} contact{'s' if review.to_call != 1 else ''}")
     return lines

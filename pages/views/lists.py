@@ -194,7 +194,8 @@ def list_launch(request, pk):
         form.add_error(None, str(error))
         return _launch_form(request, contact_list, form, status=400)
     data = form.cleaned_data
-    confirmations = launch_confirmations(contact_list=contact_list, start_at=data["start_at"])
+    confirmations = launch_confirmations(contact_list=contact_list, start_at=data["start_at"], window=data["window"],
+                                         timezone_name=data["timezone"])
     reviewed = "reviewed" in request.POST
     review_form = ReviewForm(request.POST if reviewed else None, confirmations=confirmations)
     choices = review_form.cleaned_data if reviewed and review_form.is_valid() else {

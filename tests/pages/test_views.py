@@ -403,6 +403,7 @@ LAUNCH = {
     "window_end": "24:00", "window_days": ["0", "1", "2", "3", "4", "5", "6"], "batch_size": "50",
     "api_version": "1.0",
     "confirm_listener": "on",  # the fixtures' flow has no activated listener (see test_launch_listener.py)
+    "confirm_indian_hours": "on",  # around the clock, to Indian numbers
 }
 
 
