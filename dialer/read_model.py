@@ -41,10 +41,12 @@ class CampaignReading:
         """When its first request leaves, in words: `8 Dec 09:00 IST (in 12 h)`, `started 7 Dec, 10:02 IST`,
         `at once`."""
         campaign, now = self.campaign, self.now
-        if campaign.started_at:
-            return f"started {zoned_time(campaign.started_at, campaign.timezone)}"
         start = max(campaign.start_at or now, now)
         first = Window.of(campaign).start_inside(start)
+        if first > now and not self.progress.sent:
+            return starts_words(first, campaign.timezone, now=now)  # nothing has left yet: it waits
+        if campaign.started_at:
+            return f"started {zoned_time(campaign.started_at, campaign.timezone)}"
         return starts_words(first, campaign.timezone, now=now) if first > now else "at once"
 
     def scheduled_later(self) -> list[tuple[datetime.datetime, int]]:

@@ -26,26 +26,35 @@ pytestmark = pytest.mark.django_db
 def flow(settings):
     settings.PHONON_REALTIME_RATE = "600/60"
     settings.PHONON_RATE_MARGIN = 0
+    settings.PHONON_SHARE_IDLE_SECONDS = 600  # the campaigns stay among the asking while the test reads
     return make_flow(client_id="C-read-model")
 
 
 def running(flow, name, *, priority="normal", contacts=3000, first=0, accepted_batches=0, minutes_ago=1):
     contact_list = make_contact_list(flow, contacts, first=first, name=name)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00",
-                                         priority=priority, batch_size=100)
+    campaign = lifecycle.campaign_create(
+        contact_list=contact_list, name=name, window="00:00-24:00", priority=priority, batch_size=100
+    )
     campaign_plan(campaign_id=campaign.pk)
-    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING,
-                                                   started_at=timezone.now() - datetime.timedelta(minutes=5))
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.RUNNING, started_at=timezone.now() - datetime.timedelta(minutes=5)
+    )
     campaign.refresh_from_db()
     for batch in Batch.objects.filter(campaign=campaign).order_by("sequence")[:accepted_batches]:
         attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered", response_code=200)
         BatchAttempt.objects.filter(pk=attempt.pk).update(
-            created_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
+            created_at=timezone.now() - datetime.timedelta(minutes=minutes_ago)
+        )
         Call.objects.filter(batch=batch).update(state=Call.State.PLACED)
         Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.PLACED)
     calls_recount()
-    ratelimit.campaign_asking(endpoint=flow.endpoint, account_client_id=flow.account.client_id,
-                              campaign=str(campaign.pk), weight=campaign.weight, calls=100)
+    ratelimit.campaign_asking(
+        endpoint=flow.endpoint,
+        account_client_id=flow.account.client_id,
+        campaign=str(campaign.pk),
+        weight=campaign.weight,
+        calls=100,
+    )
     return campaign
 
 
@@ -83,15 +92,15 @@ def test_a_failing_provider_says_retrying_and_counts_no_call_as_sent(flow, setti
     for batch in Batch.objects.filter(campaign=campaign).order_by("sequence")[:3]:
         for number in (1, 2):
             BatchAttempt.objects.create(batch=batch, number=number, outcome="http_error", http_status=500)
-        Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RETRY_WAIT, attempts=2,
-                                                 next_attempt_at=next_try)
+        Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RETRY_WAIT, attempts=2, next_attempt_at=next_try)
 
     reading = campaign_reading(campaign)
 
     assert reading.explained.state == "retrying"
     assert reading.explained.headline == (
         f"Retrying: the provider answered 500 to the last 6 requests (attempt 2 of 8), next try at "
-        f"{zoned_time(next_try, 'Asia/Kolkata', date=False)}")
+        f"{zoned_time(next_try, 'Asia/Kolkata', date=False)}"
+    )
     # and six failed requests of 100 calls draw nothing: the chart and the pace count accepted calls only
     assert campaign_chart(campaign, 600)["summary"] == "No call has been accepted yet."
     assert reading.estimate.measured is False
@@ -101,8 +110,9 @@ def test_the_dashboard_lists_a_failing_provider_under_needs_your_attention(clien
     campaign = running(flow, "Reminders", contacts=500)
     batch = Batch.objects.filter(campaign=campaign).first()
     BatchAttempt.objects.create(batch=batch, number=1, outcome="answered", response_code=500)
-    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RETRY_WAIT, attempts=1,
-                                             next_attempt_at=timezone.now() + datetime.timedelta(seconds=30))
+    Batch.objects.filter(pk=batch.pk).update(
+        status=Batch.Status.RETRY_WAIT, attempts=1, next_attempt_at=timezone.now() + datetime.timedelta(seconds=30)
+    )
     client.force_login(make_user("alice-dash", accounts=[flow.account]))
 
     page = client.get(reverse("dashboard")).content.decode()
@@ -115,8 +125,9 @@ def test_a_campaign_waiting_for_its_window_says_when_it_starts_everywhere(client
     now = timezone.now()
     closed_days = [day for day in range(7) if day != now.astimezone(datetime.UTC).weekday()]
     contact_list = make_contact_list(flow, 50)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name="Tomorrow", window="00:00-24:00",
-                                         window_days=closed_days, timezone_name="UTC")
+    campaign = lifecycle.campaign_create(
+        contact_list=contact_list, name="Tomorrow", window="00:00-24:00", window_days=closed_days, timezone_name="UTC"
+    )
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     client.force_login(make_user("alice-wait", accounts=[flow.account]))

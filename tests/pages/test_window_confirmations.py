@@ -14,8 +14,13 @@ from tests.factories import make_contact_list
 pytestmark = pytest.mark.django_db
 
 LAUNCH = {
-    "name": "Evening", "start_at": "", "timezone": "Asia/Kolkata", "window_days": ["0", "1", "2", "3", "4", "5", "6"],
-    "batch_size": "500", "api_version": "1.0", "confirm_listener": "on",
+    "name": "Evening",
+    "start_at": "",
+    "timezone": "Asia/Kolkata",
+    "window_days": ["0", "1", "2", "3", "4", "5", "6"],
+    "batch_size": "500",
+    "api_version": "1.0",
+    "confirm_listener": "on",
 }
 CONFIRM = {"reviewed": "1", "skip_called": "on", "look_back_days": "7", "confirm": "1"}
 
@@ -63,8 +68,9 @@ def test_an_account_may_turn_the_indian_hours_warning_off(client, alice, indian_
     Account.objects.filter(pk=indian_list.flow.account_id).update(warn_outside_indian_hours=False)
     client.force_login(alice)
 
-    review = client.post(reverse("list_launch", args=[indian_list.pk]),
-                         {**LAUNCH, "window_start": "07:00", "window_end": "21:00"}).content.decode()
+    review = client.post(
+        reverse("list_launch", args=[indian_list.pk]), {**LAUNCH, "window_start": "07:00", "window_end": "21:00"}
+    ).content.decode()
 
     assert 'name="confirm_indian_hours"' not in review
 
