@@ -34,7 +34,10 @@ class CampaignReading:
 
     @property
     def finish_at(self) -> datetime.datetime | None:
-        return self.estimate.finish_at if self.estimate and self.estimate.calls_left else None
+        # While the provider keeps failing, no finishing time is honest: none is given.
+        if self.retrying or not self.estimate or not self.estimate.calls_left:
+            return None
+        return self.estimate.finish_at
 
     @property
     def starts_text(self) -> str:

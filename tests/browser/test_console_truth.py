@@ -245,6 +245,7 @@ def test_4_a_failing_provider_says_retrying_on_the_page_and_the_dashboard(page, 
     )
     expect(page.locator("#status-headline")).to_have_text(headline)
     expect(page.locator("#chart-summary")).to_contain_text("No call has been accepted yet.")
+    expect(page.locator("#finish-estimate")).to_have_count(0)  # no finishing time while it fails
     problems = look(page, "04-campaign-retrying")
     page.goto(f"{live_server.url}/")
     expect(page.get_by_role("heading", name=re.compile("Needs your attention"))).to_be_visible()
