@@ -1,7 +1,7 @@
 """One status that explains itself: what a campaign is doing now, why, and what comes next.
 
-The live panel, the lists and the dashboard all read `campaign_status_explained`, so no two parts
-of a page can disagree about a campaign.
+The live panel, the lists, the dashboard and the API read it through dialer.read_model, so no two
+parts of a page can disagree about a campaign.
 """
 
 import datetime
@@ -110,14 +110,6 @@ class StatusFacts:
         return finish_estimate(calls_left=progress.pending + unplanned,
                                allowed_per_minute=self.share(campaign).calls_per_minute,
                                measured=self.measured.get(campaign.pk), now=self.now)
-
-
-def statuses_explained(campaigns: list[Campaign], progress: dict[int, Progress], *,
-                       now: datetime.datetime | None = None) -> dict[int, StatusExplained]:
-    """campaign_status_explained for a table of campaigns, each fact read once for all of them."""
-    now = now or timezone.now()
-    facts = StatusFacts(campaigns, now)
-    return {c.pk: campaign_status_explained(c, progress=progress[c.pk], now=now, facts=facts) for c in campaigns}
 
 
 def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
