@@ -17,6 +17,7 @@ from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by
 from dialer.read_model import campaign_reading, campaign_readings
 from dialer.results import results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
+from dialer.review import launch_confirmations
 from dialer.sharing import limit_per_minute
 from dialer.status import cancelled_words
 from pages import selectors as queries
@@ -212,10 +213,12 @@ def campaign_edit(request, pk):
     """Change the name, start and calling window of a scheduled or paused campaign."""
     campaign = access.campaign_or_404(request.user, pk)
     form = CampaignEditForm(request.POST or None, campaign=campaign)
-    status = 200
+    status, unconfirmed = 200, []
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
+            unconfirmed = _window_unconfirmed(request, campaign, data)
+        if form.is_valid() and not unconfirmed:
             try:
                 editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
                                       window=data["window"], window_days=data["window_days"],
@@ -226,7 +229,18 @@ def campaign_edit(request, pk):
                 messages.success(request, "Campaign changed: the new window and start apply from the next request.")
                 return redirect("campaign_detail", pk=campaign.pk)
         status = 400
-    return render(request, "pages/campaign_edit.html", {"campaign": campaign, "form": form}, status=status)
+    return render(request, "pages/campaign_edit.html", {"campaign": campaign, "form": form,
+                                                        "unconfirmed": unconfirmed}, status=status)
+
+
+def _window_unconfirmed(request, campaign, data) -> list:
+    """A new window across midnight or outside Indian calling hours is confirmed, as at launch."""
+    end = f"{campaign.window_end:%H:%M}" if campaign.window_end else "24:00"
+    if data["window"] == f"{campaign.window_start:%H:%M}-{end}" and data["timezone"] == campaign.timezone:
+        return []
+    asked = launch_confirmations(contact_list=campaign.contact_list, start_at=None, window=data["window"],
+                                 timezone_name=data["timezone"])
+    return [c for c in asked if c.name != "listener" and not request.POST.get(f"confirm_{c.name}")]
 
 
 @page

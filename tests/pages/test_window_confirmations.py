@@ -84,3 +84,34 @@ def test_hours_inside_nine_to_nine_or_numbers_outside_india_ask_nothing(client, 
     early = client.post(url, {**LAUNCH, "window_start": "07:00", "window_end": "21:00"}).content.decode()
 
     assert 'name="confirm_indian_hours"' not in early
+
+
+def test_editing_a_campaign_to_a_window_across_midnight_asks_to_confirm_it(client, alice, indian_list):
+    campaign = Campaign.objects.create(
+        name="Evening",
+        contact_list=indian_list,
+        flow=indian_list.flow,
+        token="EDIT000001",
+        status=Campaign.Status.SCHEDULED,
+        window_start=datetime.time(9),
+        window_end=datetime.time(21),
+    )
+    client.force_login(alice)
+    url = reverse("campaign_edit", args=[campaign.pk])
+    edit = {
+        "name": "Evening",
+        "start_at": "",
+        "timezone": "Asia/Kolkata",
+        "window_start": "21:30",
+        "window_end": "21:00",
+        "window_days": ["0", "1", "2", "3", "4", "5", "6"],
+    }
+
+    refused = client.post(url, edit)
+    saved = client.post(url, {**edit, "confirm_overnight": "on", "confirm_indian_hours": "on"})
+
+    assert refused.status_code == 400
+    assert "from 21:30 until 21:00 the next day, 23 h 30 min" in refused.content.decode()
+    assert saved.status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.window_start, campaign.window_end) == (datetime.time(21, 30), datetime.time(21, 0))
