@@ -12,8 +12,8 @@ from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
 from dialer.models import Batch, Call
 from dialer.progress import campaign_progress
+from dialer.read_model import campaign_reading
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
-from dialer.sharing import campaign_share
 from flows.models import Flow
 from phonon.limits import FLOW_ID_PATTERN
 
@@ -234,10 +234,10 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ShareSerializer(allow_null=True))
     def get_share(self, campaign) -> dict | None:
-        share = campaign_share(campaign)
+        reading = campaign_reading(campaign)
+        share, finish = reading.share, reading.finish_at
         if share is None:
             return None
-        finish = share.finish_at(campaign_progress(campaign).pending)
         return {
             "calls_per_minute": share.calls_per_minute,
             "fraction": str(share.fraction),

@@ -28,6 +28,27 @@ def zoned_time(when: datetime.datetime | None, zone: str, *, date: bool = True, 
     return text
 
 
+def starts_words(when: datetime.datetime, zone: str, *, now: datetime.datetime) -> str:
+    """`8 Dec 09:00 IST (in 12 h)`: when something waiting begins, and how soon."""
+    local = when.astimezone(zoneinfo.ZoneInfo(zone))
+    return f"{local.day} {local:%b} {local:%H:%M} {zone_label(zone)} ({in_words(when - now)})"
+
+
+def in_words(delta: datetime.timedelta) -> str:
+    """`in 12 h`, `in 1 h 20 min`, `in 5 min`, `in 2 days`: a wait, rounded as a person says it."""
+    minutes = max(0, round(delta.total_seconds() / 60))
+    if minutes < 1:
+        return "in under a minute"
+    if minutes < 60:
+        return f"in {minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours >= 48:
+        return f"in {round(minutes / 1440)} days"
+    if hours >= 3 or not rest:
+        return f"in {round(minutes / 60)} h"
+    return f"in {hours} h {rest} min"
+
+
 def clock_in_utc(clock: datetime.time, zone: str, *, on: datetime.date) -> datetime.time:
     """A wall-clock time of the zone on a given day, as the UTC clock time."""
     local = datetime.datetime.combine(on, clock, tzinfo=zoneinfo.ZoneInfo(zone))

@@ -89,6 +89,7 @@ def campaign_create(
     api_version: str | None = None,
     skip_called_days: int | None = None,
     priority: str | None = None,
+    outside_window: str | None = None,
     created_by=None,
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
@@ -102,6 +103,9 @@ def campaign_create(
     priority = priority or Campaign.Priority.NORMAL
     if priority not in Campaign.Priority.values:
         raise ValueError(f"A priority is high, normal or low; got {priority!r}.")
+    outside_window = outside_window or Campaign.OutsideWindow.MOVE
+    if outside_window not in Campaign.OutsideWindow.values:
+        raise ValueError(f"Rows outside the window are moved or skipped; got {outside_window!r}.")
     days = sorted(set(window_days if window_days is not None else range(7)))
     if not days or not all(0 <= day <= 6 for day in days):
         raise ValueError("Choose at least one weekday for the calling window.")
@@ -119,6 +123,7 @@ def campaign_create(
         window_end=window_end,
         window_days=days,
         skip_called_days=skip_called_days,
+        outside_window=outside_window,
         created_by=created_by,
     )
 

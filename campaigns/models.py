@@ -285,6 +285,10 @@ class Campaign(models.Model):
         NORMAL = "normal", "Normal"
         LOW = "low", "Low"
 
+    class OutsideWindow(models.TextChoices):
+        MOVE = "move", "Move them to the window's next opening"
+        SKIP = "skip", "Do not call them"
+
     FINAL_STATUSES = (Status.COMPLETED, Status.CANCELLED)
     # Running campaigns of one account and endpoint share the provider's limit in these proportions.
     PRIORITY_WEIGHTS = {Priority.HIGH: 4, Priority.NORMAL: 2, Priority.LOW: 1}
@@ -314,6 +318,13 @@ class Campaign(models.Model):
         null=True, blank=True,
         help_text="Skip contacts the account called within this many days; empty calls everyone.",
     )
+    outside_window = models.CharField(
+        max_length=8, choices=OutsideWindow.choices, default=OutsideWindow.MOVE,
+        help_text="What happens to a row whose own start time falls outside the calling window.",
+    )
+    # Set by planning: the latest start time of its rows, moved inside the window. While it is ahead,
+    # the provider holds calls to make later, and the campaign's page lists them.
+    last_start_at = models.DateTimeField(null=True, blank=True, editable=False)
     planned_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

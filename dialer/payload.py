@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.windows import Window
 from dialer.models import Call
+from dialer.start_times import call_start_time
 from phonon.client import api_url
 from phonon.envelope import seal
 
@@ -20,7 +22,7 @@ def provider_start_time(when: datetime.datetime, zone: str) -> str:
 def call_entries(batch) -> list[dict]:
     campaign = batch.campaign
     now = timezone.now()
-    default_start = campaign.contact_list.common_start_at or campaign.start_at
+    window = Window.of(campaign)
     calls = (
         Call.objects.filter(batch=batch)
         .order_by("id")
@@ -28,8 +30,9 @@ def call_entries(batch) -> list[dict]:
     )
     entries, start_times = [], {}  # most calls of a batch share one start: formatted once
     for client_identifier, numbers, variables, start_at in calls:
-        # A time already past means "now" to the provider (a past date would be refused).
-        start = max(start_at or default_start or now, now)
+        # A time already past means "now" to the provider (a past date would be refused); a time
+        # outside the calling window is moved to its next opening.
+        start = call_start_time(campaign, start_at, window=window, now=now)
         if (start_time := start_times.get(start)) is None:
             start_time = start_times[start] = provider_start_time(start, campaign.timezone)
         entries.append(

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, Contact
-from dialer import eligibility, tallies
+from dialer import eligibility, start_times, tallies
 from dialer.models import Batch, Call
 from dialer.recent_calls import calls_skip_recently_called
 from flows.models import Account
@@ -80,7 +80,12 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
             campaign, rules, after_contact_id=last_contact_id, first_sequence=first_sequence, limit=slice_size
         )
         calls_skip_recently_called(campaign=campaign, after_contact_id=last_contact_id, first_sequence=first_sequence)
+        start_times.calls_skip_outside_window(
+            campaign=campaign, after_contact_id=last_contact_id, first_sequence=first_sequence
+        )
         done = planned < slice_size
+        if done:
+            start_times.campaign_note_last_start(campaign)
         now = timezone.now()
         # updated_at: the dispatch tick takes a campaign unplanned and untouched for a while for one
         # whose planner was lost.

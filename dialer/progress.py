@@ -19,8 +19,9 @@ OUTCOME_EXPLANATIONS = {
     Call.State.ACCEPTED_UNKNOWN: "The provider had already accepted this request (a resend was recognised), "
                                  "so the call's UUID is not known; not that the customer answered.",
     Call.State.REJECTED: "The provider refused the call request; its code and message say why.",
-    Call.State.SKIPPED: "Not sent: the number was called recently, the campaign was cancelled, or the provider "
-                        "left it out.",
+    Call.State.SKIPPED: "Not sent: the number is on a do-not-call list, over the dialling cap or called "
+                        "recently, its start time was outside the window, the campaign was cancelled, or the "
+                        "provider left it out.",
     Call.State.PENDING: "Not sent yet.",
 }
 
@@ -46,6 +47,21 @@ class Progress:
     def percent(self) -> int:
         # Floor, so 100 % is shown only when every call really is final.
         return self.final * 100 // self.total if self.total else 0
+
+    @property
+    def to_send(self) -> int:
+        """The calls meant to leave: every call but the skipped ones (never meant to, or cancelled)."""
+        return self.total - self.skipped
+
+    @property
+    def sent(self) -> int:
+        """Calls the provider answered for good: accepted or rejected."""
+        return self.placed + self.accepted_unknown + self.rejected
+
+    @property
+    def sent_percent(self) -> int:
+        """Progress against the calls to send, not against the skipped ones (floor: 100 % means all)."""
+        return self.sent * 100 // self.to_send if self.to_send else (100 if self.total else 0)
 
     @property
     def placed(self) -> int:

@@ -64,7 +64,7 @@ def earlier_call_groups(*, account_id: int, since: datetime.datetime, zone: str,
     return groups + [EarlierCalls(campaign_id, name, day) for campaign_id, name, day in accepted]
 
 
-def _numbers_of(group: EarlierCalls, *, since: datetime.datetime, zone: str):
+def numbers_of(group: EarlierCalls, *, since: datetime.datetime, zone: str):
     calls = Call.objects.filter(campaign_id=group.campaign_id)
     if group.day is None:
         calls = calls.filter(state=Call.State.PENDING)
@@ -124,15 +124,15 @@ def calls_skip_recently_called(*, campaign: Campaign, after_contact_id: int, fir
     ):
         skipped += Call.objects.filter(
             campaign=campaign, state=Call.State.PENDING, contact_id__gt=after_contact_id,
-            contact__primary_number__in=_numbers_of(group, since=since, zone=campaign.timezone),
+            contact__primary_number__in=numbers_of(group, since=since, zone=campaign.timezone),
         ).update(state=Call.State.SKIPPED, batch=None, provider_message=group.reason, updated_at=now)
     if skipped:
         tallies.calls_moved(campaign_id=campaign.pk, moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
-        _batches_recount(campaign, first_sequence)
+        batches_recount(campaign, first_sequence)
     return skipped
 
 
-def _batches_recount(campaign: Campaign, first_sequence: int) -> None:
+def batches_recount(campaign: Campaign, first_sequence: int) -> None:
     planned = Batch.objects.filter(
         campaign=campaign, status=Batch.Status.PLANNED, sequence__gte=first_sequence
     ).annotate(n=Count("calls"))

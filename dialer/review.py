@@ -5,17 +5,21 @@ auto-launch from intake and the API.
 """
 
 import datetime
-import math
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns.clock import clock_in_utc, duration_words, zone_label, zoned_time
-from campaigns.models import ContactList
-from campaigns.windows import WEEKDAY_NAMES, is_within_window, parse_window
+from campaigns.clock import clock_in_utc, starts_words, zone_label, zoned_time
+from campaigns.models import Campaign, ContactList
+from campaigns.windows import WEEKDAY_NAMES, Window, parse_window
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS, CalledSummary, contact_list_called_summary
-from dialer.status import limit_share
+from dialer.sharing import Share, limit_share
+from dialer.skip_forecast import Skip, contact_list_skips
+from dialer.start_times import StartTimes, contact_list_start_times
+from dialer.throughput import Estimate, finish_estimate
+
+INDIAN_PREFIX = "91"  # numbers are stored with their country code
 
 
 @dataclass
@@ -30,15 +34,17 @@ class Confirmation:
 class LaunchReview:
     contact_list: ContactList
     contacts: int
-    called: CalledSummary
+    called: CalledSummary  # the list's contacts called recently, whether or not they are skipped
     look_back_days: int
     skip_called: bool
+    skips: list[Skip]  # what planning will skip, one line per reason, as planning will write it
+    start_times: StartTimes
+    outside_window: str
     start_at: datetime.datetime | None
     zone: str
     window: str
     window_days: list[int]
-    per_minute: float
-    sharing_with: list[str]
+    share: Share
     confirmations: list[Confirmation] = field(default_factory=list)
     now: datetime.datetime = field(default_factory=timezone.now)
 
@@ -48,14 +54,42 @@ class LaunchReview:
 
     @property
     def skipped(self) -> int:
-        return self.called.count if self.skip_called else 0
+        return sum(skip.count for skip in self.skips)
 
     @property
     def to_call(self) -> int:
+        """What will be sent: every contact but those planning will skip."""
         return self.contacts - self.skipped
 
     @property
+    def per_minute(self) -> int:
+        return self.share.calls_per_minute
+
+    @property
+    def estimate(self) -> Estimate:
+        return finish_estimate(calls_left=self.to_call, allowed_per_minute=self.per_minute,
+                               measured=None, now=self.first_send_at)
+
+    @property
+    def calling_window(self) -> Window:
+        return Window.parse(self.window, days=self.window_days, zone=self.zone)
+
+    @property
+    def first_send_at(self) -> datetime.datetime:
+        start = max(self.start_at or self.now, self.now)
+        return self.calling_window.start_inside(start)
+
+    @property
+    def waits_for_window(self) -> bool:
+        return self.first_send_at > max(self.start_at or self.now, self.now)
+
+    @property
     def start_text(self) -> str:
+        if self.waits_for_window:
+            text = f"Waiting for the window: starts {starts_words(self.first_send_at, self.zone, now=self.now)}"
+            if self.start_at and self.start_at > self.now:
+                text += f"; the start asked for is {zoned_time(self.start_at, self.zone, utc=True)}"
+            return text
         if self.start_at is None or self.start_at <= self.now:
             return "At once, inside the calling window"
         return zoned_time(self.start_at, self.zone, utc=True)
@@ -69,7 +103,10 @@ class LaunchReview:
         end_text = f"{end:%H:%M}" if end else "24:00"
         utc_start = clock_in_utc(start, self.zone, on=day)
         utc_end = clock_in_utc(end or datetime.time(0), self.zone, on=day)
-        return f"{start:%H:%M}–{end_text} {zone_label(self.zone)} ({utc_start:%H:%M}–{utc_end:%H:%M} UTC)"
+        text = f"{start:%H:%M}–{end_text} {zone_label(self.zone)} ({utc_start:%H:%M}–{utc_end:%H:%M} UTC)"
+        if self.calling_window.crosses_midnight:
+            text += f": {self.calling_window.hours_in_words()}"
+        return text
 
     @property
     def days_text(self) -> str:
@@ -80,28 +117,35 @@ class LaunchReview:
 
     @property
     def window_open_now(self) -> bool:
-        start, end = parse_window(self.window)
-        return is_within_window(at=self.now, timezone=self.zone, start=start, end=end, days=self.window_days)
+        return self.calling_window.contains(self.now)
 
     @property
     def duration_text(self) -> str:
         if not self.to_call:
             return "Nothing to send"
-        return duration_words(self.to_call / self.per_minute * 60) if self.per_minute else "unknown"
+        return self.estimate.left_words.removesuffix(" left") if self.per_minute else "unknown"
 
     @property
     def rate_text(self) -> str:
-        rate = f"{math.floor(self.per_minute):,} calls a minute"
-        if not self.sharing_with:
+        rate = f"allowed up to {self.per_minute:,} calls a minute"
+        if not self.share.sharing_with and not self.share.others_elsewhere:
             return f"{rate}, the account's limit"
-        names = ", ".join(f"“{name}”" for name in self.sharing_with[:3])
-        more = f" and {len(self.sharing_with) - 3} more" if len(self.sharing_with) > 3 else ""
-        return f"{rate}, the account's share of the limit while {names}{more} also send"
+        names = [f"“{name}”" for _, name, _ in self.share.sharing_with]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        names = ", ".join(names[:3]) + more if names else "campaigns of other accounts"
+        return f"{rate}, its share ({self.share.fraction_in_words}) while {names} also send"
+
+    @property
+    def start_times_text(self) -> str:
+        return self.start_times.in_words()
 
 
-def launch_confirmations(*, contact_list: ContactList, start_at: datetime.datetime | None) -> list[Confirmation]:
+def launch_confirmations(*, contact_list: ContactList, start_at: datetime.datetime | None, window: str = "",
+                         timezone_name: str = "") -> list[Confirmation]:
     """What the manager must tick before this launch goes ahead: a flow whose listener the provider
-    has not activated yet may take the calls and connect none of them."""
+    has not activated yet may take the calls and connect none of them; a window that crosses
+    midnight (21:30-21:00 is 23 h 30 min, not 30 minutes); hours outside 09:00-21:00 for a list of
+    Indian numbers, where calling hours are regulated (unless the account turned that warning off)."""
     confirmations = []
     warning = contact_list.flow.listener_warning
     if warning:
@@ -109,30 +153,55 @@ def launch_confirmations(*, contact_list: ContactList, start_at: datetime.dateti
             name="listener",
             label=f"{warning} Launch anyway: I know calls may not connect until the provider activates the listener.",
         ))
+    if not window:
+        return confirmations
+    hours = Window.parse(window, zone=timezone_name or settings.PHONON_TIMEZONE)
+    if hours.crosses_midnight:
+        confirmations.append(Confirmation(
+            name="overnight",
+            label=f"The calling window runs {hours.hours_in_words()}: it crosses midnight. "
+                  "Launch with this window: I mean calls to go out overnight.",
+        ))
+    if (contact_list.flow.account.warn_outside_indian_hours and hours.outside_indian_hours()
+            and contact_list.contacts.filter(primary_number__startswith=INDIAN_PREFIX).exists()):
+        confirmations.append(Confirmation(
+            name="indian_hours",
+            label=f"Calls to Indian numbers may go out only from 09:00 to 21:00 Indian time; this window runs "
+                  f"{hours.hours_in_words()} ({zone_label(hours.zone)}). Call in these hours: I have checked that "
+                  "they are allowed for these numbers.",
+        ))
     return confirmations
 
 
 def launch_review(
     *, contact_list: ContactList, start_at: datetime.datetime | None = None, window: str = "09:00-21:00",
     window_days: list[int] | None = None, timezone_name: str = "", look_back_days: int = DEFAULT_LOOK_BACK_DAYS,
-    skip_called: bool = True, now: datetime.datetime | None = None,
+    skip_called: bool = True, priority: str = Campaign.Priority.NORMAL,
+    outside_window: str = Campaign.OutsideWindow.MOVE, now: datetime.datetime | None = None,
 ) -> LaunchReview:
-    """Who, on which flow, when, how long, and who was already called: nothing is written."""
+    """Who, on which flow, when, how long, and who will be skipped and why: nothing is written."""
     now = now or timezone.now()
-    share = limit_share(account_id=contact_list.flow.account_id, endpoint=contact_list.flow.endpoint)
+    zone = timezone_name or settings.PHONON_TIMEZONE
+    days = list(window_days if window_days is not None else range(7))
+    calling_window = Window.parse(window, days=days, zone=zone)
+    skip_outside = calling_window if outside_window == Campaign.OutsideWindow.SKIP else None
     return LaunchReview(
         contact_list=contact_list,
         contacts=contact_list.contacts.count(),
         called=contact_list_called_summary(contact_list=contact_list, days=look_back_days, now=now),
         look_back_days=look_back_days,
         skip_called=skip_called,
+        skips=contact_list_skips(contact_list=contact_list, skip_called_days=look_back_days if skip_called else None,
+                                 now=now, zone=zone, skip_outside=skip_outside),
+        start_times=contact_list_start_times(contact_list=contact_list, window=calling_window),
+        outside_window=outside_window,
         start_at=start_at,
-        zone=timezone_name or settings.PHONON_TIMEZONE,
+        zone=zone,
         window=window,
-        window_days=list(window_days if window_days is not None else range(7)),
-        per_minute=share.per_minute_each(extra=1),
-        sharing_with=[campaign.name for campaign in share.campaigns],
-        confirmations=launch_confirmations(contact_list=contact_list, start_at=start_at),
+        window_days=days,
+        share=limit_share(flow=contact_list.flow, weight=Campaign.PRIORITY_WEIGHTS[priority or "normal"]),
+        confirmations=launch_confirmations(contact_list=contact_list, start_at=start_at, window=window,
+                                           timezone_name=zone),
         now=now,
     )
 
@@ -147,10 +216,16 @@ def review_lines(review: LaunchReview) -> list[str]:
         f"Window:    {review.window_text}, {review.days_text.lower()}",
         f"Duration:  {review.duration_text} at {review.rate_text}",
     ]
-    if review.called.count:
-        action = "skipped" if review.skip_called else "CALLED AGAIN (--include-called)"
-        lines.append(
-            f"Already called in the last {review.look_back_days} days: {review.called.count:,}, {action}"
-        )
+    if review.start_times.own:
+        what = "moved to the window's next opening" if review.outside_window == "move" else "skipped"
+        lines.append(f"Own start: {review.start_times_text}{f' ({what})' if review.start_times.outside else ''}")
+    if review.called.count and not review.skip_called:
+        lines.append(f"Already called in the last {review.look_back_days} days: {review.called.count:,}, "
+                     "CALLED AGAIN (--include-called)")
+    for skip in review.skips:
+        lines.append(f"Skipped:   {skip.sentence}")
+    for confirmation in review.confirmations:
+        if confirmation.name != "listener":  # the command warns about the listener itself
+            lines.append(f"Check:     {confirmation.label.split('. ')[0]}.")
     lines.append(f"Will call: {review.to_call:,} contact{'s' if review.to_call != 1 else ''}")
     return lines

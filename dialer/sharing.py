@@ -1,5 +1,9 @@
-"""A running campaign's share of its account's provider limit, in figures and in words, read from
-the limiter in Redis (which campaigns are asking now, with their weights) for the pages and the API."""
+"""A campaign's share of its account's provider limit, weighted by priority as the limiter weighs it
+(dialer.ratelimit), in figures and in words: the one share model of the pages, the review and the API.
+
+The limiter in Redis knows which campaigns are asking now, with their weights; when it cannot be
+read, the account's running campaigns on the endpoint stand in, with their priorities' weights.
+"""
 
 import datetime
 from dataclasses import dataclass, field
@@ -10,6 +14,11 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
 from dialer import ratelimit
+
+
+def limit_per_minute(endpoint: str) -> int:
+    """The provider's limit on this endpoint, calls a minute (phonon.limits.Rate, from the settings)."""
+    return ratelimit.rate_for(endpoint).per_minute
 
 
 @dataclass(frozen=True)
@@ -30,8 +39,8 @@ class Share:
         return f"{self.fraction.numerator}/{self.fraction.denominator} of the account's limit"
 
     def in_words(self) -> str:
-        """"sending at 400 calls/min, 2/3 of the account's limit, shared with 'Bulk renewals' (low)\""""
-        text = f"sending at {self.calls_per_minute:,} calls/min, {self.fraction_in_words}"
+        """"allowed up to 400 calls/min, 2/3 of the account's limit, shared with 'Bulk renewals' (low)\""""
+        text = f"allowed up to {self.calls_per_minute:,} calls/min, {self.fraction_in_words}"
         names = [f"'{name}' ({priority})" for _, name, priority in self.sharing_with]
         if self.others_elsewhere:
             names.append(f"{self.others_elsewhere} campaign{'s' if self.others_elsewhere > 1 else ''} "
@@ -41,37 +50,41 @@ class Share:
         return text
 
     def finish_at(self, pending_calls: int, now: datetime.datetime | None = None) -> datetime.datetime | None:
-        """When the calls still waiting will have left at this rate."""
+        """When the calls still waiting would have left at the whole share (the fastest allowed)."""
         if not self.calls_per_minute:
             return None
         return (now or timezone.now()) + datetime.timedelta(minutes=pending_calls / self.calls_per_minute)
 
 
-def campaign_share(campaign: Campaign) -> Share | None:
-    """The share the limiter gives a running campaign now; None when it is not sending (not running,
-    outside its calling window) or the limiter cannot be read."""
-    if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, timezone.now()):
-        return None
-    flow = campaign.flow
+def limit_share(*, flow, weight: int, exclude_campaign_id: int | None = None) -> Share:
+    """The share a campaign of this weight on this flow gets beside the campaigns asking now."""
     rate = ratelimit.rate_for(flow.endpoint)
     try:
         usage = ratelimit.limiter_usage(endpoint=flow.endpoint, account_client_id=flow.account.client_id, rate=rate)
+        asking = {int(who): w for who, w in usage.asking.items() if who.isdigit()}
+        others = Campaign.objects.filter(pk__in=asking, status=Campaign.Status.RUNNING)
     except ratelimit.LimiterUnavailable:
-        return None
-    asking = {int(who): weight for who, weight in usage.asking.items() if who.isdigit() and int(who) != campaign.pk}
-    others = list(
-        Campaign.objects.filter(pk__in=asking, status=Campaign.Status.RUNNING)
-        .select_related("flow").order_by("name")
-    )
+        asking = None
+        others = Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id=flow.account_id,
+                                         flow__endpoint=flow.endpoint)
+    others = [other for other in others.exclude(pk=exclude_campaign_id).select_related("flow").order_by("name")]
     # The limiter's own weights, so the figures say what it does even mid-way through a change.
-    total = campaign.weight + sum(asking[other.pk] for other in others)
+    total = weight + sum(asking[other.pk] if asking is not None else other.weight for other in others)
     mine = [other for other in others if other.flow.account_id == flow.account_id]
     return Share(
-        fraction=Fraction(campaign.weight, total),
-        limit_per_minute=round(rate.calls * 60 / rate.seconds),
+        fraction=Fraction(weight, total),
+        limit_per_minute=rate.per_minute,
         sharing_with=[(other.pk, other.name, other.get_priority_display().lower()) for other in mine],
         others_elsewhere=len(others) - len(mine),
     )
+
+
+def campaign_share(campaign: Campaign) -> Share | None:
+    """The share the limiter gives a running campaign now; None when it is not sending (not running,
+    outside its calling window)."""
+    if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, timezone.now()):
+        return None
+    return limit_share(flow=campaign.flow, weight=campaign.weight, exclude_campaign_id=campaign.pk)
 
 
 def _joined(names: list[str]) -> str:

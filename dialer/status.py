@@ -1,24 +1,25 @@
 """One status that explains itself: what a campaign is doing now, why, and what comes next.
 
-The live panel, the lists and the dashboard all read `campaign_status_explained`, so no two parts
-of a page can disagree about a campaign.
+The live panel, the lists, the dashboard and the API read it through dialer.read_model, so no two
+parts of a page can disagree about a campaign.
 """
 
 import datetime
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.clock import duration_words, elapsed_words, zoned_time
+from campaigns.clock import duration_words, elapsed_words, starts_words, zoned_time
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window, next_window_opening
-from dialer.models import Batch, BatchAttempt
+from dialer.models import Batch, Call
 from dialer.progress import Progress, campaign_progress, progress_by_campaign
-from dialer.ratelimit import rate_for
+from dialer.retry_status import Retrying, retrying_by_campaign
+from dialer.sharing import Share, limit_share
+from dialer.start_times import scheduled_later
+from dialer.steering import CANCELLED_BEFORE_SENT
+from dialer.throughput import Estimate, Measured, accepted_lately, accepted_per_minute, finish_estimate
 
 # Who can fix a pause by the provider, and the first thing to do: managers cannot edit flows.
 FIXES = {
@@ -41,33 +42,6 @@ FIXES = {
 
 
 @dataclass
-class LimitShare:
-    """The account's limit on one endpoint and the running campaigns that share it."""
-
-    per_minute: float
-    campaigns: list = field(default_factory=list)
-
-    def per_minute_each(self, *, extra: int = 0) -> float:
-        return self.per_minute / max(1, len(self.campaigns) + extra)
-
-
-def limit_share(*, account_id: int, endpoint: str, exclude_campaign_id: int | None = None) -> LimitShare:
-    running = Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id=account_id).select_related(
-        "flow"
-    ).order_by("created_at")
-    return _share_among(running, account_id=account_id, endpoint=endpoint, exclude_campaign_id=exclude_campaign_id)
-
-
-def _share_among(running, *, account_id: int, endpoint: str, exclude_campaign_id: int | None) -> LimitShare:
-    """The endpoint's limit per minute, and those of the running campaigns (flows loaded) that share it."""
-    rate = rate_for(endpoint)
-    return LimitShare(rate.calls * 60 / rate.seconds, [
-        c for c in running
-        if c.flow.account_id == account_id and c.flow.endpoint == endpoint and c.pk != exclude_campaign_id
-    ])
-
-
-@dataclass
 class StatusExplained:
     state: str  # a CSS-safe key: waiting_window, waiting_limit, sending, paused, ...
     headline: str
@@ -81,24 +55,36 @@ class StatusExplained:
 class StatusFacts:
     """What explaining statuses reads beyond each campaign and its progress, read once for a whole
     table of campaigns (a query each, on first need) instead of once per row: the running campaigns
-    of their accounts with the calls each sent in the last minute, the codes that paused them."""
+    of their accounts with the calls each got accepted lately, the shares, the retries, the codes
+    that paused them."""
 
     def __init__(self, campaigns: list[Campaign], now: datetime.datetime):
         self.campaigns = campaigns
-        self.minute_ago = now - datetime.timedelta(seconds=60)
+        self.now = now
+        self._shares: dict[int, Share] = {}
 
     @cached_property
     def running(self) -> list[Campaign]:
-        """The running campaigns of the accounts of the table's running campaigns, oldest first, each
-        with the calls it sent to the provider in the last minute (retries included), in one query."""
+        """The running campaigns of the accounts of the table's running campaigns."""
         accounts = {c.flow.account_id for c in self.campaigns if c.status == Campaign.Status.RUNNING}
         if not accounts:
             return []
-        sent = (BatchAttempt.objects.filter(batch__campaign=OuterRef("pk"), created_at__gte=self.minute_ago)
-                .values("batch__campaign").annotate(calls=Sum("batch__call_count")).values("calls"))
         return list(Campaign.objects.filter(status=Campaign.Status.RUNNING, flow__account_id__in=accounts)
-                    .select_related("flow").annotate(sent_last_minute=Coalesce(Subquery(sent), 0))
-                    .order_by("created_at"))
+                    .select_related("flow__account").order_by("created_at"))
+
+    @cached_property
+    def measured(self) -> dict[int, Measured]:
+        """Calls accepted per minute lately, for each of `running`."""
+        return accepted_lately(self.running, now=self.now)
+
+    @cached_property
+    def last_minute(self) -> dict[int, float]:
+        """Calls accepted in the last minute alone, for each of `running`: who holds the limit now."""
+        return accepted_per_minute(self.running, now=self.now, minutes=1)
+
+    @cached_property
+    def retrying(self) -> dict[int, Retrying]:
+        return retrying_by_campaign([c.pk for c in self.campaigns if c.status == Campaign.Status.RUNNING])
 
     @cached_property
     def pause_codes(self) -> dict[int, int | None]:
@@ -110,22 +96,20 @@ class StatusFacts:
             codes.setdefault(campaign_id, code)
         return codes
 
-    def limit_share(self, campaign: Campaign) -> LimitShare:
-        """As limit_share(), the campaign itself left out, from the running campaigns read once."""
-        return _share_among(self.running, account_id=campaign.flow.account_id, endpoint=campaign.flow.endpoint,
-                            exclude_campaign_id=campaign.pk)
+    def share(self, campaign: Campaign) -> Share:
+        """The campaign's share of its account's limit (dialer.sharing), read once per campaign."""
+        if campaign.pk not in self._shares:
+            self._shares[campaign.pk] = limit_share(flow=campaign.flow, weight=campaign.weight,
+                                                    exclude_campaign_id=campaign.pk)
+        return self._shares[campaign.pk]
 
-    def sent_in_last_minute(self, campaigns) -> int:
-        sent = {c.pk: c.sent_last_minute for c in self.running}
-        return sum(sent.get(c.pk, 0) for c in campaigns)
-
-
-def statuses_explained(campaigns: list[Campaign], progress: dict[int, Progress], *,
-                       now: datetime.datetime | None = None) -> dict[int, StatusExplained]:
-    """campaign_status_explained for a table of campaigns, each fact read once for all of them."""
-    now = now or timezone.now()
-    facts = StatusFacts(campaigns, now)
-    return {c.pk: campaign_status_explained(c, progress=progress[c.pk], now=now, facts=facts) for c in campaigns}
+    def estimate(self, campaign: Campaign, progress: Progress) -> Estimate:
+        """The one finishing estimate: the calls still to send (planned or not) at the measured pace,
+        bounded by the share."""
+        unplanned = max(0, campaign.contact_list.imported_count - progress.total) if campaign.planned_at is None else 0
+        return finish_estimate(calls_left=progress.pending + unplanned,
+                               allowed_per_minute=self.share(campaign).calls_per_minute,
+                               measured=self.measured.get(campaign.pk), now=self.now)
 
 
 def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
@@ -139,7 +123,7 @@ def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
         times.append(("Finished", zoned_time(campaign.finished_at, zone)))
         if campaign.started_at:
             times.append(("Took", elapsed_words((campaign.finished_at - campaign.started_at).total_seconds())))
-    elif campaign.started_at:
+    elif campaign.started_at and campaign.status == Campaign.Status.RUNNING:
         times.append(("Running for", elapsed_words((now - campaign.started_at).total_seconds())))
     return times
 
@@ -157,12 +141,10 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
     if status == Campaign.Status.DRAFT:
         return StatusExplained("draft", "Draft: not launched", times=times)
     if status == Campaign.Status.COMPLETED:
-        return StatusExplained("completed", "Completed", _outcome_words(progress), times=times)
+        return StatusExplained("completed", "Completed", _outcome_words(campaign, progress, now), times=times)
     if status == Campaign.Status.CANCELLED:
-        detail = campaign.status_reason
-        if campaign.planned_at is None:
-            detail = f"{detail} {_cancelled_while_planning(campaign, progress)}".strip()
-        return StatusExplained("cancelled", "Cancelled", detail, times=times)
+        return StatusExplained("cancelled", f"Cancelled: {cancelled_words(campaign, progress)}",
+                               campaign.status_reason, times=times)
     if status == Campaign.Status.PAUSED:
         code = facts.pause_codes.get(campaign.pk)
         if code in FIXES:
@@ -173,17 +155,30 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
                                primary_action="resume", times=times)
     planning = _planning_words(campaign, progress)
     if campaign.start_at and campaign.start_at > now and status == Campaign.Status.SCHEDULED:
-        return StatusExplained("scheduled", f"Scheduled: starts {zoned_time(campaign.start_at, zone, utc=True)}",
+        return StatusExplained("scheduled", f"Scheduled: starts {starts_words(campaign.start_at, zone, now=now)}",
                                planning, primary_action="edit", times=times)
-    if planning and status == Campaign.Status.SCHEDULED:
-        return _planning(campaign, planning, times)
     if not campaign_in_window(campaign, now):
         opening = next_window_opening(campaign, now)
-        when = f" (opens {zoned_time(opening, zone, utc=True)})" if opening else ""
-        return StatusExplained("waiting_window", f"Waiting for the calling window{when}",
-                               "Nothing is sent outside the calling window.", primary_action="edit", times=times)
+        when = f": starts {starts_words(opening, zone, now=now)}" if opening else ""
+        detail = "Nothing is sent outside the calling window."
+        if opening and zone != "UTC":
+            detail = f"It opens {zoned_time(opening, zone, utc=True)}. {detail}"
+        return StatusExplained("waiting_window", f"Waiting for the window{when}",
+                               f"{detail} {planning[0].upper()}{planning[1:]}." if planning else detail,
+                               primary_action="edit", times=times)
+    if planning and status == Campaign.Status.SCHEDULED:
+        return _planning(campaign, planning, times)
     if status == Campaign.Status.SCHEDULED:
         return StatusExplained("starting", "Starting: the first requests go out in a few seconds", times=times)
+    retrying = facts.retrying.get(campaign.pk)
+    if retrying:
+        return StatusExplained(
+            "retrying", retrying.in_words(zone),
+            "The same requests are sent again, byte for byte: nobody is called twice. No call is counted as sent "
+            "until the provider accepts it.",
+            next_step="If it goes on, pause the campaign and ask the provider's support whether their service is "
+                      "down.", primary_action="pause", times=times,
+        )
     if planning and not progress.pending:
         return _planning(campaign, planning, times)  # all of what is planned so far is sent
     if not progress.pending:
@@ -192,28 +187,28 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
 
 
 def _sending(campaign, progress, facts: StatusFacts, times, planning: str) -> StatusExplained:
-    share = facts.limit_share(campaign)
-    mine = facts.sent_in_last_minute([campaign])
-    others = facts.sent_in_last_minute(share.campaigns)
-    # Another campaign of the account holds the limit when it took most of the last minute's room
-    # and this one got almost nothing.
-    if share.campaigns and others >= 0.8 * share.per_minute and mine < 0.1 * share.per_minute:
-        busiest = share.campaigns[0]
-        left = sum(p.pending for p in progress_by_campaign([other.pk for other in share.campaigns]).values())
-        wait = duration_words(left / share.per_minute * 60)
+    share = facts.share(campaign)
+    mine = facts.last_minute.get(campaign.pk, 0)
+    others = sum(facts.last_minute.get(pk, 0) for pk, _, _ in share.sharing_with)
+    limit = share.limit_per_minute
+    # Another campaign of the account holds the limit when it took most of the recent room and this
+    # one got almost nothing.
+    if share.sharing_with and others >= 0.8 * limit and mine < 0.1 * limit:
+        busiest = share.sharing_with[0][1]
+        left = sum(p.pending for p in progress_by_campaign([pk for pk, _, _ in share.sharing_with]).values())
         return StatusExplained(
-            "waiting_limit", f"Waiting for the provider's limit (shared with “{busiest.name}”"
-            f"{' and others' if len(share.campaigns) > 1 else ''}; {wait})",
-            f"The account may send {math.floor(share.per_minute):,} calls a minute on this endpoint, "
-            "whichever campaign sends them.", times=times,
+            "waiting_limit", f"Waiting for the provider's limit (shared with “{busiest}”"
+            f"{' and others' if len(share.sharing_with) > 1 else ''}; {duration_words(left / limit * 60)})",
+            f"The account is allowed up to {limit:,} calls a minute on this endpoint, whichever campaign sends "
+            "them.", times=times,
         )
-    pace = mine or share.per_minute_each(extra=1)
-    # While planning goes on, what is left is the list's contacts not yet final (planned or not).
-    unplanned = max(0, campaign.contact_list.imported_count - progress.total) if planning else 0
-    left = duration_words((progress.pending + unplanned) / pace * 60)
-    return StatusExplained("sending", f"Sending ({left} left{'; ' + planning if planning else ''})",
-                           f"{mine:,} call{'s' if mine != 1 else ''} sent in the last minute.",
-                           primary_action="pause", times=times)
+    estimate = facts.estimate(campaign, progress)
+    accepted = round(facts.measured[campaign.pk].per_minute) if campaign.pk in facts.measured else 0
+    return StatusExplained(
+        "sending", f"Sending ({estimate.left_words}{'; ' + planning if planning else ''})",
+        f"{accepted:,} call{'s' if accepted != 1 else ''} a minute accepted by the provider lately; "
+        f"{share.in_words()}.", primary_action="pause", times=times,
+    )
 
 
 def _planning(campaign: Campaign, planning: str, times) -> StatusExplained:
@@ -233,19 +228,33 @@ def _planning_words(campaign: Campaign, progress: Progress) -> str:
     return f"planning: {progress.total:,} of {contacts:,} contacts planned"
 
 
-def _cancelled_while_planning(campaign: Campaign, progress: Progress) -> str:
-    unplanned = campaign.contact_list.imported_count - progress.total
-    if unplanned <= 0:
-        return ""
-    return (f"Cancelled before its planning ended: {unplanned:,} of the list's contacts were never planned, "
-            "so they have no calls.")
+def cancelled_words(campaign: Campaign, progress: Progress) -> str:
+    """"120 placed, 280 not sent (cancelled)": what a cancel left, counting the contacts never planned."""
+    accepted = progress.placed + progress.accepted_unknown
+    unplanned = max(0, campaign.contact_list.imported_count - progress.total) if campaign.planned_at is None else 0
+    not_sent = unplanned + Call.objects.filter(
+        campaign=campaign, state=Call.State.SKIPPED, provider_message=CANCELLED_BEFORE_SENT).count()
+    parts = [f"{accepted:,} placed"]
+    if progress.rejected:
+        parts.append(f"{progress.rejected:,} rejected")
+    parts.append(f"{not_sent:,} not sent (cancelled)")
+    skipped = progress.skipped - (not_sent - unplanned)
+    if skipped:
+        parts.append(f"{skipped:,} skipped before sending")
+    return ", ".join(parts)
 
 
-def _outcome_words(progress: Progress) -> str:
+def _outcome_words(campaign: Campaign, progress: Progress, now) -> str:
     accepted = progress.placed + progress.accepted_unknown
     parts = [f"{accepted:,} of {progress.total:,} call{'s' if progress.total != 1 else ''} accepted by the provider"]
     if progress.rejected:
         parts.append(f"{progress.rejected:,} rejected")
     if progress.skipped:
         parts.append(f"{progress.skipped:,} skipped")
-    return ", ".join(parts) + "."
+    words = ", ".join(parts) + "."
+    later = scheduled_later(campaign, now=now)
+    if later:
+        calls = sum(n for _, n in later)
+        words += (f" {calls:,} call{'s are' if calls != 1 else ' is'} scheduled at the provider for later, "
+                  f"the first {starts_words(later[0][0], campaign.timezone, now=now)}.")
+    return words

@@ -50,6 +50,10 @@ class Account(models.Model):
         "in days", default=1, validators=[MinValueValidator(1)],
         help_text="…within this many days, across all campaigns and channels. Calls over it are skipped.",
     )
+    warn_outside_indian_hours = models.BooleanField(
+        "warn outside Indian calling hours", default=True,
+        help_text="Ask the manager to confirm a calling window outside 09:00–21:00 for a list of Indian numbers.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

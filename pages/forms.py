@@ -246,6 +246,11 @@ class ReviewForm(forms.Form):
         },
     )
 
+    outside_window = forms.ChoiceField(
+        label="Rows whose own start time is outside the calling window", choices=Campaign.OutsideWindow.choices,
+        initial=Campaign.OutsideWindow.MOVE, widget=forms.RadioSelect, required=False,
+    )
+
     def __init__(self, *args, confirmations=(), **kwargs):
         super().__init__(*args, **kwargs)
         # Things the manager must tick before this launch (e.g. a listener not activated yet).

@@ -18,22 +18,19 @@ from campaigns.models import Campaign, ContactList
 from dialer import tallies
 from dialer.models import Batch, BatchAttempt
 from dialer.progress import Progress, progress_by_campaign
-from dialer.ratelimit import rate_for
-
-
-def limit_per_minute(endpoint: str) -> int:
-    rate = rate_for(endpoint)
-    return round(rate.calls * 60 / rate.seconds)
+from dialer.read_model import CampaignReading, campaign_readings
+from dialer.sharing import limit_per_minute
+from dialer.throughput import accepted_attempts
 
 
 def calls_sent_per_minute(campaign: Campaign, *, minutes: int = 15, now: datetime.datetime | None = None) -> list:
-    """Calls sent to the provider in each of the last `minutes` minutes (oldest first), counted from
-    the batch attempts: each request charges the rate limit with all of its calls, retries included."""
+    """Calls the provider accepted in each of the last `minutes` minutes (oldest first), counted from
+    the accepted batch attempts: a request answered 500 placed nothing, so it draws nothing."""
     now = now or timezone.now()
     current = now.replace(second=0, microsecond=0)
     first = current - datetime.timedelta(minutes=minutes - 1)
     rows = (
-        BatchAttempt.objects.filter(batch__campaign=campaign, created_at__gte=first)
+        BatchAttempt.objects.filter(accepted_attempts(), batch__campaign=campaign, created_at__gte=first)
         .annotate(minute=TruncMinute("created_at"))
         .values("minute")
         .annotate(calls=Sum(F("batch__call_count")))
@@ -87,13 +84,15 @@ def _rate_text(value: float) -> str:
 
 def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | None = None,
                    width: int = 640, height: int = 220) -> dict:
-    """Geometry of the campaign's whole-life SVG chart: calls sent to the provider per minute (each
-    request's calls, retries included), in bars of 1 to 1,440 minutes so that at most 60 bars show,
-    scaled to the campaign, with a y-axis, the limit line when it is in range, and a summary."""
+    """Geometry of the campaign's whole-life SVG chart: calls the provider accepted per minute (a
+    request that failed and was retried counts once, when accepted), in bars of 1 to 1,440 minutes
+    so that at most 60 bars show, scaled to the campaign, with a y-axis, the limit line when it is in
+    range, and a summary."""
     now = now or timezone.now()
     # Summed by the minute in the database: a campaign of a million calls made thousands of attempts.
     minutes = list(
-        BatchAttempt.objects.filter(batch__campaign=campaign).annotate(minute=TruncMinute("created_at"))
+        BatchAttempt.objects.filter(accepted_attempts(), batch__campaign=campaign)
+        .annotate(minute=TruncMinute("created_at"))
         .values("minute").annotate(calls=Sum("batch__call_count"), first=Min("created_at"), last=Max("created_at"))
         .order_by("minute")
     )
@@ -102,7 +101,7 @@ def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | N
     geometry = {"width": width, "height": height, "left": left, "plot_right": width - right,
                 "axis_y": height - bottom, "limit": limit, "bars": [], "ticks": [], "x_labels": []}
     if not minutes:
-        geometry.update(empty=True, summary="No call has been sent yet.")
+        geometry.update(empty=True, summary="No call has been accepted yet.")
         return geometry
     first_sent, last_sent = minutes[0]["first"], minutes[-1]["last"]
     first = first_sent.replace(second=0, microsecond=0)
@@ -140,7 +139,7 @@ def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | N
     ended = last_sent
     clock = zone_label(campaign.timezone)
     summary = (
-        f"{sent:,} call{'s' if sent != 1 else ''} sent from {first.astimezone(zone):%H:%M} to "
+        f"{sent:,} call{'s' if sent != 1 else ''} accepted from {first.astimezone(zone):%H:%M} to "
         f"{ended.astimezone(zone):%H:%M} {clock} ({elapsed_words((ended - first_sent).total_seconds())}); "
         f"peak {_rate_text(peak)} a minute; the provider's limit is {limit:,} a minute"
     )
@@ -177,7 +176,7 @@ def flows_today(flows: QuerySet, *, now: datetime.datetime | None = None) -> lis
     minute_ago = now - datetime.timedelta(seconds=60)
     last_minute = defaultdict(int)
     rows = (
-        BatchAttempt.objects.filter(batch__campaign__flow__in=flows, created_at__gte=minute_ago)
+        BatchAttempt.objects.filter(accepted_attempts(), batch__campaign__flow__in=flows, created_at__gte=minute_ago)
         .values("batch__campaign__flow__account_id", "batch__endpoint")
         .annotate(calls=Sum("batch__call_count"))
         .order_by()
@@ -196,9 +195,10 @@ def flows_today(flows: QuerySet, *, now: datetime.datetime | None = None) -> lis
 
 
 def problems(*, campaigns: QuerySet, contact_lists: QuerySet, active: list[Campaign] | None = None,
-             since_days: int = 14) -> dict:
-    """What needs a manager's action: paused campaigns and why, failed batches, imports that
-    rejected rows or were refused. `active`: every running, scheduled and paused campaign of
+             retrying: list[tuple[Campaign, str]] = (), since_days: int = 14) -> dict:
+    """What needs a manager's action: paused campaigns and why, campaigns whose provider keeps failing
+    (`retrying`, from retrying_campaigns), failed batches, imports that rejected rows or were refused.
+    `active`: every running, scheduled and paused campaign of
     `campaigns`, when the caller has read them all already (the paused ones are among them)."""
     since = timezone.now() - datetime.timedelta(days=since_days)
     if active is None:
@@ -224,20 +224,28 @@ def problems(*, campaigns: QuerySet, contact_lists: QuerySet, active: list[Campa
         ).order_by("-created_at")[:20]
     )
     return {
-        "paused": paused, "failed": failed, "rejected": rejected, "refused": refused,
-        "count": len(paused) + len(failed) + len(rejected) + len(refused),
+        "paused": paused, "retrying": list(retrying), "failed": failed, "rejected": rejected, "refused": refused,
+        "count": len(paused) + len(retrying) + len(failed) + len(rejected) + len(refused),
     }
 
 
 ACTIVE_SHOWN = 50
 
 
-def active_campaigns(campaigns: QuerySet) -> list[tuple[Campaign, Progress]]:
-    """The running, scheduled and paused campaigns, at most ACTIVE_SHOWN of them."""
+def active_campaigns(campaigns: QuerySet) -> list[tuple[Campaign, Progress, CampaignReading]]:
+    """The running, scheduled and paused campaigns, at most ACTIVE_SHOWN of them, each with its reading
+    (dialer.read_model: the status words, the start, the estimate the campaign's page shows)."""
     active = list(
         campaigns.filter(
             status__in=(Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
         ).order_by("status", "-created_at")[:ACTIVE_SHOWN]
     )
     progress = progress_by_campaign([campaign.pk for campaign in active])
-    return [(campaign, progress[campaign.pk]) for campaign in active]
+    readings = campaign_readings(active, progress=progress)
+    return [(campaign, progress[campaign.pk], readings[campaign.pk]) for campaign in active]
+
+
+def retrying_campaigns(active: list[tuple[Campaign, Progress, CampaignReading]]) -> list[tuple[Campaign, str]]:
+    """The active campaigns whose requests wait to be retried after the provider failed, in words."""
+    return [(campaign, reading.retrying.in_words(campaign.timezone))
+            for campaign, _, reading in active if reading.retrying]

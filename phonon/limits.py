@@ -31,3 +31,8 @@ class Rate:
     @property
     def per_second(self) -> float:
         return self.calls / self.seconds
+
+    @property
+    def per_minute(self) -> int:
+        """The limit as calls a minute, the one figure every page and estimate shows."""
+        return round(self.calls * 60 / self.seconds)

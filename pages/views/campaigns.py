@@ -14,10 +14,12 @@ from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
+from dialer.read_model import campaign_reading, campaign_readings
 from dialer.results import results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
-from dialer.sharing import campaign_share
-from dialer.status import campaign_status_explained, statuses_explained
+from dialer.review import launch_confirmations
+from dialer.sharing import limit_per_minute
+from dialer.status import cancelled_words
 from pages import selectors as queries
 from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, PriorityForm, TableFilterForm
 from pages.views import page
@@ -45,8 +47,9 @@ def campaign_list(request):
     page_obj = Paginator(campaigns, 25).get_page(request.GET.get("page"))
     progress = progress_by_campaign([campaign.pk for campaign in page_obj])
     # Each fact the explanations need is read once for the page's campaigns, not once per row.
-    explained = statuses_explained([campaign for campaign in page_obj if not campaign.is_final], progress)
-    rows = [(campaign, progress[campaign.pk], explained.get(campaign.pk)) for campaign in page_obj]
+    readings = campaign_readings([campaign for campaign in page_obj if not campaign.is_final], progress=progress)
+    rows = [(campaign, progress[campaign.pk], readings[campaign.pk].explained if campaign.pk in readings else None)
+            for campaign in page_obj]
     query = request.GET.copy()
     query.pop("page", None)
     context = {"page_obj": page_obj, "rows": rows, "filters": filters, "tests": tests, "query": query.urlencode(),
@@ -57,20 +60,20 @@ def campaign_list(request):
 
 
 def _live_context(campaign):
-    progress = campaign_progress(campaign)
-    share = campaign_share(campaign)
-    limit = queries.limit_per_minute(campaign.flow.endpoint)
+    reading = campaign_reading(campaign)
+    progress = reading.progress
     batch_counts = queries.batch_counts_by_status(campaign)
     return {
-        "campaign": campaign, "progress": progress, "polling": not campaign.is_final,
-        "explained": campaign_status_explained(campaign, progress=progress),
+        "campaign": campaign, "progress": progress, "polling": not campaign.is_final, "reading": reading,
+        "explained": reading.explained,
         "explanations": OUTCOME_EXPLANATIONS,
-        "chart": queries.campaign_chart(campaign, limit),
+        "chart": queries.campaign_chart(campaign, limit_per_minute(campaign.flow.endpoint)),
         "batch_counts": queries.batch_status_counts(batch_counts),
         "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in campaign.window_days),
         # The counts already say whether any request was split: no query of its own for the summary.
         "split_summary": split_summary(campaign) if batch_counts.get(Batch.Status.SPLIT) else "",
-        "share": share, "finish_at": share.finish_at(progress.pending) if share else None,
+        "share": reading.share, "finish_at": reading.finish_at, "scheduled_later": reading.scheduled_later(),
+        "cancelled_text": cancelled_words(campaign, progress) if campaign.status == Campaign.Status.CANCELLED else "",
         "priority_form": PriorityForm(initial={"priority": campaign.priority}),
     }
 
@@ -210,10 +213,12 @@ def campaign_edit(request, pk):
     """Change the name, start and calling window of a scheduled or paused campaign."""
     campaign = access.campaign_or_404(request.user, pk)
     form = CampaignEditForm(request.POST or None, campaign=campaign)
-    status = 200
+    status, unconfirmed = 200, []
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
+            unconfirmed = _window_unconfirmed(request, campaign, data)
+        if form.is_valid() and not unconfirmed:
             try:
                 editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
                                       window=data["window"], window_days=data["window_days"],
@@ -224,7 +229,18 @@ def campaign_edit(request, pk):
                 messages.success(request, "Campaign changed: the new window and start apply from the next request.")
                 return redirect("campaign_detail", pk=campaign.pk)
         status = 400
-    return render(request, "pages/campaign_edit.html", {"campaign": campaign, "form": form}, status=status)
+    return render(request, "pages/campaign_edit.html", {"campaign": campaign, "form": form,
+                                                        "unconfirmed": unconfirmed}, status=status)
+
+
+def _window_unconfirmed(request, campaign, data) -> list:
+    """A new window across midnight or outside Indian calling hours is confirmed, as at launch."""
+    end = f"{campaign.window_end:%H:%M}" if campaign.window_end else "24:00"
+    if data["window"] == f"{campaign.window_start:%H:%M}-{end}" and data["timezone"] == campaign.timezone:
+        return []
+    asked = launch_confirmations(contact_list=campaign.contact_list, start_at=None, window=data["window"],
+                                 timezone_name=data["timezone"])
+    return [c for c in asked if c.name != "listener" and not request.POST.get(f"confirm_{c.name}")]
 
 
 @page

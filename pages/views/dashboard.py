@@ -17,11 +17,12 @@ def dashboard(request):
     contact_lists = editing.contact_lists_in_use(access.contact_lists_for(user)).select_related(None)
     active = queries.active_campaigns(campaigns.select_related("flow", "contact_list"))
     # Fewer than the table's limit: that is every active campaign, the paused ones among them.
-    whole = [campaign for campaign, _ in active] if len(active) < queries.ACTIVE_SHOWN else None
+    whole = [campaign for campaign, _, _ in active] if len(active) < queries.ACTIVE_SHOWN else None
     context = {
         "active": active,
         "flows_today": queries.flows_today(access.flows_for(user)),
-        "problems": queries.problems(campaigns=campaigns, contact_lists=contact_lists, active=whole),
+        "problems": queries.problems(campaigns=campaigns, contact_lists=contact_lists, active=whole,
+                                     retrying=queries.retrying_campaigns(active)),
         "recent_lists": contact_lists.order_by("-created_at")[:5],
         "recent_finished": campaigns.filter(status__in=("completed", "cancelled")).order_by("-updated_at")[:5],
     }

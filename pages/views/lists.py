@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns import access, editing, lifecycle
 from campaigns.importing import FileRefused, StartTimePassed, contact_list_create, preview_rows, preview_warnings
-from campaigns.models import ContactList
+from campaigns.models import Campaign, ContactList
 from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
 from campaigns.tasks import contact_list_import_soon
 from dialer import launching
@@ -194,16 +194,20 @@ def list_launch(request, pk):
         form.add_error(None, str(error))
         return _launch_form(request, contact_list, form, status=400)
     data = form.cleaned_data
-    confirmations = launch_confirmations(contact_list=contact_list, start_at=data["start_at"])
+    confirmations = launch_confirmations(contact_list=contact_list, start_at=data["start_at"], window=data["window"],
+                                         timezone_name=data["timezone"])
     reviewed = "reviewed" in request.POST
     review_form = ReviewForm(request.POST if reviewed else None, confirmations=confirmations)
     choices = review_form.cleaned_data if reviewed and review_form.is_valid() else {
         "skip_called": review_form["skip_called"].value() if reviewed else True,
         "look_back_days": DEFAULT_LOOK_BACK_DAYS,
+        "outside_window": review_form["outside_window"].value() if reviewed else "",
     }
+    outside_window = choices["outside_window"] or Campaign.OutsideWindow.MOVE
     review = launch_review(
         contact_list=contact_list, start_at=data["start_at"], window=data["window"], window_days=data["window_days"],
         timezone_name=data["timezone"], look_back_days=choices["look_back_days"], skip_called=choices["skip_called"],
+        priority=data["priority"], outside_window=outside_window,
     )
     if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:
@@ -213,11 +217,12 @@ def list_launch(request, pk):
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
                     api_version=data["api_version"], priority=data["priority"], created_by=request.user,
                     skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
+                    outside_window=outside_window,
                 )
         except (ValueError, lifecycle.TransitionRefused) as error:
             review_form.add_error(None, str(error))
         else:
-            skipped = f"; {review.skipped:,} already called will be skipped" if review.skipped else ""
+            skipped = f"; {review.skipped:,} will be skipped" if review.skipped else ""
             messages.success(request, f"Campaign “{campaign.name}” launched: {review.to_call:,} "
                                       f"contact{'s' if review.to_call != 1 else ''} to call{skipped}.")
             return redirect("campaign_detail", pk=campaign.pk)

@@ -37,7 +37,10 @@ AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
 def acme():
     alice = get_user_model().objects.create_user("alice", password=PASSWORD)
     # A generous dialling cap: these tests are about the review's look-back (the cap has its own tests).
-    account = Account.objects.create(name="Acme Lending", client_id="C129113", calls_per_number=100)
+    # Around-the-clock windows to Indian numbers without the calling-hours question: these tests are about
+    # other things (tests/browser/test_console_truth.py asks it).
+    account = Account.objects.create(name="Acme Lending", client_id="C129113", calls_per_number=100,
+                                     warn_outside_indian_hours=False)
     account.managers.add(alice)
     flow = Flow.objects.create(account=account, flow_id="ZH0RKJvh", name="Payment reminders",
                                security_id="acme-security-id-0001", activated_at=timezone.now())
@@ -174,7 +177,7 @@ def test_2_the_status_explains_waits_and_a_provider_pause_names_who_fixes_it(pag
     log_in(page, live_server)
 
     page.goto(f"{live_server.url}/campaigns/{waiting.pk}/")
-    expect(page.locator("#status-headline")).to_contain_text("Waiting for the calling window (opens")
+    expect(page.locator("#status-headline")).to_contain_text("Waiting for the window: starts")
     expect(page.locator("#status-headline")).to_contain_text("Europe/London")
     expect(page.locator("#campaign-live")).not_to_contain_text("Sending")
     # one refresh for the whole panel: only the live fragment polls, the tables follow its signal
@@ -393,7 +396,7 @@ def test_8_a_finished_campaign_keeps_a_chart_of_its_whole_life_with_axes(page, l
     expect(chart.locator("rect.bar")).not_to_have_count(0)
     expect(chart.locator("text.tick").first).to_be_visible()
     expect(chart.locator(".limit-label")).to_have_text("provider's limit: 3/min")
-    expect(page.locator("#chart-summary")).to_contain_text("20 calls sent from")
+    expect(page.locator("#chart-summary")).to_contain_text("20 calls accepted from")
     shoot(page, "08-chart-finished")
 
 
@@ -421,7 +424,7 @@ def test_9_the_launch_form_speaks_plainly_and_answers_with_our_own_messages(page
     campaign = campaign_of(contact_list, status=Campaign.Status.RUNNING, name="Words")
     page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
     expect(page.locator(".o-placed .explain")).to_contain_text("not that the customer answered")
-    expect(page.locator("#progress-text")).to_contain_text("of 1 call has its outcome")
+    expect(page.locator("#progress-text")).to_contain_text("of 1 call to send sent")
 
 
 # Accessibility: axe-core on every page, no serious or critical violation ------------------------------------

@@ -125,6 +125,7 @@ def test_manager_drops_a_list_launches_pauses_resumes_and_downloads_every_uuid(
     expect(page.locator("#review-who")).to_contain_text(f"{CONTACTS:,} contacts")
     assert not Campaign.objects.exists()
     page.get_by_label(re.compile("Launch anyway")).check()
+    page.get_by_label(re.compile("I have checked that they are allowed")).check()  # around the clock, Indian numbers
     page.get_by_role("button", name="Confirm and launch").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
     campaign = Campaign.objects.get()

@@ -59,7 +59,8 @@ def test_nonsense_windows_are_refused_with_a_sentence(text):
 
 def test_the_next_opening_is_the_window_start_on_the_next_allowed_day():
 
-    campaign = SimpleNamespace(timezone="Asia/Kolkata", window_start=datetime.time(9, 0), window_days=[2, 3])
+    campaign = SimpleNamespace(timezone="Asia/Kolkata", window_start=datetime.time(9, 0),
+                               window_end=datetime.time(21, 0), window_days=[2, 3])
     monday_late = at(22)  # Monday 22:00; the window runs Wednesday and Thursday only
     assert next_window_opening(campaign, monday_late) == datetime.datetime(2026, 11, 25, 9, 0, tzinfo=IST)
     wednesday_early = at(7, day=25)

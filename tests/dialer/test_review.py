@@ -6,6 +6,7 @@ import pytest
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
+from dialer import ratelimit
 from dialer.models import Call
 from dialer.planning import campaign_plan
 from dialer.review import launch_review, review_lines
@@ -33,19 +34,22 @@ def test_the_review_says_who_when_and_how_long(contact_list):
     assert review.window_text == "09:00–21:00 IST (03:30–15:30 UTC)"
     assert review.days_text == "Mon, Tue, Wed, Thu, Fri"
     assert review.duration_text == "about 2 minutes"  # 6,000 calls at 3,000 a minute
-    assert review.rate_text == "3,000 calls a minute, the account's limit"
+    assert review.rate_text == "allowed up to 3,000 calls a minute, the account's limit"
     assert review.window_open_now
 
 
 def test_the_estimate_uses_the_accounts_share_while_another_campaign_sends(contact_list):
     other = lifecycle.campaign_create(contact_list=contact_list, name="Big renewal campaign")
     Campaign.objects.filter(pk=other.pk).update(status=Campaign.Status.RUNNING)
+    ratelimit.campaign_asking(endpoint="realtime", account_client_id=contact_list.flow.account.client_id,
+                              campaign=str(other.pk), weight=other.weight, calls=500)
 
     review = launch_review(contact_list=contact_list, window="00:00-24:00", now=NOW)
 
     assert review.window_text == "Around the clock"
     assert review.duration_text == "about 4 minutes"
-    assert "1,500 calls a minute" in review.rate_text and "“Big renewal campaign”" in review.rate_text
+    assert review.rate_text == ("allowed up to 1,500 calls a minute, its share (1/2 of the account's limit) while "
+                                "“Big renewal campaign” also send")
 
 
 def test_skipping_the_called_contacts_lowers_the_count_and_the_lines_say_so(contact_list):
@@ -53,12 +57,14 @@ def test_skipping_the_called_contacts_lowers_the_count_and_the_lines_say_so(cont
     campaign_plan(campaign_id=earlier.pk)
     Campaign.objects.filter(pk=earlier.pk).update(status=Campaign.Status.COMPLETED)
     Call.objects.filter(campaign=earlier, contact__line__lte=1001).update(state=Call.State.PLACED)
+    Call.objects.filter(campaign=earlier, contact__line__gt=1001).update(state=Call.State.SKIPPED)
     calls_recount()
 
     skip = launch_review(contact_list=contact_list, window="00:00-24:00")
     call_all = launch_review(contact_list=contact_list, window="00:00-24:00", skip_called=False)
 
-    assert (skip.called.count, skip.to_call, call_all.to_call) == (1000, 5000, 6000)
-    assert "Already called in the last 7 days: 1,000, skipped" in review_lines(skip)
+    # called within the account's cap (1 call per 1 day): skipped over the cap, whatever the box says
+    assert (skip.called.count, skip.to_call, call_all.to_call) == (1000, 5000, 5000)
+    assert "Skipped:   1,000 over the dialling cap (1 call per 1 day)" in review_lines(skip)
     assert "Will call: 5,000 contacts" in review_lines(skip)
     assert "CALLED AGAIN" in "\n".join(review_lines(call_all))

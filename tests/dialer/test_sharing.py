@@ -54,7 +54,7 @@ def test_a_normal_campaign_beside_a_low_one_gets_two_thirds_in_words(minute_limi
     # then it is two thirds of 600 a minute, and says with whom it is shared
     assert share.calls_per_minute == 400 and str(share.fraction) == "2/3"
     assert share.in_words() == (
-        "sending at 400 calls/min, 2/3 of the account's limit, shared with 'Bulk renewals' (low)"
+        "allowed up to 400 calls/min, 2/3 of the account's limit, shared with 'Bulk renewals' (low)"
     )
     now = timezone.now()
     assert share.finish_at(800, now=now) == now + datetime.timedelta(minutes=2)
@@ -78,7 +78,7 @@ def test_the_api_gives_the_share_in_figures_and_words(minute_limit):
 def test_a_campaign_alone_has_the_whole_limit(minute_limit):
     campaign = running(make_flow(client_id="C-share-alone"), "Alone")
     asking(campaign)
-    assert campaign_share(campaign).in_words() == "sending at 600 calls/min, the whole of the account's limit"
+    assert campaign_share(campaign).in_words() == "allowed up to 600 calls/min, the whole of the account's limit"
 
 
 def test_a_campaign_that_is_not_sending_has_no_share(minute_limit):
@@ -115,7 +115,7 @@ def test_the_live_page_shows_the_share_and_the_priority_can_change_while_it_runs
     changed = client.post(reverse("campaign_priority", args=[campaign.pk]), {"priority": "high"}, follow=True)
 
     # then the share and the estimated finish are shown, and the priority changed
-    assert "Sending at 600 calls/min, the whole of the account&#x27;s limit." in live
+    assert "Allowed up to 600 calls/min, the whole of the account&#x27;s limit." in live
     assert 'id="finish-estimate"' in live
     campaign.refresh_from_db()
     assert campaign.priority == Campaign.Priority.HIGH and campaign.weight == 4

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
+from dialer import ratelimit
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.status import campaign_status_explained
@@ -29,7 +30,7 @@ def _campaign(contact_list, *, status, name="Spring", **options):
 
 def _sent(campaign, calls_ago):
     for batch in Batch.objects.filter(campaign=campaign)[:calls_ago]:
-        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered")
+        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered", response_code=200)
         BatchAttempt.objects.filter(pk=attempt.pk).update(created_at=NOW - datetime.timedelta(seconds=20))
 
 
@@ -45,7 +46,8 @@ def test_outside_its_window_it_says_when_the_window_opens_in_both_zones(flow):
 
     explained = campaign_status_explained(campaign, now=NOW)
 
-    assert explained.headline == "Waiting for the calling window (opens 3 Dec 2026, 02:00 IST (2 Dec, 20:30 UTC))"
+    assert explained.headline == "Waiting for the window: starts 3 Dec 02:00 IST (in 16 h)"
+    assert explained.detail.startswith("It opens 3 Dec 2026, 02:00 IST (2 Dec, 20:30 UTC).")
     assert explained.state == "waiting_window" and ("Started", "2 Dec 2026, 10:25 IST") in explained.times
 
 
@@ -54,6 +56,9 @@ def test_a_campaign_starved_by_another_of_the_account_waits_for_the_shared_limit
                     name="Big renewal campaign")
     _sent(big, 6)  # 600 calls in the last minute: the whole limit
     small = _campaign(make_contact_list(flow, 200, first=5000, name="small"), status=Campaign.Status.RUNNING)
+    for campaign in (big, small):  # both want to send: the limiter shares between them
+        ratelimit.campaign_asking(endpoint=flow.endpoint, account_client_id=flow.account.client_id,
+                                  campaign=str(campaign.pk), weight=campaign.weight, calls=100)
 
     explained = campaign_status_explained(small, now=NOW)
 
@@ -72,8 +77,11 @@ def test_a_sending_campaign_says_how_long_is_left_at_its_pace(flow):
 
     explained = campaign_status_explained(campaign, now=NOW)
 
-    assert explained.headline == "Sending (about 4 minutes left)"  # 800 left at 200 a minute
-    assert explained.primary_action == "pause" and explained.detail == "200 calls sent in the last minute."
+    # 800 left at the pace measured over the last three minutes (200 calls: 67 a minute)
+    assert explained.headline == "Sending (about 12 minutes left)"
+    assert explained.primary_action == "pause" and explained.detail == (
+        "67 calls a minute accepted by the provider lately; allowed up to 600 calls/min, the whole of the "
+        "account's limit.")
 
 
 def test_a_campaign_sending_while_it_is_still_planned_counts_the_unplanned_contacts_as_left(flow):

@@ -126,7 +126,8 @@ def test_a_cancel_while_planning_stops_the_planner_and_the_unplanned_contacts_ge
     assert send_what_is_planned(campaign) == 0 and sandbox.provider.ledger() == []
     explained = campaign_status_explained(campaign)
     assert explained.state == "cancelled"
-    assert "3,000 of the list's contacts were never planned, so they have no calls." in explained.detail
+    # the 2,000 planned and the 3,000 never planned alike were never sent
+    assert explained.headline == "Cancelled: 0 placed, 5,000 not sent (cancelled)"
 
 
 def test_a_paused_campaign_goes_on_being_planned_and_completes_only_after_its_last_slice(sandbox):

@@ -403,6 +403,7 @@ LAUNCH = {
     "window_end": "24:00", "window_days": ["0", "1", "2", "3", "4", "5", "6"], "batch_size": "50",
     "api_version": "1.0",
     "confirm_listener": "on",  # the fixtures' flow has no activated listener (see test_launch_listener.py)
+    "confirm_indian_hours": "on",  # around the clock, to Indian numbers
 }
 
 
@@ -420,7 +421,8 @@ def test_launch_shows_the_review_first_and_creates_nothing(client, alice, acme_l
     assert response.status_code == 200 and not Campaign.objects.exists()
     assert "Review the launch" in page and "Confirm and launch" in page
     assert "<strong>5 contacts</strong>" in page
-    assert "2 Jan 2030, 10:30 IST (05:00 UTC)" in page
+    assert "2 Jan 2030, 10:30 IST (05:00 UTC)" in page  # a Wednesday: it waits for Monday's window
+    assert "Waiting for the window: starts 7 Jan 00:00 IST (in " in page
     assert "Around the clock, mon" in page
     assert "None of these contacts was called" in page
 
@@ -453,8 +455,13 @@ def test_unticking_skip_launches_with_everyone_called(client, alice, acme_list):
 
 def test_the_review_counts_the_contacts_called_in_the_look_back(client, alice, acme_list):
     # given an earlier campaign that placed calls to two of the list's numbers
+    # (two days ago: outside the account's cap of 1 call per day, inside the 7-day look-back)
     earlier = _campaign(acme_list, name="Earlier run", status=Campaign.Status.COMPLETED, plan=True)
-    Call.objects.filter(campaign=earlier, contact__line__in=[2, 3]).update(state=Call.State.PLACED)
+    two_days_ago = timezone.now() - datetime.timedelta(days=2)
+    Call.objects.filter(campaign=earlier, contact__line__in=[2, 3]).update(state=Call.State.PLACED,
+                                                                          updated_at=two_days_ago)
+    Call.objects.filter(campaign=earlier, state=Call.State.PENDING).update(state=Call.State.SKIPPED)
+    Campaign.objects.filter(pk=earlier.pk).update(finished_at=two_days_ago)
     calls_recount()
     client.force_login(alice)
 
@@ -517,7 +524,7 @@ def test_campaign_page_shows_progress_outcomes_batches_and_calls(client, alice, 
     assert "100%" in page and 'id="count-placed">5<' in page
     assert "uuid-" in page and "req-1" in page
     assert "200 Success: The provider accepted every call." in page
-    assert "Calls sent per minute" in page and "No call has been sent yet." in page
+    assert "Calls accepted by the provider per minute" in page and "No call has been accepted yet." in page
     assert "not that the customer answered" in page  # what "Placed" means, beside it
 
 
@@ -580,7 +587,7 @@ def test_chart_covers_the_whole_life_scaled_to_the_campaign_with_the_limit_line(
     now = timezone.now().replace(second=30, microsecond=0)
     first, second, third = Batch.objects.filter(campaign=acme_campaign).order_by("sequence")  # 2, 2 and 1 calls
     for batch, minutes_ago in ((third, 20), (first, 2), (first, 0), (second, 0)):
-        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered")
+        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered", response_code=200)
         BatchAttempt.objects.filter(pk=attempt.pk).update(created_at=now - datetime.timedelta(minutes=minutes_ago))
 
     # when the chart is drawn
@@ -591,14 +598,14 @@ def test_chart_covers_the_whole_life_scaled_to_the_campaign_with_the_limit_line(
     assert drawn["sent"] == 7 and drawn["peak"] == 4
     assert drawn["top"] == 10 and drawn["limit_in_range"] and [t["label"] for t in drawn["ticks"]] == ["0", "5", "10"]
     assert drawn["bars"][-1]["height"] > drawn["bars"][-3]["height"] > 0 and drawn["bars"][0]["height"] > 0
-    assert drawn["summary"].startswith("7 calls sent from ") and "peak 4 a minute" in drawn["summary"]
+    assert drawn["summary"].startswith("7 calls accepted from ") and "peak 4 a minute" in drawn["summary"]
 
 
 def test_a_long_campaign_gets_wider_bars_and_a_far_limit_leaves_the_scale(acme_campaign):
     now = timezone.now().replace(second=0, microsecond=0)
     batch = Batch.objects.filter(campaign=acme_campaign).first()
     for minutes_ago in (300, 0):
-        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered")
+        attempt = BatchAttempt.objects.create(batch=batch, number=1, outcome="answered", response_code=200)
         BatchAttempt.objects.filter(pk=attempt.pk).update(created_at=now - datetime.timedelta(minutes=minutes_ago))
 
     drawn = campaign_chart(acme_campaign, 3000, now=now)
@@ -731,7 +738,7 @@ def test_campaign_outside_its_calling_window_says_when_it_opens(client, alice, a
     page = client.get(reverse("campaign_live", args=[campaign.pk])).content.decode()
 
     opening = (now + datetime.timedelta(days=1)).date()
-    assert f"Waiting for the calling window (opens {opening.day} {opening:%b %Y}, 00:00 UTC)" in page
+    assert f"Waiting for the window: starts {opening.day} {opening:%b} 00:00 UTC (in " in page
 
 
 # --- Edit, duplicate, retry, archive ------------------------------------------------------------------

@@ -30,6 +30,10 @@ class Command(JsonCommand):
                             help="Call the contacts already called within the look-back too.")
         parser.add_argument("--priority", choices=Campaign.Priority.values, default=Campaign.Priority.NORMAL,
                             help="Share of the account's limit beside its other running campaigns.")
+        parser.add_argument("--outside-window", choices=Campaign.OutsideWindow.values,
+                            default=Campaign.OutsideWindow.MOVE,
+                            help="Rows whose own start time is outside the window: move them to its next opening "
+                                 "(default) or skip them.")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
 
@@ -54,7 +58,8 @@ class Command(JsonCommand):
         if contact_list.status == ContactList.Status.IMPORTED:
             try:
                 review = launch_review(contact_list=contact_list, start_at=start_at, window=options["window"],
-                                       look_back_days=options["look_back_days"], skip_called=skip_called)
+                                       look_back_days=options["look_back_days"], skip_called=skip_called,
+                                       priority=options["priority"], outside_window=options["outside_window"])
             except ValueError as error:
                 self.refuse(str(error))
             # The review goes to stderr: stdout stays one JSON object for scripts.
@@ -65,6 +70,7 @@ class Command(JsonCommand):
             campaign = launching.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
                 batch_size=options["batch_size"], api_version=options["api_version"], priority=options["priority"],
+                outside_window=options["outside_window"],
                 skip_called_days=None if options["include_called"] else options["look_back_days"],
             )
         except ValueError as error:
