@@ -46,6 +46,10 @@ class ContactList(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     header = models.JSONField(default=list, blank=True, help_text="The file's header cells as written (first CSV).")
+    column_map = models.JSONField(
+        default=dict, blank=True,
+        help_text="The manager's mapping of header cells to tel1..tel10, starttime or flow keys, from the preview.",
+    )
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="Hidden from attention and pickers; nothing is deleted."
     )

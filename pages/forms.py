@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.timezone import make_naive
 
 from campaigns.clock import zone_names
+from campaigns.importing.header import MAPPING_TARGETS
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
@@ -58,6 +59,29 @@ class UploadForm(forms.Form):
             "empty": "The file is empty; choose the call list itself.",
             "invalid": "Choose a .csv or .zip file to upload.",
         })
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["column_map"] = posted_column_mapping(self.data)
+        return cleaned
+
+
+def posted_column_mapping(data) -> dict[str, str]:
+    """The preview's column mapping as posted with the upload: `map-N` (what column N is: tel1..tel10,
+    starttime, client-identifier, $flow.key.NAME, "ignore", or "auto" for as written) beside
+    `mapcell-N` (its header cell as written)."""
+    mapping = {}
+    for key in data:
+        if not key.startswith("map-") or not key[4:].isdigit():
+            continue
+        target, cell = data.get(key, "auto").strip(), data.get(f"mapcell-{key[4:]}", "").strip()
+        if not cell or target == "auto":
+            continue
+        if target == "ignore":
+            mapping[cell[:200]] = ""
+        elif target in MAPPING_TARGETS or (target.startswith("$flow.key.") and len(target) > len("$flow.key.")):
+            mapping[cell[:200]] = target[:200]
+    return dict(list(mapping.items())[:50])
 
 
 class PreviewForm(forms.Form):

@@ -20,7 +20,7 @@ from django.utils import timezone
 from campaigns.importing.checking import RowChecker, raw_json
 from campaigns.importing.events import list_event_record
 from campaigns.importing.firsts import FirstRows
-from campaigns.importing.header import _read_header, parse_header
+from campaigns.importing.header import _read_header, parse_header_mapped
 from campaigns.importing.limits import (
     CODEC_NAMES,
     CONTACT_COLUMNS,
@@ -269,7 +269,7 @@ class _Import:
             text, codec = _open_text(stream, member, self.list.encoding, self.limits, totals)
             lines = _physical_lines(text, self.limits, position, member)
             delimiter, cells, header_line = _read_header(lines, position, self.limits, member)
-            header = parse_header(cells, self.limits, member)
+            header = parse_header_mapped(cells, self.limits, member, mapping=self.list.column_map)
             if not self.header_cells:
                 self.header_cells = [cell.strip().lstrip("\ufeff") for cell in cells]
             self._read_rows(lines, delimiter, header, header_line, member, position, totals)

@@ -815,7 +815,7 @@ def test_a_preview_that_refuses_the_file_marks_itself_fatal(client, alice):
 
     page = client.post(reverse("list_preview"), {"file": io.BytesIO(b"name\nAsha\n"), "filename": "x.csv"})
 
-    assert 'data-fatal="true"' in page.content.decode() and "cannot be uploaded like this" in page.content.decode()
+    assert 'data-fatal="true"' in page.content.decode() and "which column holds the number" in page.content.decode()
 
 
 def test_the_polled_pages_read_the_stored_tallies_and_never_the_calls(client, alice, acme_campaign):
