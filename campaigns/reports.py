@@ -7,6 +7,8 @@ is a formula to a spreadsheet, and a customer's variable or a provider message c
 import csv
 import re
 
+from campaigns.importing.header import parse_header_mapped
+from campaigns.importing.limits import FileRefused, Limits
 from campaigns.models import Contact, ContactList
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -49,6 +51,20 @@ def rejected_rows_csv(contact_list: ContactList, out) -> int:
         writer.writerow([line, excel_safe(column), excel_safe(value), excel_safe(reason)])
         count += 1
     return count
+
+
+def first_variable_name(contact_list: ContactList) -> str:
+    """The list's first flow variable as its file named it (usually the customer's name), read from the
+    stored header as the import read it; the first contact's variables when there is no header (API rows)."""
+    if contact_list.header:
+        try:
+            header = parse_header_mapped(list(contact_list.header), Limits.from_settings(),
+                                         mapping=contact_list.column_map)
+        except FileRefused:
+            return ""
+        return header.variables[0][1] if header.variables else ""
+    first = Contact.objects.filter(contact_list=contact_list).order_by("id").values_list("variables", flat=True).first()
+    return next(iter(first or {}), "")
 
 
 def flow_variable_names(flow) -> list[str]:

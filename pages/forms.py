@@ -320,12 +320,18 @@ class TestCallForm(forms.Form):
 
 class ContactSearchForm(forms.Form):
     number = forms.CharField(
-        label="Find a contact by number", max_length=32, required=False,
-        error_messages={"max_length": "A phone number has at most 15 digits; type fewer."},
-        widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "e.g. 9812345678", "autocomplete": "off"}),
+        label="Find a contact by number or name", max_length=64, required=False,
+        error_messages={"max_length": "Type at most 64 characters: part of a number or of a name."},
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 9812345678 or Asha", "autocomplete": "off"}),
     )
 
     def clean_number(self):
+        """Digits (at least 4) find a number's end; anything with a letter finds a name."""
+        text = self.cleaned_data["number"].strip()
+        if any(ch.isalpha() for ch in text):
+            if len(text) < 2:
+                raise forms.ValidationError("Type at least 2 letters of the name.")
+            return text
         digits = "".join(ch for ch in self.cleaned_data["number"] if ch.isdigit())
         if self.cleaned_data["number"].strip() and len(digits) < 4:
             raise forms.ValidationError("Type at least 4 digits of the number.")

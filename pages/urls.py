@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pages.views import campaigns, dashboard, donotcall, flows, lists
+from pages.views import campaigns, dashboard, donotcall, exports, flows, lists
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -34,6 +34,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/priority/", campaigns.campaign_priority, name="campaign_priority"),
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export, name="campaign_export"),
+    path("campaigns/<int:pk>/export-excel.csv", exports.campaign_export_excel, name="campaign_export_excel"),
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/retry/", campaigns.campaign_retry, name="campaign_retry"),

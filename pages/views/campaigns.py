@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns import access, editing, lifecycle
 from campaigns.models import Campaign, ContactList
+from campaigns.reports import first_variable_name
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
@@ -20,6 +21,7 @@ from dialer.sharing import campaign_share
 from dialer.status import campaign_status_explained, statuses_explained
 from pages import selectors as queries
 from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, PriorityForm, TableFilterForm
+from pages.search import calls_matching
 from pages.views import page
 from phonon.codes import describe
 
@@ -119,16 +121,17 @@ def _calls_context(request, campaign):
     # past every older campaign's calls to find this one's first page.
     calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id")
     searching = False
+    name_key = first_variable_name(campaign.contact_list)
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
-        calls = calls.filter(contact__primary_number__endswith=form.cleaned_data["number"])
+        calls = calls_matching(calls, form.cleaned_data["number"], name_key=name_key)
     paginator = Paginator(calls, CALLS_PER_PAGE)
     if not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
         paginator.count = campaign_progress(campaign).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
-        "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj,
+        "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj, "name_key": name_key,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
         "polling": not campaign.is_final,
     }

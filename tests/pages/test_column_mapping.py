@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
+from campaigns.donotcall import loading
 from campaigns.importing import Limits, contact_list_import, parse_header, preview_rows
 from campaigns.importing.header import NUMBER_WORDS, number_synonym_rank, parse_header_mapped
 from campaigns.models import ContactList
@@ -53,8 +54,6 @@ def test_a_header_with_tel1_keeps_phone_as_a_flow_variable_as_before():
 
 
 def test_the_do_not_call_upload_reads_the_same_words():
-    from campaigns.donotcall import loading  # noqa: PLC0415 - the one place that names the words
-
     assert loading.NUMBER_COLUMNS is NUMBER_WORDS
 
 
