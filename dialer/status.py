@@ -139,7 +139,7 @@ def _times(campaign: Campaign, now) -> list[tuple[str, str]]:
         times.append(("Finished", zoned_time(campaign.finished_at, zone)))
         if campaign.started_at:
             times.append(("Took", elapsed_words((campaign.finished_at - campaign.started_at).total_seconds())))
-    elif campaign.started_at:
+    elif campaign.started_at and campaign.status != Campaign.Status.PAUSED:  # a paused campaign is not running
         times.append(("Running for", elapsed_words((now - campaign.started_at).total_seconds())))
     return times
 

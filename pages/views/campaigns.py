@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaigns import access, editing, lifecycle
+from campaigns.audit import campaign_audit_trail
 from campaigns.models import Campaign, ContactList
 from campaigns.reports import first_variable_name
 from campaigns.windows import WEEKDAY_NAMES
@@ -84,6 +85,7 @@ def campaign_detail(request, pk):
     context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
+    context["audit_trail"] = campaign_audit_trail(campaign)
     return render(request, "pages/campaign_detail.html", context)
 
 
@@ -146,7 +148,7 @@ def campaign_calls(request, pk):
 def _act(request, pk, action, done_message):
     campaign = access.campaign_or_404(request.user, pk)
     try:
-        action(campaign=campaign)
+        action(campaign=campaign, by=request.user)
     except lifecycle.TransitionRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -175,7 +177,7 @@ def campaign_priority(request, pk):
         messages.error(request, "Choose a priority: high, normal or low.")
         return redirect("campaign_detail", pk=campaign.pk)
     try:
-        lifecycle.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"])
+        lifecycle.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"], by=request.user)
     except lifecycle.TransitionRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -220,7 +222,7 @@ def campaign_edit(request, pk):
             try:
                 editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
                                       window=data["window"], window_days=data["window_days"],
-                                      timezone_name=data["timezone"])
+                                      timezone_name=data["timezone"], by=request.user)
             except (ValueError, lifecycle.TransitionRefused) as error:
                 form.add_error(None, str(error))
             else:
