@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from pages.views import campaigns, dashboard, donotcall, exports, flows, lists
+from pages.views import attention, campaigns, dashboard, donotcall, exports, flows, lists
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("attention/lists/<int:pk>/dismiss/", attention.dismiss_list, name="attention_dismiss_list"),
+    path("attention/campaigns/<int:pk>/dismiss/", attention.dismiss_campaign, name="attention_dismiss_campaign"),
     # Flows
     path("flows/", flows.flow_list, name="flow_list"),
     path("flows/<int:pk>/", flows.flow_detail, name="flow_detail"),
