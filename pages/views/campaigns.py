@@ -14,6 +14,7 @@ from campaigns.models import Campaign, ContactList
 from campaigns.reports import first_variable_name
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
+from dialer.eligibility import over_cap_reason
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.results import results_csv_chunks, results_filename
@@ -59,6 +60,14 @@ def campaign_list(request):
     return render(request, "pages/campaign_list.html", context)
 
 
+def page_explanations(campaign) -> dict:
+    """The outcomes in words, with every reason a call is skipped named (the export keeps its words)."""
+    account = campaign.flow.account
+    skipped = (f"Not sent: on a do-not-call list, {over_cap_reason(account.calls_per_number, account.cap_days)}, "
+               "called within the campaign's look-back, cancelled before it was sent, or left out by the provider.")
+    return {**OUTCOME_EXPLANATIONS, Call.State.SKIPPED: skipped}
+
+
 def _live_context(campaign):
     progress = campaign_progress(campaign)
     share = campaign_share(campaign)
@@ -67,7 +76,7 @@ def _live_context(campaign):
     return {
         "campaign": campaign, "progress": progress, "polling": not campaign.is_final,
         "explained": campaign_status_explained(campaign, progress=progress),
-        "explanations": OUTCOME_EXPLANATIONS,
+        "explanations": page_explanations(campaign),
         "chart": queries.campaign_chart(campaign, limit),
         "batch_counts": queries.batch_status_counts(batch_counts),
         "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in campaign.window_days),
@@ -239,7 +248,9 @@ def campaign_duplicate(request, pk):
     lists = editing.contact_lists_in_use(access.contact_lists_for(request.user)).filter(
         status=ContactList.Status.IMPORTED, imported_count__gt=0
     ).order_by("-created_at")
-    form = DuplicateForm(request.GET if "contact_list" in request.GET else None, contact_lists=lists)
+    # The campaign's own list first: a duplicate most often runs the same people again.
+    form = DuplicateForm(request.GET if "contact_list" in request.GET else None, contact_lists=lists,
+                         initial={"contact_list": campaign.contact_list_id})
     if form.is_bound and form.is_valid():
         url = reverse("list_launch", args=[form.cleaned_data["contact_list"].pk])
         return redirect(f"{url}?from={campaign.pk}")

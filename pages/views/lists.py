@@ -25,7 +25,13 @@ from campaigns.importing import (
     preview_warnings,
 )
 from campaigns.models import ContactList
-from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
+from campaigns.reports import (
+    country_code,
+    duplicate_rows,
+    flow_variable_names,
+    numbers_outside_country,
+    rejected_rows_to_fix_csv,
+)
 from campaigns.tasks import import_contact_list_task
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
@@ -133,6 +139,7 @@ def list_preview(request):
         preview["warnings"] = preview_warnings(preview, known_variables=known)
         preview["mapping_choices"] = preview_mapping_choices(preview, known_variables=known)
         preview["foreign"] = preview_foreign_numbers(preview)
+        preview["country_code"] = country_code()
     return render(request, "pages/_preview.html", {"preview": preview, "before_upload": True})
 
 
@@ -151,10 +158,12 @@ def stored_preview(contact_list: ContactList) -> dict | None:
 
 
 def _progress_context(contact_list):
+    final = contact_list.status in FINAL_LIST_STATUSES
     return {
         "contact_list": contact_list,
-        "is_final": contact_list.status in FINAL_LIST_STATUSES,
+        "is_final": final,
         "rejected_sample": contact_list.rejected_rows.order_by("line")[:10] if contact_list.rejected_count else [],
+        "duplicates": duplicate_rows(contact_list).count() if final and contact_list.rejected_count else 0,
     }
 
 
@@ -166,6 +175,7 @@ def list_detail(request, pk):
     context["campaigns"] = contact_list.campaigns.order_by("-created_at")
     if contact_list.status == ContactList.Status.IMPORTED and contact_list.imported_count:
         context["campaign_form"] = CampaignForm(flow=contact_list.flow)
+        context.update(foreign=numbers_outside_country(contact_list), country_code=country_code())
     return render(request, "pages/list_detail.html", context)
 
 
@@ -244,7 +254,7 @@ def list_launch(request, pk):
     status = 400 if reviewed and review_form.errors else 200
     return render(request, "pages/list_review.html", {
         "contact_list": contact_list, "review": review, "review_form": review_form, "carried": carried,
-        "form": form,
+        "form": form, "foreign": numbers_outside_country(contact_list), "country_code": country_code(),
     }, status=status)
 
 
