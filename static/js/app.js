@@ -185,14 +185,23 @@
       var field = document.querySelector(button.dataset.copy);
       var status = button.parentNode.querySelector(".copy-status");
       if (!field) return;
+      var text = "value" in field ? field.value : field.textContent.trim();
       function done(ok) {
         if (status) status.textContent = ok ? "Copied." : "Select the text and copy it with Ctrl+C.";
       }
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(function () { done(true); }, function () { done(false); });
-      } else {
+        navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+      } else if (typeof field.select === "function") {
         field.focus();
         field.select();
+        try { done(document.execCommand("copy")); } catch (e) { done(false); }
+      } else {
+        // Text in a <code>: select it, so that Ctrl+C (or the copy command) takes it.
+        var range = document.createRange();
+        range.selectNodeContents(field);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
         try { done(document.execCommand("copy")); } catch (e) { done(false); }
       }
     });
