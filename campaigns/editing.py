@@ -1,13 +1,15 @@
 """Changing what a manager may change after launch: a campaign's name and schedule, a list's archive flag."""
 
 import datetime
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.audit import Action, campaign_audit_record
 from campaigns.lifecycle import TransitionRefused
 from campaigns.models import Campaign, ContactList
-from campaigns.windows import parse_window
+from campaigns.windows import WEEKDAY_NAMES, parse_window
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
 ACTIVE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
@@ -15,7 +17,7 @@ ACTIVE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PA
 
 def campaign_edit(
     *, campaign: Campaign, name: str, start_at: datetime.datetime | None, window: str, window_days: list[int],
-    timezone_name: str,
+    timezone_name: str, by=None,
 ) -> Campaign:
     """Change the name, start and calling window of a campaign not sending now. The dispatcher reads
     them afresh on every tick; a request already frozen keeps its bytes (a resend must be identical)."""
@@ -28,13 +30,30 @@ def campaign_edit(
         name=name or campaign.name, start_at=start_at, window_start=window_start, window_end=window_end,
         window_days=days, timezone=timezone_name, updated_at=timezone.now(),
     )
+    before = campaign_summary(campaign)
     campaign.refresh_from_db()
     if updated != 1:
         raise TransitionRefused(
             f"Only a scheduled or paused campaign can be edited; this one is {campaign.get_status_display().lower()}."
             " Pause it first."
         )
+    after = campaign_summary(campaign)
+    changed = [f"{label}: {before[label]} → {after[label]}" for label in after if before[label] != after[label]]
+    campaign_audit_record(campaign_id=campaign.pk, action=Action.EDITED, by=by,
+                          detail="; ".join(changed) or "nothing changed")
     return campaign
+
+
+def campaign_summary(campaign: Campaign) -> dict[str, str]:
+    """What an edit may change, in words, for the audit trail."""
+    end = campaign.window_end.strftime("%H:%M") if campaign.window_end else "24:00"
+    start = campaign.start_at.astimezone(ZoneInfo(campaign.timezone)).strftime("%d %b %Y %H:%M") if (
+        campaign.start_at) else "at once"
+    return {
+        "name": campaign.name, "start": start, "zone": campaign.timezone,
+        "window": f"{campaign.window_start.strftime('%H:%M')}–{end}",
+        "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in sorted(campaign.window_days)),
+    }
 
 
 def contact_list_archive(*, contact_list: ContactList) -> None:

@@ -16,12 +16,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.audit import Action, actor_words, campaign_audit_record
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
 from events.recording import event_record
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 Status = Campaign.Status
+PAUSED_BY_MANAGER = "Paused by a manager."
 MAX_LOOK_BACK_DAYS = 365
 
 ALLOWED_FROM = {
@@ -133,11 +135,18 @@ def campaign_start(*, campaign_id: int) -> bool:
     return campaign_transition(campaign_id, Status.RUNNING, started_at=timezone.now(), event="campaign.started")
 
 
-def campaign_pause(*, campaign: Campaign, reason: str = "Paused by a manager.") -> None:
+def campaign_pause(*, campaign: Campaign, reason: str = PAUSED_BY_MANAGER, by=None) -> None:
+    """running -> paused, by a person (`by`: the user or a label, named in the reason and the trail)."""
+    if by is not None and reason == PAUSED_BY_MANAGER:
+        reason = f"Paused by a manager ({actor_words(by)})."
     facts = {"provider_code": None}
-    if not campaign_transition(campaign.pk, Status.PAUSED, reason=reason, event="campaign.paused", event_facts=facts):
-        campaign.refresh_from_db()
-        raise TransitionRefused(f"Only a running campaign can be paused; this one is {campaign.status}.")
+    with transaction.atomic():
+        if not campaign_transition(
+            campaign.pk, Status.PAUSED, reason=reason, event="campaign.paused", event_facts=facts
+        ):
+            campaign.refresh_from_db()
+            raise TransitionRefused(f"Only a running campaign can be paused; this one is {campaign.status}.")
+        campaign_audit_record(campaign_id=campaign.pk, action=Action.PAUSED, by=by, detail=reason)
 
 
 def campaign_pause_by_system(*, campaign_id: int, reason: str, provider_code: int | None = None) -> bool:
@@ -151,11 +160,15 @@ def campaign_schedule(*, campaign: Campaign) -> None:
         raise TransitionRefused(f"Only a draft campaign can be launched; this one is {campaign.status}.")
 
 
-def campaign_set_priority(*, campaign: Campaign, priority: str) -> None:
+def campaign_set_priority(*, campaign: Campaign, priority: str, by=None) -> None:
     """Change a campaign's share of the account's limit; the limiter reads it on the next request."""
     if priority not in Campaign.Priority.values:
         raise ValueError(f"A priority is high, normal or low; got {priority!r}.")
     if campaign.is_final:
         raise TransitionRefused(f"A {campaign.get_status_display().lower()} campaign's priority cannot change.")
-    Campaign.objects.filter(pk=campaign.pk).update(priority=priority, updated_at=timezone.now())
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).update(priority=priority, updated_at=timezone.now())
+        if priority != campaign.priority:
+            campaign_audit_record(campaign_id=campaign.pk, action=Action.PRIORITY, by=by,
+                                  detail=f"{campaign.get_priority_display()} → {Campaign.Priority(priority).label}")
     campaign.priority = priority

@@ -46,6 +46,10 @@ class ContactList(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     header = models.JSONField(default=list, blank=True, help_text="The file's header cells as written (first CSV).")
+    column_map = models.JSONField(
+        default=dict, blank=True,
+        help_text="The manager's mapping of header cells to tel1..tel10, starttime or flow keys, from the preview.",
+    )
     archived_at = models.DateTimeField(
         null=True, blank=True, help_text="Hidden from attention and pickers; nothing is deleted."
     )
@@ -355,3 +359,50 @@ class Campaign(models.Model):
     @property
     def weight(self) -> int:
         return self.PRIORITY_WEIGHTS[self.priority]
+
+
+class CampaignEvent(models.Model):
+    """Who launched, paused, resumed, cancelled, edited or re-prioritised a campaign, and when: the
+    trail on the campaign page. Written by the actions themselves (campaigns.audit)."""
+
+    class Action(models.TextChoices):
+        LAUNCHED = "launched", "Launched"
+        PAUSED = "paused", "Paused"
+        RESUMED = "resumed", "Resumed"
+        CANCELLED = "cancelled", "Cancelled"
+        EDITED = "edited", "Edited"
+        PRIORITY = "priority", "Priority changed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="audit_events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who, in words: a username, an API key.")
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["campaign", "-created_at"], name="campaign_event_by_campaign")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.actor_label or 'the system'}"
+
+
+class AttentionDismissal(models.Model):
+    """A manager's "dismiss" on an entry of "Needs your attention": a list's rejected rows or refusal,
+    a campaign's failed batches. Each manager dismisses for themselves."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    contact_list = models.ForeignKey(ContactList, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    dismissed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(contact_list__isnull=True) ^ models.Q(campaign__isnull=True),
+                name="attention_dismissal_one_target",
+            ),
+            models.UniqueConstraint(fields=["user", "contact_list"], name="attention_dismissal_list_once"),
+            models.UniqueConstraint(fields=["user", "campaign"], name="attention_dismissal_campaign_once"),
+        ]

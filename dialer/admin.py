@@ -156,7 +156,7 @@ class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
         changed = 0
         for campaign in queryset:
             try:
-                action(campaign=campaign)
+                action(campaign=campaign, by=request.user)
             except lifecycle.TransitionRefused as refused:
                 self.message_user(request, f"{campaign.name}: {refused}", messages.WARNING)
             else:
@@ -171,7 +171,8 @@ class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
     def pause(self, request, queryset):
         self._each(
             request, queryset,
-            lambda campaign: lifecycle.campaign_pause(campaign=campaign, reason="Paused by an admin."), "paused",
+            lambda campaign, by: lifecycle.campaign_pause(campaign=campaign, reason="Paused by an admin.", by=by),
+            "paused",
         )
 
     @admin.action(description="Resume the selected campaigns", permissions=["change"])
@@ -182,7 +183,8 @@ class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
     def cancel(self, request, queryset):
         self._each(
             request, queryset,
-            lambda campaign: steering.campaign_cancel(campaign=campaign, reason="Cancelled by an admin."), "cancelled",
+            lambda campaign, by: steering.campaign_cancel(campaign=campaign, reason="Cancelled by an admin.", by=by),
+            "cancelled",
         )
 
     @admin.action(description="Re-queue failed batches of the selected campaigns", permissions=["requeue"])

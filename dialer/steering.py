@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns.audit import Action, actor_words, campaign_audit_record
 from campaigns.lifecycle import (
     Status,
     TransitionRefused,
@@ -18,9 +19,10 @@ from dialer import tallies
 from dialer.models import Batch, Call
 
 CANCELLED_BEFORE_SENT = "Campaign cancelled before this call was sent."
+CANCELLED_BY_MANAGER = "Cancelled by a manager."
 
 
-def campaign_resume(*, campaign: Campaign) -> None:
+def campaign_resume(*, campaign: Campaign, by=None) -> None:
     """paused -> running. Batches held by a configuration error are given another go; those the
     provider refused outright are rebuilt from the flow's current settings (nothing of them was
     accepted, so new bytes cannot dial anyone twice)."""
@@ -31,6 +33,7 @@ def campaign_resume(*, campaign: Campaign) -> None:
             campaign.refresh_from_db()
             raise TransitionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")
         campaign_event_record(campaign.pk, "campaign.resumed", status=Status.RUNNING, status_reason="")
+        campaign_audit_record(campaign_id=campaign.pk, action=Action.RESUMED, by=by)
         held = Batch.objects.filter(campaign=campaign, status=Batch.Status.HELD)
         held.filter(maybe_delivered=False).update(
             status=Batch.Status.PLANNED, body=None, body_sha256="", frozen_at=None, next_attempt_at=None
@@ -38,15 +41,18 @@ def campaign_resume(*, campaign: Campaign) -> None:
         held.update(status=Batch.Status.UNCERTAIN, next_attempt_at=None)
 
 
-def campaign_cancel(*, campaign: Campaign, reason: str = "Cancelled by a manager.") -> None:
+def campaign_cancel(*, campaign: Campaign, reason: str = CANCELLED_BY_MANAGER, by=None) -> None:
     """Cancel now: nothing more is sent. Batches being sent this instant finish on their own
     (their worker re-checks the status before the request leaves)."""
+    if by is not None and reason == CANCELLED_BY_MANAGER:
+        reason = f"Cancelled by a manager ({actor_words(by)})."
     with transaction.atomic():
         if not campaign_transition(
             campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now(), event="campaign.cancelled"
         ):
             campaign.refresh_from_db()
             raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
+        campaign_audit_record(campaign_id=campaign.pk, action=Action.CANCELLED, by=by, detail=reason)
         unsent = Batch.objects.filter(campaign=campaign).exclude(
             status__in=(*Batch.FINAL_STATUSES, Batch.Status.SENDING)
         )

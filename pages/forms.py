@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.timezone import make_naive
 
 from campaigns.clock import zone_names
+from campaigns.importing.header import MAPPING_TARGETS
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
@@ -58,6 +59,29 @@ class UploadForm(forms.Form):
             "empty": "The file is empty; choose the call list itself.",
             "invalid": "Choose a .csv or .zip file to upload.",
         })
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["column_map"] = posted_column_mapping(self.data)
+        return cleaned
+
+
+def posted_column_mapping(data) -> dict[str, str]:
+    """The preview's column mapping as posted with the upload: `map-N` (what column N is: tel1..tel10,
+    starttime, client-identifier, $flow.key.NAME, "ignore", or "auto" for as written) beside
+    `mapcell-N` (its header cell as written)."""
+    mapping = {}
+    for key in data:
+        if not key.startswith("map-") or not key[4:].isdigit():
+            continue
+        target, cell = data.get(key, "auto").strip(), data.get(f"mapcell-{key[4:]}", "").strip()
+        if not cell or target == "auto":
+            continue
+        if target == "ignore":
+            mapping[cell[:200]] = ""
+        elif target in MAPPING_TARGETS or (target.startswith("$flow.key.") and len(target) > len("$flow.key.")):
+            mapping[cell[:200]] = target[:200]
+    return dict(list(mapping.items())[:50])
 
 
 class PreviewForm(forms.Form):
@@ -301,12 +325,18 @@ class TestCallForm(forms.Form):
 
 class ContactSearchForm(forms.Form):
     number = forms.CharField(
-        label="Find a contact by number", max_length=32, required=False,
-        error_messages={"max_length": "A phone number has at most 15 digits; type fewer."},
-        widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "e.g. 9812345678", "autocomplete": "off"}),
+        label="Find a contact by number or name", max_length=64, required=False,
+        error_messages={"max_length": "Type at most 64 characters: part of a number or of a name."},
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 9812345678 or Asha", "autocomplete": "off"}),
     )
 
     def clean_number(self):
+        """Digits (at least 4) find a number's end; anything with a letter finds a name."""
+        text = self.cleaned_data["number"].strip()
+        if any(ch.isalpha() for ch in text):
+            if len(text) < 2:
+                raise forms.ValidationError("Type at least 2 letters of the name.")
+            return text
         digits = "".join(ch for ch in self.cleaned_data["number"] if ch.isdigit())
         if self.cleaned_data["number"].strip() and len(digits) < 4:
             raise forms.ValidationError("Type at least 4 digits of the number.")

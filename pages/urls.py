@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from pages.views import campaigns, dashboard, donotcall, flows, lists
+from pages.views import attention, campaigns, dashboard, donotcall, exports, flows, lists
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("attention/lists/<int:pk>/dismiss/", attention.dismiss_list, name="attention_dismiss_list"),
+    path("attention/campaigns/<int:pk>/dismiss/", attention.dismiss_campaign, name="attention_dismiss_campaign"),
     # Flows
     path("flows/", flows.flow_list, name="flow_list"),
     path("flows/<int:pk>/", flows.flow_detail, name="flow_detail"),
@@ -34,6 +36,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/priority/", campaigns.campaign_priority, name="campaign_priority"),
     path("campaigns/<int:pk>/cancel/", campaigns.campaign_cancel, name="campaign_cancel"),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export, name="campaign_export"),
+    path("campaigns/<int:pk>/export-excel.csv", exports.campaign_export_excel, name="campaign_export_excel"),
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/retry/", campaigns.campaign_retry, name="campaign_retry"),

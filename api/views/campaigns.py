@@ -76,13 +76,18 @@ class CampaignIndex(ListModelMixin, AccountView):
                     batch_size=options["batch_size"],
                     api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
-                    priority=options["priority"],
+                    priority=options["priority"], by=_actor(request),
                 )
         except ValueError as error:
             raise unprocessable(str(error)) from error
         except lifecycle.TransitionRefused as refused:
             raise conflict(str(refused)) from refused
         return _answer(campaign, status.HTTP_201_CREATED)
+
+
+def _actor(request) -> str:
+    """Who acts, for the campaign's audit trail: the API key by its name."""
+    return f"API key “{request.auth.name}”" if request.auth is not None else "the API"
 
 
 class CampaignDetail(AccountView):
@@ -99,12 +104,13 @@ class CampaignAction(AccountView):
     action = ""
 
     def act(self, campaign, reason: str):
+        by = _actor(self.request)
         if self.action == "pause":
-            lifecycle.campaign_pause(campaign=campaign, reason=reason or "Paused through the API.")
+            lifecycle.campaign_pause(campaign=campaign, reason=reason or "Paused through the API.", by=by)
         elif self.action == "resume":
-            steering.campaign_resume(campaign=campaign)
+            steering.campaign_resume(campaign=campaign, by=by)
         else:
-            steering.campaign_cancel(campaign=campaign, reason=reason or "Cancelled through the API.")
+            steering.campaign_cancel(campaign=campaign, reason=reason or "Cancelled through the API.", by=by)
 
     @extend_schema(request=CampaignPauseSerializer, responses={200: CampaignSerializer})
     def post(self, request, pk):
@@ -129,7 +135,8 @@ class CampaignPriority(AccountView):
         data = CampaignPrioritySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            lifecycle.campaign_set_priority(campaign=campaign, priority=data.validated_data["priority"])
+            lifecycle.campaign_set_priority(campaign=campaign, priority=data.validated_data["priority"],
+                                            by=_actor(request))
         except lifecycle.TransitionRefused as refused:
             raise conflict(str(refused)) from refused
         return _answer(campaign)

@@ -36,6 +36,10 @@ def webhook_endpoint_create(
     """A new endpoint of the account; the second value is its signing secret, shown once.
     Raises ValueError with a sentence."""
     url, events = webhook_endpoint_validate(url=url, events=events)
+    if WebhookEndpoint.objects.filter(account=account, url=url).exists():
+        # Two endpoints at one address would deliver every event twice.
+        raise ValueError(f"{url} already receives this account's events; delete that webhook first to start "
+                         "again with a new secret.")
     secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
         account=account, url=url, events=events, secret=secret, description=description[:200], created_by=created_by

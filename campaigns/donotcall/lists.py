@@ -2,6 +2,7 @@
 
 import csv
 import datetime
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -79,6 +80,30 @@ def dnc_entries_add(
     keys, invalid = number_keys(numbers)
     if invalid:
         raise NumbersRefused(invalid)
+    return _entries_add(dnc_list, keys, reason=reason, expires_on=expires_on, source=source, added_by=added_by)
+
+
+@dataclass
+class NumbersAdded:
+    added: int  # newly listed
+    listed: int  # valid, but on the list already
+    invalid: list[str]  # as typed: not phone numbers, not added
+
+
+def dnc_entries_add_valid(
+    *, dnc_list: DoNotCallList, numbers: list[str], reason: str = "", expires_on: datetime.date | None = None,
+    source: str = DoNotCallEntry.Source.MANAGER, added_by=None,
+) -> NumbersAdded:
+    """Put the valid typed numbers on the list and say which were not numbers: one typo in a pasted
+    column does not keep the other opt-outs off the list."""
+    keys, invalid = number_keys(numbers)
+    added = _entries_add(dnc_list, keys, reason=reason, expires_on=expires_on, source=source, added_by=added_by)
+    return NumbersAdded(added=added, listed=len(keys) - added, invalid=invalid)
+
+
+def _entries_add(dnc_list, keys, *, reason, expires_on, source, added_by) -> int:
+    if not keys:
+        return 0
     with transaction.atomic():
         # Every change of a list's entries holds its row lock (a bulk load relies on it).
         DoNotCallList.objects.select_for_update().filter(pk=dnc_list.pk).first()

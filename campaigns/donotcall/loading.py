@@ -8,7 +8,7 @@ transaction at the end, by set operations inside the database: planning never se
 and a load that fails changes nothing.
 
 The file's first row is a header if none of its cells is a phone number; the numbers are then read
-from the column whose name holds tel1, msisdn, mobile, phone or number (else the first). Without a header,
+from the column whose name holds tel1, msisdn, mobile, phone, number or contact (else the first). Without a header,
 from the first column that holds one. Blank lines are skipped; lines whose cell is not a phone
 number are counted as rejected.
 """
@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.importing import FileRefused, Limits, NumberNormaliser
+from campaigns.importing.header import NUMBER_WORDS
 from campaigns.importing.limits import CODEC_NAMES, where_in
 from campaigns.importing.reading import (
     Position,
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 STAGE_CHUNK = 200_000  # numbers staged per step; the upload's progress is written between steps
 STALE_LOAD_AFTER = datetime.timedelta(minutes=30)
-NUMBER_COLUMNS = ("tel1", "msisdn", "mobile", "phone", "number", "tel")  # a header cell naming one of these
+NUMBER_COLUMNS = NUMBER_WORDS  # a header cell naming one of these (the call lists' own list)
 ACCEPTED_EXTENSIONS = (".csv", ".zip", ".txt")
 STAGING = "dnc_staging"
 Action = DoNotCallUpload.Action

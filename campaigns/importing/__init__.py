@@ -55,7 +55,13 @@ from campaigns.importing.header import Header, parse_header
 from campaigns.importing.job import contact_list_import
 from campaigns.importing.limits import FileRefused, Limits
 from campaigns.importing.numbers import NumberNormaliser, parse_start_time
-from campaigns.importing.preview import preview_rows, preview_warnings
+from campaigns.importing.preview import (
+    flow_column_map,
+    preview_foreign_numbers,
+    preview_mapping_choices,
+    preview_rows,
+    preview_warnings,
+)
 from campaigns.importing.upload import StartTimePassed, common_start_from_filename, contact_list_create
 
 __all__ = [
@@ -67,8 +73,11 @@ __all__ = [
     "common_start_from_filename",
     "contact_list_create",
     "contact_list_import",
+    "flow_column_map",
     "parse_header",
     "parse_start_time",
+    "preview_foreign_numbers",
+    "preview_mapping_choices",
     "preview_rows",
     "preview_warnings",
 ]

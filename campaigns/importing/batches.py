@@ -18,7 +18,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from campaigns.importing.checking import Checked, RowChecker
-from campaigns.importing.header import Header, parse_header, read_header
+from campaigns.importing.header import Header, parse_header_mapped, read_header
 from campaigns.importing.limits import CODEC_NAMES, FileRefused, Limits, where_in
 from campaigns.importing.reading import Position, Totals, csv_sources, open_text, physical_lines
 from campaigns.importing.workers import BatchText, checked_in_workers, worker_pool
@@ -63,6 +63,7 @@ class ListReading:
     adapt_datetime: Callable
     step: int  # records a batch
     checkers: int = 0
+    column_map: dict[str, str] | None = None  # the manager's mapping of header cells (upload preview)
 
     def checked_batches(self, path: Path, filename: str) -> Iterator[CheckedBatch | FileEnd]:
         """Every CSV of the file (each ZIP member in turn), batch by batch, then the file's end."""
@@ -82,7 +83,7 @@ class ListReading:
             text, codec = open_text(stream, member, self.encoding, self.limits, totals)
             lines = physical_lines(text, self.limits, position, member)
             delimiter, cells, header_line = read_header(lines, position, self.limits, member)
-            header = parse_header(cells, self.limits, member)
+            header = parse_header_mapped(cells, self.limits, member, mapping=self.column_map)
             if not header_cells:
                 header_cells += [cell.strip().lstrip("\ufeff") for cell in cells]
             source = Source(index, member, header.tels[0][0], delimiter, len(header.columns))

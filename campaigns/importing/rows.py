@@ -145,6 +145,7 @@ class ListImport:
             adapt_datetime=connection.ops.adapt_datetimefield_value,
             step=self.step,
             checkers=checkers,
+            column_map=self.list.column_map,
         )
 
     def _keep(self, batch: CheckedBatch):

@@ -46,7 +46,7 @@ def upload_chunks(fileobj):
 
 def contact_list_create(
     *, flow, fileobj, filename: str, source: str, created_by=None, name: str = "", encoding: str = "",
-    start_now: bool = False,
+    start_now: bool = False, column_map: dict[str, str] | None = None,
 ) -> ContactList:
     """Store the upload privately and create its list, pending import. Refuses what is plainly not a
     call list (extension), too large to keep (UPLOAD_MAX_BYTES), or named for a start time that has
@@ -59,6 +59,7 @@ def contact_list_create(
         original_filename=original,
         encoding=(encoding or "").strip().lower()[:16],
         created_by=created_by,
+        column_map=dict(column_map or {}),
     )
     extension = Path(original).suffix.lower()
     if extension not in ACCEPTED_EXTENSIONS:

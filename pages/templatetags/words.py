@@ -27,3 +27,9 @@ def count_of(number, nouns):
     singular, _, plural = nouns.partition(",")
     number = number or 0
     return f"{number_format(number, force_grouping=True)} {singular if number == 1 else plural or singular + 's'}"
+
+
+@register.filter
+def variable(variables, name):
+    """A contact's flow variable by name ("" when it has none): `contact.variables|variable:name_key`."""
+    return (variables or {}).get(name, "") if name else ""

@@ -9,9 +9,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaigns import access, editing, lifecycle
+from campaigns.audit import campaign_audit_trail
 from campaigns.models import Campaign, ContactList
+from campaigns.reports import first_variable_name
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
+from dialer.eligibility import over_cap_reason
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.read_model import campaign_reading, campaign_readings
@@ -22,6 +25,7 @@ from dialer.sharing import limit_per_minute
 from dialer.status import cancelled_words
 from pages import selectors as queries
 from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, PriorityForm, TableFilterForm
+from pages.search import calls_matching
 from pages.views import page
 from phonon.codes import describe
 
@@ -59,6 +63,14 @@ def campaign_list(request):
     return render(request, "pages/campaign_list.html", context)
 
 
+def page_explanations(campaign) -> dict:
+    """The outcomes in words, with every reason a call is skipped named (the export keeps its words)."""
+    account = campaign.flow.account
+    skipped = (f"Not sent: on a do-not-call list, {over_cap_reason(account.calls_per_number, account.cap_days)}, "
+               "called within the campaign's look-back, cancelled before it was sent, or left out by the provider.")
+    return {**OUTCOME_EXPLANATIONS, Call.State.SKIPPED: skipped}
+
+
 def _live_context(campaign):
     reading = campaign_reading(campaign)
     progress = reading.progress
@@ -66,7 +78,7 @@ def _live_context(campaign):
     return {
         "campaign": campaign, "progress": progress, "polling": not campaign.is_final, "reading": reading,
         "explained": reading.explained,
-        "explanations": OUTCOME_EXPLANATIONS,
+        "explanations": page_explanations(campaign),
         "chart": queries.campaign_chart(campaign, limit_per_minute(campaign.flow.endpoint)),
         "batch_counts": queries.batch_status_counts(batch_counts),
         "weekdays": ", ".join(WEEKDAY_NAMES[day] for day in campaign.window_days),
@@ -85,6 +97,7 @@ def campaign_detail(request, pk):
     context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
+    context["audit_trail"] = campaign_audit_trail(campaign)
     return render(request, "pages/campaign_detail.html", context)
 
 
@@ -122,16 +135,17 @@ def _calls_context(request, campaign):
     # past every older campaign's calls to find this one's first page.
     calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id")
     searching = False
+    name_key = first_variable_name(campaign.contact_list)
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
-        calls = calls.filter(contact__primary_number__endswith=form.cleaned_data["number"])
+        calls = calls_matching(calls, form.cleaned_data["number"], name_key=name_key)
     paginator = Paginator(calls, CALLS_PER_PAGE)
     if not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
         paginator.count = campaign_progress(campaign).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
-        "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj,
+        "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj, "name_key": name_key,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
         "polling": not campaign.is_final,
     }
@@ -146,7 +160,7 @@ def campaign_calls(request, pk):
 def _act(request, pk, action, done_message):
     campaign = access.campaign_or_404(request.user, pk)
     try:
-        action(campaign=campaign)
+        action(campaign=campaign, by=request.user)
     except lifecycle.TransitionRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -175,7 +189,7 @@ def campaign_priority(request, pk):
         messages.error(request, "Choose a priority: high, normal or low.")
         return redirect("campaign_detail", pk=campaign.pk)
     try:
-        lifecycle.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"])
+        lifecycle.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"], by=request.user)
     except lifecycle.TransitionRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -222,7 +236,7 @@ def campaign_edit(request, pk):
             try:
                 editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
                                       window=data["window"], window_days=data["window_days"],
-                                      timezone_name=data["timezone"])
+                                      timezone_name=data["timezone"], by=request.user)
             except (ValueError, lifecycle.TransitionRefused) as error:
                 form.add_error(None, str(error))
             else:
@@ -250,7 +264,9 @@ def campaign_duplicate(request, pk):
     lists = editing.contact_lists_in_use(access.contact_lists_for(request.user)).filter(
         status=ContactList.Status.IMPORTED, imported_count__gt=0
     ).order_by("-created_at")
-    form = DuplicateForm(request.GET if "contact_list" in request.GET else None, contact_lists=lists)
+    # The campaign's own list first: a duplicate most often runs the same people again.
+    form = DuplicateForm(request.GET if "contact_list" in request.GET else None, contact_lists=lists,
+                         initial={"contact_list": campaign.contact_list_id})
     if form.is_bound and form.is_valid():
         url = reverse("list_launch", args=[form.cleaned_data["contact_list"].pk])
         return redirect(f"{url}?from={campaign.pk}")

@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from campaigns import access, editing
 from pages import selectors as queries
+from pages.attention import without_dismissed
 from pages.views import page
 
 
@@ -21,8 +22,13 @@ def dashboard(request):
     context = {
         "active": active,
         "flows_today": queries.flows_today(access.flows_for(user)),
-        "problems": queries.problems(campaigns=campaigns, contact_lists=contact_lists, active=whole,
-                                     retrying=queries.retrying_campaigns(active)),
+        "problems": without_dismissed(
+            queries.problems(
+                campaigns=campaigns, contact_lists=contact_lists, active=whole,
+                retrying=queries.retrying_campaigns(active),
+            ),
+            user,
+        ),
         "recent_lists": contact_lists.order_by("-created_at")[:5],
         "recent_finished": campaigns.filter(status__in=("completed", "cancelled")).order_by("-updated_at")[:5],
     }

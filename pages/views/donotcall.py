@@ -15,7 +15,7 @@ from campaigns import access
 from campaigns.donotcall.forms import AddNumbersForm, FindNumberForm, RemoveNumbersForm, UploadNumbersForm
 from campaigns.donotcall.lists import (
     NumbersRefused,
-    dnc_entries_add,
+    dnc_entries_add_valid,
     dnc_entries_find,
     dnc_entries_remove,
     dnc_list_export_csv,
@@ -91,21 +91,26 @@ def dnc_add(request, account_pk):
     account = _changing(request, account_pk)
     form = AddNumbersForm(request.POST, prefix="add")
     if form.is_valid():
-        try:
-            added = dnc_entries_add(
-                dnc_list=dnc_own_list(account=account), numbers=form.cleaned_data["numbers"],
-                reason=form.cleaned_data["reason"], expires_on=form.cleaned_data["expires_on"], added_by=request.user,
-            )
-        except NumbersRefused as refused:
-            form.add_error("numbers", str(refused))
-        else:
-            listed = len(form.cleaned_data["numbers"]) - added
+        result = dnc_entries_add_valid(
+            dnc_list=dnc_own_list(account=account), numbers=form.cleaned_data["numbers"],
+            reason=form.cleaned_data["reason"], expires_on=form.cleaned_data["expires_on"], added_by=request.user,
+        )
+        if result.added or result.listed:
             messages.success(
-                request, f"{added:,} number{'s' if added != 1 else ''} added"
-                + (f"; {listed:,} were listed already." if listed else ".")
+                request, f"{result.added:,} number{'s' if result.added != 1 else ''} added"
+                + (f"; {result.listed:,} were listed already." if result.listed else ".")
                 + " Calls to them are skipped from now on, also in campaigns already running.",
             )
+        if not result.invalid:
             return redirect("dnc_account", account_pk=account.pk)
+        # The ones that were not numbers stay in the box, to be corrected and added.
+        form = AddNumbersForm({**request.POST.dict(), "add-numbers": "\n".join(result.invalid)}, prefix="add")
+        form.is_valid()
+        count = len(result.invalid)
+        form.add_error("numbers", f"{count:,} line{'s' if count != 1 else ''} {'are' if count != 1 else 'is'} not "
+                       "a phone number and {} not added (left below): write each with its country code, e.g. "
+                       "919812345678.".format("were" if count != 1 else "was"))
+        return _render(request, account, status=200 if result.added or result.listed else 400, add_form=form)
     return _render(request, account, status=400, add_form=form)
 
 

@@ -14,6 +14,7 @@ from dialer.listener_test_call import ListenerNotActivated, test_call_launch
 from flows import services
 from flows.encrypted_fields import mask_secret
 from pages.forms import TestCallForm
+from pages.intake_channels import flow_intake_channels
 from pages.views import csv_attachment, page
 
 PROVIDER_HELP_ADDRESS = "help@phonon.io"
@@ -67,6 +68,7 @@ def _flow_context(request, flow, test_call_form=None):
     ]
     return {
         "flow": flow, "dids": dids, "checklist": checklist, "mail": activation_mail(flow, dids, sender),
+        "intake_channels": flow_intake_channels(flow),
         "masked_security_id": mask_secret(flow.security_id),
         "test_call_form": test_call_form or TestCallForm(),
         "campaigns": editing.campaigns_in_use(flow.campaigns.all()).order_by("-created_at")[:10],

@@ -14,14 +14,29 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from campaigns import access, editing, lifecycle
-from campaigns.importing import FileRefused, StartTimePassed, contact_list_create, preview_rows, preview_warnings
+from campaigns.importing import (
+    FileRefused,
+    StartTimePassed,
+    contact_list_create,
+    flow_column_map,
+    preview_foreign_numbers,
+    preview_mapping_choices,
+    preview_rows,
+    preview_warnings,
+)
 from campaigns.models import Campaign, ContactList
-from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
+from campaigns.reports import (
+    country_code,
+    duplicate_rows,
+    flow_variable_names,
+    numbers_outside_country,
+    rejected_rows_to_fix_csv,
+)
 from campaigns.tasks import contact_list_import_soon
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_confirmations, launch_review
-from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm
+from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm, posted_column_mapping
 from pages.views import csv_attachment, page
 
 FINAL_LIST_STATUSES = (ContactList.Status.IMPORTED, ContactList.Status.REFUSED, ContactList.Status.FAILED)
@@ -80,6 +95,7 @@ def list_upload(request):
                 flow=form.cleaned_data["flow"], fileobj=upload, filename=upload.name,
                 source=ContactList.Source.UPLOAD, created_by=request.user, name=form.cleaned_data["name"],
                 encoding=form.cleaned_data["encoding"], start_now=form.cleaned_data["start_now"],
+                column_map=form.cleaned_data["column_map"],
             )
         except FileRefused as refusal:
             error = refusal.message
@@ -111,10 +127,19 @@ def list_preview(request):
         upload = form.cleaned_data["file"]
         # The browser may send only the start of a large CSV; the name still tells the kind.
         filename = request.POST.get("filename") or upload.name
-        preview = preview_rows(fileobj=upload, filename=filename, encoding=form.cleaned_data["encoding"])
         flow_id = request.POST.get("flow", "")
         flow = access.flows_for(request.user).filter(pk=flow_id).first() if flow_id.isdigit() else None
-        preview["warnings"] = preview_warnings(preview, known_variables=flow_variable_names(flow) if flow else [])
+        # A new file is read as this flow's last upload was mapped; a changed mapping as posted.
+        mapping = posted_column_mapping(request.POST) if request.POST.get("mapped") else (
+            flow_column_map(flow) if flow else {}
+        )
+        preview = preview_rows(fileobj=upload, filename=filename, encoding=form.cleaned_data["encoding"],
+                               mapping=mapping)
+        known = flow_variable_names(flow) if flow else []
+        preview["warnings"] = preview_warnings(preview, known_variables=known)
+        preview["mapping_choices"] = preview_mapping_choices(preview, known_variables=known)
+        preview["foreign"] = preview_foreign_numbers(preview)
+        preview["country_code"] = country_code()
     return render(request, "pages/_preview.html", {"preview": preview, "before_upload": True})
 
 
@@ -125,17 +150,20 @@ def stored_preview(contact_list: ContactList) -> dict | None:
     try:
         with path.open("rb") as fileobj:
             return preview_rows(
-                fileobj=fileobj, filename=contact_list.original_filename or path.name, encoding=contact_list.encoding
+                fileobj=fileobj, filename=contact_list.original_filename or path.name, encoding=contact_list.encoding,
+                mapping=contact_list.column_map,
             )
     except FileNotFoundError:
         return None
 
 
 def _progress_context(contact_list):
+    final = contact_list.status in FINAL_LIST_STATUSES
     return {
         "contact_list": contact_list,
-        "is_final": contact_list.status in FINAL_LIST_STATUSES,
+        "is_final": final,
         "rejected_sample": contact_list.rejected_rows.order_by("line")[:10] if contact_list.rejected_count else [],
+        "duplicates": duplicate_rows(contact_list).count() if final and contact_list.rejected_count else 0,
     }
 
 
@@ -147,6 +175,7 @@ def list_detail(request, pk):
     context["campaigns"] = contact_list.campaigns.order_by("-created_at")
     if contact_list.status == ContactList.Status.IMPORTED and contact_list.imported_count:
         context["campaign_form"] = CampaignForm(flow=contact_list.flow)
+        context.update(foreign=numbers_outside_country(contact_list), country_code=country_code())
     return render(request, "pages/list_detail.html", context)
 
 
@@ -230,7 +259,7 @@ def list_launch(request, pk):
     status = 400 if reviewed and review_form.errors else 200
     return render(request, "pages/list_review.html", {
         "contact_list": contact_list, "review": review, "review_form": review_form, "carried": carried,
-        "form": form,
+        "form": form, "foreign": numbers_outside_country(contact_list), "country_code": country_code(),
     }, status=status)
 
 

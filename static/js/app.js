@@ -52,11 +52,12 @@
       showError("");
       zone.classList.toggle("has-file", !!file);
       chosen.textContent = file ? file.name + " (" + formatBytes(file.size) + ")" : "";
-      if (file) preview();
+      if (file) preview(false);
       else showPreview("");
     }
 
-    function preview() {
+    // mapped: the manager changed what a column is; send the choices so the preview reads them.
+    function preview(mapped) {
       if (!file) return;
       var isZip = /\.zip$/i.test(file.name);
       if (isZip && file.size > 5 * 1048576) {
@@ -70,6 +71,12 @@
       data.append("filename", file.name);
       data.append("encoding", encoding ? encoding.value : "");
       data.append("flow", flowSelect ? flowSelect.value : "");
+      if (mapped === true) {
+        data.append("mapped", "1");
+        previewSlot.querySelectorAll("[name^='map-'], [name^='mapcell-']").forEach(function (field) {
+          data.append(field.name, field.value);
+        });
+      }
       fetch(form.dataset.previewUrl, {
         method: "POST", body: data, credentials: "same-origin",
         headers: {"X-CSRFToken": csrfToken(form)}
@@ -86,8 +93,11 @@
     input.addEventListener("change", function () {
       choose(input.files && input.files[0]);
     });
-    if (encoding) encoding.addEventListener("change", preview);
-    if (flowSelect) flowSelect.addEventListener("change", preview);
+    if (encoding) encoding.addEventListener("change", function () { preview(!!previewSlot.querySelector("[data-map]")); });
+    if (flowSelect) flowSelect.addEventListener("change", function () { preview(false); });
+    previewSlot.addEventListener("change", function (event) {
+      if (event.target.matches("[data-map]")) preview(true);
+    });
 
     ["dragenter", "dragover"].forEach(function (name) {
       zone.addEventListener(name, function (event) {
@@ -175,14 +185,23 @@
       var field = document.querySelector(button.dataset.copy);
       var status = button.parentNode.querySelector(".copy-status");
       if (!field) return;
+      var text = "value" in field ? field.value : field.textContent.trim();
       function done(ok) {
         if (status) status.textContent = ok ? "Copied." : "Select the text and copy it with Ctrl+C.";
       }
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(function () { done(true); }, function () { done(false); });
-      } else {
+        navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+      } else if (typeof field.select === "function") {
         field.focus();
         field.select();
+        try { done(document.execCommand("copy")); } catch (e) { done(false); }
+      } else {
+        // Text in a <code>: select it, so that Ctrl+C (or the copy command) takes it.
+        var range = document.createRange();
+        range.selectNodeContents(field);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
         try { done(document.execCommand("copy")); } catch (e) { done(false); }
       }
     });

@@ -253,7 +253,7 @@ def test_4_a_fatal_preview_disables_the_upload_and_a_refused_list_can_be_archive
     page.goto(f"{live_server.url}/lists/")
     page.wait_for_selector("html[data-js=ready]", state="attached")
     page.set_input_files("#id_file", files=[{"name": "bad.csv", "mimeType": "text/csv",
-                                              "buffer": b"name,phone\nAsha,9812345678\n"}])
+                                              "buffer": b"name,city\nAsha,Pune\n"}])
     expect(page.locator("#preview-error")).to_contain_text("no tel1 column")
     expect(page.get_by_role("button", name="Upload and import")).to_be_disabled()
     shoot(page, "04-fatal-preview")

@@ -135,7 +135,7 @@ def test_manager_drops_a_list_launches_pauses_resumes_and_downloads_every_uuid(
     wait_until(lambda: number_in(page, "#count-placed") >= 100, timeout=60, message="100 calls placed")
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#resume-button")).to_be_visible()
-    expect(page.locator("#status-reason")).to_contain_text("Paused by a manager.")
+    expect(page.locator("#status-detail")).to_contain_text("Paused by a manager (alice).")
     assert Campaign.objects.get().status == Campaign.Status.PAUSED
     # requests already granted may still land; after that nothing more goes out
     page.wait_for_timeout(3000)
@@ -272,7 +272,7 @@ def test_cancel_asks_for_confirmation_and_works_from_the_keyboard(page, live_ser
     page.keyboard.press("Enter")
 
     expect(page.locator("#campaign-live .badge")).to_have_text("Cancelled")
-    expect(page.locator("#status-reason")).to_contain_text("Cancelled by a manager.")
+    expect(page.locator("#status-detail")).to_contain_text("Cancelled by a manager (alice).")
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.CANCELLED
 
 

@@ -2,6 +2,7 @@
 no permission) only reads it, charlie (Globex) never sees it; and the campaign page counts skips."""
 
 import io
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -76,13 +77,26 @@ def test_a_manager_with_the_permission_adds_numbers_with_a_reason(client, alice,
     assert (entry.added_by, entry.source, entry.reason) == (alice, "manager", "asked on the phone")
 
 
-def test_a_typo_is_named_and_nothing_is_added(client, alice, acme):
+def test_a_typo_is_named_and_left_in_the_box_while_the_valid_numbers_are_added(client, alice, acme):
     client.force_login(alice)
 
-    response = client.post(reverse("dnc_add", args=[acme.pk]), {"add-numbers": "919812345678\n98123"})
+    response = client.post(reverse("dnc_add", args=[acme.pk]), {"add-numbers": "919812345678\n98123\n919812345679"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "2 numbers added" in page
+    assert "1 line is not a phone number and was not added (left below)" in page
+    assert re.search(r"<textarea[^>]*>\s*98123</textarea>", page)
+    assert own_numbers(acme) == [919812345678, 919812345679]
+
+
+def test_only_typos_add_nothing_and_say_so(client, alice, acme):
+    client.force_login(alice)
+
+    response = client.post(reverse("dnc_add", args=[acme.pk]), {"add-numbers": "98123\nabc"})
 
     assert response.status_code == 400
-    assert "Not valid phone numbers: &quot;98123&quot;" in response.content.decode()
+    assert "2 lines are not a phone number and were not added" in response.content.decode()
     assert own_numbers(acme) == []
 
 

@@ -189,7 +189,7 @@ CORPUS = {
         {},
         (IMPORTED, 1, 0),
     ),
-    "no tel1 column": (lambda: b"phone,name\n919812345678,Asha\n", "a.csv", "", {}, (REFUSED, ["no tel1"])),
+    "no tel1 column": (lambda: b"reference,name\n919812345678,Asha\n", "a.csv", "", {}, (REFUSED, ["no tel1"])),
     "tel1 twice": (lambda: b"tel1,TEL 1\n919812345678,919812345678\n", "a.csv", "", {}, (REFUSED, ["twice"])),
     "too many columns": (
         lambda: ("tel1," + ",".join(f"v{i}" for i in range(60)) + "\n919812345678" + "," * 60 + "\n").encode(),

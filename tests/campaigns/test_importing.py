@@ -358,7 +358,7 @@ def test_preview_reads_the_header_and_first_rows_and_rewinds():
 
 
 def test_preview_says_why_a_file_would_be_refused():
-    preview = preview_rows(fileobj=io.BytesIO(b"name,phone\nA,1\n"), filename="x.csv")
+    preview = preview_rows(fileobj=io.BytesIO(b"name,city\nA,1\n"), filename="x.csv")
 
     assert preview["error"] and "no tel1 column" in preview["error"]
 
@@ -371,5 +371,6 @@ def test_preview_reads_the_first_csv_of_a_zip():
 
     preview = preview_rows(fileobj=buffer, filename="lists.zip")
 
-    assert preview == {"columns": ["tel1", "$flow.key.name"], "rows": [["919812345678", "Asha"]], "error": None,
-                       "header_cells": ["tel1", "$flow.key.name"]}
+    shown = {key: preview[key] for key in ("columns", "rows", "error", "header_cells")}
+    assert shown == {"columns": ["tel1", "$flow.key.name"], "rows": [["919812345678", "Asha"]], "error": None,
+                     "header_cells": ["tel1", "$flow.key.name"]}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from flows.models import Account
@@ -29,6 +30,8 @@ class Command(BaseCommand):
         manager, _ = User.objects.get_or_create(username="manager")
         manager.set_password(options["password"])
         manager.save()
+        # The preset group of campaigns/migrations/0012_campaign_manager_group.py (do-not-call changes).
+        manager.groups.add(*Group.objects.filter(name="Campaign manager"))
         flow, _ = flow_upsert(
             flow_id=DEMO_FLOW_ID, security_id="demo-security-id-0001", kind="multicast", mode="realtime",
             account_client_id="C100001", name="Demo reminder flow", dids=["918045678901"],
