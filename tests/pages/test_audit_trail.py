@@ -76,8 +76,9 @@ def test_a_launch_from_the_review_names_who_launched(client, alice, acme_flow):
         "batch_size": 500,
         "api_version": "1.0",
         "priority": "normal",
-        "confirm_listener": "on",
-    }  # the fixtures' flow has no activated listener
+        "confirm_listener": "on",  # the fixtures' flow has no activated listener
+        "confirm_indian_hours": "on",  # round the clock, past 21:00 in India
+    }
 
     client.post(
         reverse("list_launch", args=[contact_list.pk]),

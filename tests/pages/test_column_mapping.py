@@ -125,7 +125,7 @@ def test_the_mapping_travels_with_the_upload_into_the_import_and_is_remembered_f
     upload = io.BytesIO(data)
     upload.name = "crm.csv"
 
-    with mock.patch("pages.views.lists.import_contact_list_task"):
+    with mock.patch("campaigns.tasks.import_contact_list_task"):
         client.post(
             reverse("list_upload"),
             {

@@ -315,7 +315,7 @@ def test_xhr_upload_stores_the_list_queues_its_import_on_commit_and_answers_with
     assert response.json()["url"] == reverse("list_detail", args=[contact_list.pk])
     assert contact_list.status == ContactList.Status.PENDING and contact_list.created_by == alice
     assert contact_list.encoding == "utf-8" and contact_list.name == "march"
-    task.delay.assert_called_once_with(contact_list.pk)
+    task.delay.assert_called_once_with(contact_list.pk, from_rows=False)
 
 
 def test_plain_form_upload_redirects_to_the_list(client, alice, acme_flow):
