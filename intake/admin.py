@@ -136,7 +136,7 @@ class ProcessedMailAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     def get_fields(self, request, obj=None):
         # The address a mail was delivered to holds the flow's intake token: masked without the right to
         # change flows (who knows the token may mail lists to the flow).
-        fields = list(super().get_fields(request, obj))
+        fields = [name for name in super().get_fields(request, obj) if name != "recipients_masked"]
         if request.user.has_perm("flows.change_flow"):
             return fields
         return ["recipients_masked" if name == "recipients" else name for name in fields]

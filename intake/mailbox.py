@@ -104,17 +104,18 @@ def mailbox_poll(*, mailbox_id: int) -> dict:
 
 
 def _in_turn(session: ImapSession, uids: list[int]) -> list[int]:
-    """The folder's mails, those never finished first (a mail recorded as done is still here only when
-    its move failed: it waits behind the others)."""
+    """The folder's mails in the order a poll takes them: those never seen first, then those claimed and
+    not finished (another poller's, or one whose fetch failed), then those recorded as done (still here
+    only because their move failed). A batch of stuck mails never keeps a new one waiting."""
     if not uids:
         return []
-    done = set(
+    known = dict(
         ProcessedMail.objects.filter(
-            mailbox=session.mailbox, uidvalidity=session.uidvalidity, uid__gte=uids[0], uid__lte=uids[-1],
-            status=ProcessedMail.Status.DONE,
-        ).values_list("uid", flat=True)
+            mailbox=session.mailbox, uidvalidity=session.uidvalidity, uid__gte=uids[0], uid__lte=uids[-1]
+        ).values_list("uid", "status")
     )
-    return [uid for uid in uids if uid not in done] + [uid for uid in uids if uid in done]
+    rank = {ProcessedMail.Status.PROCESSING: 1, ProcessedMail.Status.DONE: 2}
+    return sorted(uids, key=lambda uid: (rank.get(known.get(uid), 0), uid))
 
 
 def message_key(*, message_id: str, delivered_to: str, uidvalidity: int, uid: int) -> str:

@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from campaigns.models import Campaign, ContactList
 from intake.folders import UPLOAD, FolderError, LocalFolder, SftpFolder
-from intake.models import IntakeFile, SftpIntake
+from intake.models import IntakeFile, MailIntake, Security, SftpIntake
 from intake.sftp import file_intake_poll
 from tests.factories import make_flow
 from tests.intake.conftest import SUMMARY_TO, csv_bytes, listing, summaries, upload
@@ -218,3 +218,31 @@ def test_poll_intake_goes_on_to_the_next_intake_after_bad_names(flow, tmp_path, 
     polls = {poll["intake"]: poll for poll in json.loads(out.getvalue())["file_intakes"]}
     assert polls[first.pk]["error"] == "" and polls[second.pk]["success"] == 1
     assert ContactList.objects.get().flow == other
+
+
+def test_poll_intake_says_which_intake_failed_and_polls_the_next(flow, tmp_path, smtp_mailbox, smtp_sink):
+    # given a mailbox whose host name makes the IMAP library itself fail (an empty label: the idna codec
+    # raises UnicodeError), and a drop folder with a good file
+    MailIntake.objects.create(
+        name="Broken",
+        imap_host="imap..example.com",
+        imap_security=Security.TLS,
+        username="x",
+        password="y",
+        from_address="lists@campaigns.example",
+    )
+    intake = drop_intake(flow, tmp_path / "drop", smtp_mailbox)
+    upload(tmp_path / "drop", GOOD, csv_bytes(2))
+
+    # when poll_intake runs twice
+    for _ in range(2):
+        out, err = StringIO(), StringIO()
+        call_command("poll_intake", stdout=out, stderr=err)
+
+    # then the broken mailbox's poll is said to have failed, and the folder after it was polled
+    result = json.loads(out.getvalue())
+    broken = [poll for poll in result["mailboxes"] if poll["error"].startswith("The poll failed")]
+    assert len(broken) == 1 and "UnicodeError" in broken[0]["error"]
+    assert "The poll failed (UnicodeError)" in err.getvalue()
+    assert [poll["success"] for poll in result["file_intakes"] if poll["intake"] == intake.pk] == [1]
+    assert ContactList.objects.get().original_filename == GOOD
