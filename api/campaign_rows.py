@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from api.rows import check_rows_fit
@@ -19,7 +19,7 @@ from campaigns.importing import FileRefused, Limits, parse_header
 from campaigns.importing.checking import Rejected, RowChecker, raw_json
 from campaigns.importing.writing import contact_rows
 from campaigns.lifecycle import TransitionRefused
-from campaigns.models import Campaign, Contact, RejectedRow
+from campaigns.models import Campaign, Contact, ContactList, RejectedRow
 from dialer.launching import campaign_plan_soon
 
 ADDABLE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
@@ -147,8 +147,7 @@ def _store(campaign, header, cells, zone, limits) -> list[RowAnswer]:
         RowAnswer(row=index, accepted=True, line=contact.line, contact_id=ids[contact.line])
         for index, contact in contacts
     ]
-    type(contact_list).objects.filter(pk=contact_list.pk).update(
-        imported_count=contact_list.imported_count + len(contacts),
-        rejected_count=contact_list.rejected_count + len(rejects),
+    ContactList.objects.filter(pk=contact_list.pk).update(
+        imported_count=F("imported_count") + len(contacts), rejected_count=F("rejected_count") + len(rejects)
     )
     return sorted(answers, key=lambda answer: answer.row)

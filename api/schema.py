@@ -118,6 +118,8 @@ def document_problems_and_headers(result, generator, request, public):
                 )
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
+                if parameter["in"] == "path" and schema.get("type") == "integer":
+                    schema["minimum"] = 1  # ids are the database's, from 1
                 if (
                     parameter["in"] == "query"
                     and schema.get("type") == "string"

@@ -370,7 +370,10 @@ class CallFilterSerializer(serializers.Serializer):
         error_messages={"invalid": "Type at least 4 digits of the number."},
     )
     external_id = serializers.CharField(
-        required=False, max_length=100, help_text="The row's client-identifier, exactly as it was imported."
+        required=False,
+        max_length=100,
+        trim_whitespace=False,
+        help_text="The row's client-identifier, exactly as it was imported.",
     )
     updated_after = serializers.DateTimeField(
         required=False, help_text="Calls changed at or after this time (ISO 8601): sync what changed since."

@@ -30,7 +30,7 @@ NUMBER_HELP = "With the country code, e.g. 919812345678 (spaces, dashes and a le
 
 class NumbersChangeSerializer(serializers.Serializer):
     numbers = serializers.ListField(
-        child=serializers.CharField(max_length=32),
+        child=serializers.CharField(max_length=32, trim_whitespace=False),
         min_length=1,
         max_length=MAX_TYPED_NUMBERS,
         help_text=f"{NUMBER_HELP} At most {MAX_TYPED_NUMBERS:,} a request; upload a file for more.",
@@ -45,7 +45,7 @@ class NumbersAddSerializer(NumbersChangeSerializer):
 
 
 class LookupQuerySerializer(serializers.Serializer):
-    number = serializers.CharField(max_length=32, help_text=NUMBER_HELP)
+    number = serializers.CharField(max_length=32, trim_whitespace=False, help_text=NUMBER_HELP)
 
 
 class DncListSerializer(serializers.ModelSerializer):

@@ -1,11 +1,12 @@
 """Flows of the key's account: list and read (never their secrets)."""
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import get_object_or_404
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
 from api.pagination import NewestFirst
-from api.serializers import FlowSerializer
+from api.serializers import FLOW_ID_REGEX, FlowSerializer
 from api.views.base import AccountView
 
 
@@ -23,5 +24,12 @@ class FlowList(ListModelMixin, AccountView):
 class FlowDetail(AccountView):
     serializer_class = FlowSerializer
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "flow_id", str, OpenApiParameter.PATH, pattern=FLOW_ID_REGEX, description="8 letters or digits."
+            )
+        ]
+    )
     def get(self, request, flow_id):
         return Response(FlowSerializer(get_object_or_404(self.flows(), flow_id=flow_id)).data)

@@ -39,7 +39,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookEndpointCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=500, help_text="https:// and a public address.")
+    url = serializers.CharField(max_length=500, trim_whitespace=False, help_text="https:// and a public address.")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=Event.Type.values),
         required=False,

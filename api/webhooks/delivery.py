@@ -45,7 +45,8 @@ def events_fan_out(*, limit: int = FAN_OUT_BATCH) -> int:
     now = timezone.now()
     for event in events:
         endpoints = [
-            endpoint for endpoint in WebhookEndpoint.objects.filter(account_id=event.account_id, active=True)
+            endpoint
+            for endpoint in WebhookEndpoint.objects.filter(account_id=event.account_id, active=True)
             if endpoint.wants(event.type)
         ]
         with transaction.atomic():
@@ -53,8 +54,10 @@ def events_fan_out(*, limit: int = FAN_OUT_BATCH) -> int:
                 body = event_body(event)
                 give_up_at = now + datetime.timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
                 Delivery.objects.bulk_create(
-                    [Delivery(event=event, endpoint=endpoint, body=body, next_attempt_at=now, give_up_at=give_up_at)
-                     for endpoint in endpoints],
+                    [
+                        Delivery(event=event, endpoint=endpoint, body=body, next_attempt_at=now, give_up_at=give_up_at)
+                        for endpoint in endpoints
+                    ],
                     ignore_conflicts=True,  # another tick fanned it out at the same moment
                 )
             Event.objects.filter(pk=event.pk, fanned_out_at__isnull=True).update(fanned_out_at=now)
@@ -129,14 +132,25 @@ def _post(delivery: Delivery, number: int) -> tuple[int | None, str, str, int | 
         if target.scheme == "https":
             # Connect to the address that was checked; the certificate must still name the host.
             pool = urllib3.HTTPSConnectionPool(
-                target.ip, target.port, timeout=timeout, retries=False, server_hostname=target.host,
-                assert_hostname=target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                target.ip,
+                target.port,
+                timeout=timeout,
+                retries=False,
+                server_hostname=target.host,
+                assert_hostname=target.host,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=certifi.where(),
             )
         else:
             pool = urllib3.HTTPConnectionPool(target.ip, target.port, timeout=timeout, retries=False)
         with pool:
             response = pool.urlopen(
-                "POST", target.path, body=body, headers=headers, redirect=False, preload_content=False,
+                "POST",
+                target.path,
+                body=body,
+                headers=headers,
+                redirect=False,
+                preload_content=False,
                 assert_same_host=False,
             )
             excerpt = response.read(EXCERPT_CHARS, decode_content=True).decode("utf-8", "replace")
@@ -173,6 +187,9 @@ def delivery_send_again(*, delivery: Delivery) -> None:
     """A manager's "send again": pending at once, with a fresh day of retries."""
     now = timezone.now()
     Delivery.objects.filter(pk=delivery.pk).update(
-        status=Delivery.Status.PENDING, next_attempt_at=now, lease_until=None, claim_token="",
+        status=Delivery.Status.PENDING,
+        next_attempt_at=now,
+        lease_until=None,
+        claim_token="",
         give_up_at=now + datetime.timedelta(hours=settings.WEBHOOK_RETRY_HOURS),
     )

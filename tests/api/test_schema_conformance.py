@@ -58,8 +58,12 @@ def test_schemathesis_finds_no_failure_with_every_check(acme_api, acme_key, sett
     list_id = acme_api.post("lists/", json={"flow": "AcmeFlw1", "rows": rows(3), "close": True}).json()["id"]
     assert acme_api.post("campaigns/", json={"list": list_id, "window": "00:00-24:00"}).status_code == 201
 
-    # when Schemathesis generates requests for every operation
-    run = schemathesis_run(acme_api, acme_key, tmp_path, "--max-examples", "10")
+    # when Schemathesis generates requests for every operation (a fixed seed in CI, so that a run is
+    # repeatable; SCHEMATHESIS_SEED=random explores further)
+    seed = os.environ.get("SCHEMATHESIS_SEED", "26")
+    run = schemathesis_run(
+        acme_api, acme_key, tmp_path, "--max-examples", "10", *([] if seed == "random" else ["--seed", seed])
+    )
 
     # then it reports no failure
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
