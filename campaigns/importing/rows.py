@@ -8,7 +8,7 @@ contacts, rejected rows and the list's counts are committed together."""
 import datetime
 import gc
 import sys
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from operator import attrgetter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -122,7 +122,7 @@ class ListImport:
                 if workers:
                     items = stack.enter_context(reading_process(reading.checked_batches, stored, filename))
                 else:
-                    items = reading.checked_batches(stored, filename)
+                    items = stack.enter_context(closing(reading.checked_batches(stored, filename)))
                 for item in items:
                     if isinstance(item, FileEnd):
                         self.header_cells = item.header_cells
