@@ -3,16 +3,17 @@
 The path of one file, module by module:
 
     upload.contact_list_create   the upload is copied to a private file; the list waits in `pending`
-    job.contact_list_import      (a Celery task) claims the list and runs the import:
-      reading                    bytes -> counted and capped (limits) -> decoded -> physical lines
-      header                     which column is which
-      rows, firsts               records read in order (lines, blank rows, the row cap), duplicates of tel1
-      checking, numbers          every record checked: numbers normalised, start times read, or why rejected
-      workers                    for a large file on a machine with an idle core: a forked reading process
-                                 reads and checks (with checking workers of its own on more cores) while
-                                 the importing process stores; on SQLite the reading process also
-                                 de-duplicates, on PostgreSQL the importing process does
-      writing                    contacts and rejected rows committed a chunk at a time
+    job.contact_list_import      (a Celery task) claims the list and runs the import, one pipeline:
+      batches                    read: bytes -> counted and capped (limits) -> decoded -> physical lines
+                                 (reading) -> the header (header) -> records in order, a batch at a time
+                                 (line numbers, blank rows, the row cap) -> checked (checking, numbers:
+                                 numbers normalised, start times read, or why a row is rejected)
+      workers                    for a file of 2 MB or more, CALL_LIST_IMPORT_WORKERS processes do that
+                                 reading and checking: a forked reading process, and checking workers of
+                                 its own beyond one; they hand the checked batches over in file order
+      rows, firsts               the importing process de-duplicates tel1 (whoever read) and stores
+      writing                    contacts and rejected rows committed a chunk at a time (COPY on
+                                 PostgreSQL, the tuned path; INSERTs on SQLite)
     preview.preview_rows         what the upload page shows before the file is sent
 
 A file is either imported (every bad row kept as a RejectedRow with its line, column and reason)
@@ -48,7 +49,11 @@ Limits (settings; defaults in config/settings.py): CALL_LIST_MAX_BYTES 5 MB per 
 decompressed stream; CALL_LIST_MAX_TOTAL_BYTES 50 MB read from one ZIP; CALL_LIST_MAX_ROWS
 1,000,000; CALL_LIST_MAX_COLUMNS 50; CALL_LIST_MAX_LINE_BYTES 10,000 (characters of one line);
 CALL_LIST_MAX_ZIP_MEMBERS 20; CALL_LIST_CHUNK_ROWS 50,000 rows a transaction; CALL_LIST_IMPORT_WORKERS
-unset (processes besides the storing one for a large file: as many as there are idle cores).
+the cores less one (processes besides the storing one for a large file; 0: none); PHONE_NUMBERS_FAST_PATH
+on (0: every number through phonenumbers alone).
+
+The do-not-call loads (campaigns.donotcall.loading) read files with this package's public reading
+(reading.csv_sources, open_text, physical_lines, sniff_delimiter) and numbers (NumberNormaliser).
 """
 
 from campaigns.importing.header import Header, parse_header
