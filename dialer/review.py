@@ -160,7 +160,7 @@ def launch_confirmations(*, contact_list: ContactList, start_at: datetime.dateti
         confirmations.append(Confirmation(
             name="overnight",
             label=f"The calling window runs {hours.hours_in_words()}: it crosses midnight. "
-                  "Launch with this window: I mean calls to go out overnight.",
+                  "Yes: I mean calls to go out overnight.",
         ))
     if (contact_list.flow.account.warn_outside_indian_hours and hours.outside_indian_hours()
             and contact_list.contacts.filter(primary_number__startswith=INDIAN_PREFIX).exists()):

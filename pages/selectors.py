@@ -141,7 +141,7 @@ def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | N
     summary = (
         f"{sent:,} call{'s' if sent != 1 else ''} accepted from {first.astimezone(zone):%H:%M} to "
         f"{ended.astimezone(zone):%H:%M} {clock} ({elapsed_words((ended - first_sent).total_seconds())}); "
-        f"peak {_rate_text(peak)} a minute; the provider's limit is {limit:,} a minute"
+        f"peak {_rate_text(peak)} a minute; the provider allows up to {limit:,} a minute"
     )
     summary += "." if limit_in_range else ", far above this campaign's pace (off the scale)."
     geometry.update(

@@ -395,7 +395,7 @@ def test_8_a_finished_campaign_keeps_a_chart_of_its_whole_life_with_axes(page, l
     chart = page.locator("#campaign-chart")
     expect(chart.locator("rect.bar")).not_to_have_count(0)
     expect(chart.locator("text.tick").first).to_be_visible()
-    expect(chart.locator(".limit-label")).to_have_text("provider's limit: 3/min")
+    expect(chart.locator(".limit-label")).to_have_text("allowed up to 3/min")
     expect(page.locator("#chart-summary")).to_contain_text("20 calls accepted from")
     shoot(page, "08-chart-finished")
 

@@ -189,7 +189,22 @@ def test_2_a_window_across_midnight_is_said_in_words_and_must_be_confirmed(page,
     page.get_by_label(re.compile("Calls to Indian numbers may go out only")).check()
     page.get_by_role("button", name="Confirm and launch").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
-    assert Campaign.objects.get().window_start == datetime.time(21, 30)
+    campaign = Campaign.objects.get()
+    assert campaign.window_start == datetime.time(21, 30)
+
+    # and editing it to another window across midnight asks again, in words
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/edit/")
+    page.get_by_label("Calling window from").fill("22:00")
+    page.get_by_label("Calling window until").fill("06:00")
+    page.get_by_role("button", name="Save the changes").click()
+    expect(page.locator("#window-confirmations")).to_contain_text("from 22:00 until 06:00 the next day, 8 h")
+    problems.update(look(page, "02-edit-overnight"))
+    page.get_by_label(re.compile("it crosses midnight")).check()
+    page.get_by_label(re.compile("Calls to Indian numbers may go out only")).check()
+    page.get_by_role("button", name="Save the changes").click()
+    page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
+    campaign.refresh_from_db()
+    assert (campaign.window_start, campaign.window_end) == (datetime.time(22), datetime.time(6))
     assert not problems, problems
 
 
