@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from campaigns.importing.events import list_event_record
 from campaigns.importing.limits import ACCEPTED_EXTENSIONS, FILENAME_START_RE, FileRefused, human_size
+from campaigns.importing.preview import flow_column_map
 from campaigns.models import ContactList
 
 # A file named for "now" spends a poll or two on its way in by mail or SFTP: that is not the past.
@@ -49,7 +50,9 @@ def contact_list_create(
 ) -> ContactList:
     """Store the upload privately and create its list, pending import. Refuses what is plainly not a
     call list (extension), too large to keep (UPLOAD_MAX_BYTES), or named for a start time that has
-    passed (unless `start_now`: the manager confirmed calling at once); the import checks the rest."""
+    passed (unless `start_now`: the manager confirmed calling at once); the import checks the rest.
+    `column_map`: how the header's cells are read (the upload preview's choice); None, as on the
+    mail, SFTP and API channels, reads them as the flow's last mapped upload was read."""
     original = os.path.basename(str(filename or "").replace("\\", "/"))[:255]
     contact_list = ContactList(
         flow=flow,
@@ -58,7 +61,7 @@ def contact_list_create(
         original_filename=original,
         encoding=(encoding or "").strip().lower()[:16],
         created_by=created_by,
-        column_map=dict(column_map or {}),
+        column_map=dict(flow_column_map(flow) if column_map is None else column_map),
     )
     extension = Path(original).suffix.lower()
     if extension not in ACCEPTED_EXTENSIONS:
