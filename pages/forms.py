@@ -66,10 +66,12 @@ class UploadForm(forms.Form):
         return cleaned
 
 
-def posted_column_mapping(data) -> dict[str, str]:
+def posted_column_mapping(data) -> dict[str, str] | None:
     """The preview's column mapping as posted with the upload: `map-N` (what column N is: tel1..tel10,
     starttime, client-identifier, $flow.key.NAME, "ignore", or "auto" for as written) beside
-    `mapcell-N` (its header cell as written)."""
+    `mapcell-N` (its header cell as written). None when no mapping was posted at all (no preview)."""
+    if not any(key.startswith("map-") for key in data):
+        return None
     mapping = {}
     for key in data:
         if not key.startswith("map-") or not key[4:].isdigit():

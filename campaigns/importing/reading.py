@@ -58,7 +58,7 @@ class _CappedReader(io.RawIOBase):
         return n
 
 
-def _zip_precheck(fileobj, limits: Limits):
+def zip_precheck(fileobj, limits: Limits):
     """Read the ZIP's end record before zipfile parses the whole central directory into memory."""
     fileobj.seek(0, os.SEEK_END)
     size = fileobj.tell()
@@ -104,7 +104,7 @@ def csv_sources(fileobj, filename: str, limits: Limits):
     if not filename.lower().endswith(".zip"):
         yield None, fileobj
         return
-    _zip_precheck(fileobj, limits)
+    zip_precheck(fileobj, limits)
     try:
         archive = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:

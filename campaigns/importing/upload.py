@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from campaigns.importing.events import list_event_record
 from campaigns.importing.limits import ACCEPTED_EXTENSIONS, FILENAME_START_RE, FileRefused, Limits, human_size
-from campaigns.importing.reading import _zip_precheck
+from campaigns.importing.preview import flow_column_map
+from campaigns.importing.reading import zip_precheck
 from campaigns.models import ContactList
 
 # A file named for "now" spends a poll or two on its way in by mail or SFTP: that is not the past.
@@ -50,7 +51,9 @@ def contact_list_create(
 ) -> ContactList:
     """Store the upload privately and create its list, pending import. Refuses what is plainly not a
     call list (extension), too large to keep (UPLOAD_MAX_BYTES), or named for a start time that has
-    passed (unless `start_now`: the manager confirmed calling at once); the import checks the rest."""
+    passed (unless `start_now`: the manager confirmed calling at once); the import checks the rest.
+    `column_map`: how the header's cells are read (the upload preview's choice); None, as on the
+    mail, SFTP and API channels, reads them as the flow's last mapped upload was read."""
     original = os.path.basename(str(filename or "").replace("\\", "/"))[:255]
     contact_list = ContactList(
         flow=flow,
@@ -59,7 +62,7 @@ def contact_list_create(
         original_filename=original,
         encoding=(encoding or "").strip().lower()[:16],
         created_by=created_by,
-        column_map=dict(column_map or {}),
+        column_map=dict(flow_column_map(flow) if column_map is None else column_map),
     )
     extension = Path(original).suffix.lower()
     if extension not in ACCEPTED_EXTENSIONS:
@@ -96,7 +99,7 @@ def _zip_checked_unopened(contact_list: ContactList, path: Path) -> None:
     parses its central directory: a million tiny entries cost the web worker 350 MB and seconds."""
     try:
         with path.open("rb") as handle:
-            _zip_precheck(handle, Limits.from_settings())
+            zip_precheck(handle, Limits.from_settings())
     except FileRefused as refusal:
         path.unlink(missing_ok=True)
         _refuse_upload(contact_list, refusal.message)

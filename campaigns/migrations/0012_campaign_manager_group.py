@@ -12,9 +12,10 @@ PERMISSIONS = [("campaigns", "manage_dnc")]
 def create_group(apps, schema_editor):
     # On a fresh database the permissions are made after all migrations; make them now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)  # unset in a migration's state
+        app_config.models_module = models_module or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=GROUP)

@@ -130,7 +130,7 @@ def list_preview(request):
         flow_id = request.POST.get("flow", "")
         flow = access.flows_for(request.user).filter(pk=flow_id).first() if flow_id.isdigit() else None
         # A new file is read as this flow's last upload was mapped; a changed mapping as posted.
-        mapping = posted_column_mapping(request.POST) if request.POST.get("mapped") else (
+        mapping = (posted_column_mapping(request.POST) or {}) if request.POST.get("mapped") else (
             flow_column_map(flow) if flow else {}
         )
         preview = preview_rows(fileobj=upload, filename=filename, encoding=form.cleaned_data["encoding"],

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.donotcall import loading
-from campaigns.importing import Limits, contact_list_import, parse_header, preview_rows
+from campaigns.importing import Limits, contact_list_create, contact_list_import, parse_header, preview_rows
 from campaigns.importing.header import NUMBER_WORDS, number_synonym_rank, parse_header_mapped
 from campaigns.models import ContactList
 
@@ -180,3 +180,18 @@ def test_the_encoding_error_points_to_the_encoding_choice_instead_of_refusing_th
 
     assert "choose its encoding (for example Windows-1252) under Encoding" in page
     assert "cannot be uploaded" not in page and "Fix the file" not in page
+
+
+def test_a_list_from_another_channel_is_read_as_the_flows_last_mapped_upload(acme_flow):
+    ContactList.objects.create(flow=acme_flow, name="mapped in the browser", column_map={"Cust Ph": "tel1"})
+
+    by_sftp = contact_list_create(
+        flow=acme_flow,
+        fileobj=io.BytesIO(b"Cust Ph,Name\n9812345678,Asha\n"),
+        filename="C129113_x.csv",
+        source=ContactList.Source.SFTP,
+    )
+    contact_list_import(contact_list_id=by_sftp.pk)
+
+    by_sftp.refresh_from_db()
+    assert by_sftp.column_map == {"Cust Ph": "tel1"} and by_sftp.imported_count == 1
