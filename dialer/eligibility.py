@@ -26,7 +26,7 @@ from dialer.models import Batch, Call
 from flows.models import Account
 
 # Calls that count against the cap: these when sent inside the cap's window, and every pending one.
-CAP_STATES = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN)
+CAP_STATES = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN, Call.State.MAYBE_PLACED)
 ALL_SKIPPED = "Not sent: every call of this batch was put on a do-not-call list after it was planned."
 
 
@@ -139,7 +139,7 @@ def _over_cap_sql(rules: Rules, contact: str) -> tuple[str, list]:
         f"  WHERE c2.primary_number = {contact}.primary_number AND +c2.contact_list_id IN ({_in(lists)}) "
         f"  AND k.contact_list_id = +c2.contact_list_id AND +k.id IN ({_in(ids)}) "
         f"  AND x.campaign_id = k.id AND x.contact_id = c2.id "
-        f"  AND (x.state = %s OR (x.state IN (%s, %s) AND x.updated_at >= %s)) LIMIT %s) AS counted) >= %s "
+        f"  AND (x.state = %s OR (x.state IN ({_in(CAP_STATES)}) AND x.updated_at >= %s)) LIMIT %s) AS counted) >= %s "
         f"THEN %s END"
     )
     params = [
