@@ -10,6 +10,7 @@ from django.utils import timezone
 from campaigns.importing.events import list_event_record
 from campaigns.importing.limits import FileRefused, _LostClaim
 from campaigns.importing.rows import _Import
+from campaigns.importing.workers import READER_LOST, ReaderLost
 from campaigns.importing.writing import _delete_rows
 from campaigns.models import Contact, ContactList
 
@@ -106,6 +107,9 @@ def contact_list_import(*, contact_list_id: int) -> ContactList:
             _finish(contact_list_id, claim, ContactList.Status.REFUSED, refusal.message)
         except _LostClaim:
             logger.warning("Import of contact list %s was restarted elsewhere; this run stops.", contact_list_id)
+        except ReaderLost:
+            logger.warning("Import of contact list %s failed: its reading process ended.", contact_list_id)
+            _finish(contact_list_id, claim, ContactList.Status.FAILED, READER_LOST)
         except FileNotFoundError:
             _finish(contact_list_id, claim, ContactList.Status.FAILED, "The uploaded file is no longer on the server.")
         except Exception as error:
