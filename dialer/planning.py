@@ -107,9 +107,20 @@ def planner_account_lock(*, account_id: int) -> None:
 
 
 def planner_campaign_lock(*, campaign_id: int) -> tuple[str, object] | None:
-    """The campaign's row: a cancel committed meanwhile stops the planner here, and splitting
-    takes batch sequence numbers under the same lock."""
-    return Campaign.objects.select_for_update().filter(pk=campaign_id).values_list("status", "planned_at").first()
+    """The campaign's row: a cancel committed meanwhile stops the planner here, and splitting (FOR
+    UPDATE) takes batch sequence numbers under the same lock. FOR KEY SHARE, so that a cancel or a
+    start (a plain UPDATE of the row) never waits for a slice: a cancel that commits during one is
+    settled by the dispatch tick, which finds the slice's batches open in a cancelled campaign."""
+    if connection.vendor != "postgresql":
+        return Campaign.objects.filter(pk=campaign_id).values_list("status", "planned_at").first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT status, planned_at FROM {Campaign._meta.db_table} WHERE id = %s FOR KEY SHARE", [campaign_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return row[0], row[1]
 
 
 def _planner_lock(campaign_id: int) -> bool:

@@ -294,6 +294,46 @@ def test_a_transition_while_a_planner_holds_the_account_lock_does_not_deadlock(t
 
 @only_postgresql
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("transition", ["start", "cancel"])
+def test_a_transition_does_not_wait_for_a_planners_slice(transition):
+    # given a planner in the middle of a slice, holding its account's and its campaign's locks
+    campaign = lifecycle.campaign_create(contact_list=make_contact_list(make_flow(), 10), window="00:00-24:00")
+    lifecycle.campaign_schedule(campaign=campaign)
+    holding, go_on = threading.Event(), threading.Event()
+
+    def planner():
+        with transaction.atomic():
+            planning.planner_locks(account_id=campaign.flow.account_id, campaign_id=campaign.pk)
+            holding.set()
+            go_on.wait(timeout=60)
+
+    def act():
+        if transition == "start":
+            assert lifecycle.campaign_start(campaign_id=campaign.pk)
+        else:
+            steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+
+    first = Racer(planner)
+    first.start()
+    assert holding.wait(timeout=60)
+    second = Racer(act)
+    second.start()
+
+    # when the start or the cancel has ended or waits on a lock
+    second.started_work.wait(timeout=60)
+    wait_until(second.blocked_or_done, timeout=60, interval=0.05, message="the transition to end or wait")
+    ended_while_the_slice_ran = not second.is_alive()
+    go_on.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+
+    # then it took effect without waiting for the slice to commit
+    assert ended_while_the_slice_ran
+    assert first.error is None and second.error is None, (first.error, second.error)
+
+
+@only_postgresql
+@pytest.mark.django_db(transaction=True)
 def test_two_skips_at_once_count_each_call_once():
     # given a cancelled campaign's 1,000 pending calls, and one skip holding them uncommitted
     campaign = running_campaign(make_flow(), 1000)
