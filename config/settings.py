@@ -233,6 +233,10 @@ CALL_LIST_MAX_TOTAL_BYTES = env.int("CALL_LIST_MAX_TOTAL_BYTES", default=50 * 10
 # and a large list's primary-number index is touched all over: 5,000 rows a commit cost a 1,000,000-row
 # import 3 s of CPU more than 50,000 (benchmarks/bench_import.py).
 CALL_LIST_CHUNK_ROWS = env.int("CALL_LIST_CHUNK_ROWS", default=50_000)
+# An import (or a do-not-call load) still running this long after it started is taken for one whose
+# process ended mid-way: the stale sweep runs it again from the start, or fails it if it already was.
+IMPORT_STALE_SECONDS = env.float("IMPORT_STALE_SECONDS", default=600.0)
+DNC_LOAD_STALE_SECONDS = env.float("DNC_LOAD_STALE_SECONDS", default=1800.0)
 # Processes an import of a large file (2 MB or more) uses beside the one that stores: a reading process,
 # and checking workers of its own beyond one (campaigns/importing/workers.py). By default the cores
 # less one; 0 keeps every import in one process.
@@ -315,6 +319,9 @@ CELERY_BEAT_SCHEDULE = {
     "poll-sftp": {"task": "intake.tasks.poll_sftp_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0)},
     "webhooks-tick": {
         "task": "api.webhooks.tasks.webhooks_tick_task", "schedule": env.float("WEBHOOK_TICK_SECONDS", 2.0),
+    },
+    "stale-imports": {
+        "task": "campaigns.tasks.stale_imports_task", "schedule": env.float("STALE_IMPORTS_SWEEP_SECONDS", 60.0),
     },
 }
 

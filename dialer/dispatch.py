@@ -21,13 +21,13 @@ from django.utils import timezone
 from campaigns import lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
-from dialer import eligibility, ratelimit, tallies
+from dialer import eligibility, ratelimit
 from dialer.claims import LostClaim, attempt_taken_back, batch_claim, batch_release, claimed, lease_until
 from dialer.metrics import record_limiter_wait
-from dialer.models import Batch, Call
-from dialer.payload import body_start_date_passed, build_request_body, flow_url
+from dialer.models import Batch
+from dialer.payload import body_never_left, build_request_body, flow_url
 from dialer.pumping import campaign_not_asking
-from dialer.steering import CANCELLED_BEFORE_SENT
+from dialer.steering import CANCELLED_MAYBE_SENT, calls_settle_cancelled_batch
 from dialer.writeback import batch_apply_answer
 from phonon import client
 
@@ -42,15 +42,17 @@ def attempt_fields() -> dict:
 
 
 def batch_freeze(*, batch: Batch, token: str, record_attempt: bool = False) -> bytes | None:
-    """Build and store the body once; from then on only these bytes are ever sent. The one
-    exception: a body that never left is built again when its start date has passed. None: every
-    call of the batch went on a do-not-call list since planning, and the batch ended unsent.
+    """Build and store the body before a send; once a send may have reached the provider, only
+    these bytes are ever sent again. A body that never left (handed back unsent) is built again,
+    with the lists and the cap asked again (payload.body_never_left). None: every call of the batch
+    went on a do-not-call list (or over the cap) since planning, and the batch ended unsent.
     `record_attempt`: the attempt is recorded by the same statement (see batch_prepare)."""
     also = attempt_fields() if record_attempt else {}
-    if batch.body is not None and not body_start_date_passed(batch):
+    rebuilt = batch.body is not None
+    if rebuilt and not body_never_left(batch):
         return _already_frozen(batch, token, also)
     # Do-not-call holds until the first send: numbers listed since planning leave the batch here.
-    if not eligibility.batch_drop_listed_calls(batch=batch, token=token):
+    if not eligibility.batch_drop_listed_calls(batch=batch, token=token, cap=rebuilt):
         return None
     body = build_request_body(batch)
     digest = hashlib.sha256(body).hexdigest()
@@ -58,8 +60,7 @@ def batch_freeze(*, batch: Batch, token: str, record_attempt: bool = False) -> b
         unchanged = claimed(batch.pk, token).filter(body__isnull=True)
     else:
         unchanged = claimed(batch.pk, token).filter(body_sha256=batch.body_sha256, maybe_delivered=False)
-        log.info("batch %s: rebuilding a body frozen %s, never sent, whose start date has passed",
-                 batch.pk, batch.frozen_at)
+        log.info("batch %s: rebuilding a body frozen %s that never left", batch.pk, batch.frozen_at)
     now = timezone.now()
     frozen = unchanged.update(body=body, body_sha256=digest, frozen_at=now, **{"updated_at": now, **also})
     if not frozen:
@@ -205,6 +206,9 @@ def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool]
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted and not decision.reason:
         campaign_not_asking(campaign)  # acquire gave up: the campaign stopped running while it waited
+        if lifecycle.campaign_status(campaign.pk) == Campaign.Status.CANCELLED:
+            _cancel_batch(batch, token, unsent_delivered_before=prepared.delivered_before)
+            return "cancelled", True
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds,
@@ -214,13 +218,13 @@ def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool]
 
 
 def _cancel_batch(batch: Batch, token: str, *, unsent_delivered_before: bool | None = None) -> None:
-    """`unsent_delivered_before` (not None): take back the attempt recorded for a request that never left."""
+    """`unsent_delivered_before` (not None): take back the attempt recorded for a request that never left.
+    Its calls are skipped if no send of the batch may have reached the provider, else they "may have
+    been placed" (steering.calls_settle_cancelled_batch)."""
     undo = {} if unsent_delivered_before is None else attempt_taken_back(unsent_delivered_before)
+    maybe_sent = batch.maybe_delivered if unsent_delivered_before is None else unsent_delivered_before
+    extra = {"response_message": CANCELLED_MAYBE_SENT} if maybe_sent else {}
     with transaction.atomic():
-        if claimed(batch.pk, token).update(status=S.CANCELLED, completed_at=timezone.now(), claim_token="", **undo):
-            skipped = Call.objects.filter(batch=batch, state=Call.State.PENDING).update(
-                state=Call.State.SKIPPED, provider_message=CANCELLED_BEFORE_SENT,
-                updated_at=timezone.now(),
-            )
-            tallies.calls_moved(campaign_id=batch.campaign_id, shard=batch.pk,
-                                moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
+        if claimed(batch.pk, token).update(status=S.CANCELLED, completed_at=timezone.now(), claim_token="",
+                                           lease_until=None, **undo, **extra):
+            calls_settle_cancelled_batch(batch=batch, maybe_sent=maybe_sent)

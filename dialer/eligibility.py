@@ -3,9 +3,10 @@
 One place, asked twice. Planning (dialer.planning) gives every call it creates its state here: a
 contact whose number is on a list that binds the account, or whose number the account already
 called (or is about to call) as often as its cap allows, gets a SKIPPED call with the reason and
-never joins a batch. When a batch's body is first frozen (dialer.dispatch), the lists are asked
-again, so a number listed after planning is left out of the request. A batch frozen earlier is
-never touched: its bytes may already be at the provider.
+never joins a batch. When a batch's body is frozen (dialer.dispatch), the lists are asked
+again, so a number listed after planning is left out of the request; a body that went back unsent
+and is built again asks the cap again too. A batch whose body may have reached the provider is
+never touched: only its same bytes may ever be sent.
 
 Both checks are anti-joins in SQL over indexes (the list's primary key, Contact.primary_number,
 Call's (campaign, contact) key); nothing of a list is ever loaded into Python.
@@ -26,8 +27,12 @@ from dialer.models import Batch, Call
 from flows.models import Account
 
 # Calls that count against the cap: these when sent inside the cap's window, and every pending one.
-CAP_STATES = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN)
+CAP_STATES = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN, Call.State.MAYBE_PLACED)
 ALL_SKIPPED = "Not sent: every call of this batch was put on a do-not-call list after it was planned."
+ALL_SKIPPED_OR_OVER_CAP = (
+    "Not sent: every call of this batch was put on a do-not-call list, or went over the dialling cap, "
+    "after it was planned."
+)
 
 
 def on_list_reason(name: str) -> str:
@@ -139,7 +144,7 @@ def _over_cap_sql(rules: Rules, contact: str) -> tuple[str, list]:
         f"  WHERE c2.primary_number = {contact}.primary_number AND +c2.contact_list_id IN ({_in(lists)}) "
         f"  AND k.contact_list_id = +c2.contact_list_id AND +k.id IN ({_in(ids)}) "
         f"  AND x.campaign_id = k.id AND x.contact_id = c2.id "
-        f"  AND (x.state = %s OR (x.state IN (%s, %s) AND x.updated_at >= %s)) LIMIT %s) AS counted) >= %s "
+        f"  AND (x.state = %s OR (x.state IN ({_in(CAP_STATES)}) AND x.updated_at >= %s)) LIMIT %s) AS counted) >= %s "
         f"THEN %s END"
     )
     params = [
@@ -175,12 +180,13 @@ def contact_skip_reason(*, contact: Contact, account: Account) -> str | None:
         return cursor.fetchone()[0]
 
 
-def batch_drop_listed_calls(*, batch: Batch, token: str) -> int:
-    """Before a batch's body is first built: its calls whose numbers are now on a list end skipped and
+def batch_drop_listed_calls(*, batch: Batch, token: str, cap: bool = False) -> int:
+    """Before a batch's body is built: its calls whose numbers are now on a list (or, with `cap`,
+    over the account's dialling cap: a body built again after it went back unsent) end skipped and
     leave the batch. Returns how many calls are left to send; with none left the batch is finished
     (cancelled, with the reason) and its claim let go."""
-    rules = rules_for(account=batch.campaign.flow.account, cap=False)
-    if not rules.lists:
+    rules = rules_for(account=batch.campaign.flow.account, exclude_campaign_id=batch.campaign_id, cap=cap)
+    if rules.empty:
         return batch.call_count
     sql, params = skip_reason_sql(rules)
     with transaction.atomic():
@@ -211,8 +217,8 @@ def batch_drop_listed_calls(*, batch: Batch, token: str) -> int:
             Batch.objects.filter(pk=batch.pk).update(call_count=left)
         else:
             Batch.objects.filter(pk=batch.pk).update(
-                status=Batch.Status.CANCELLED, response_message=ALL_SKIPPED, completed_at=timezone.now(),
-                claim_token="", lease_until=None,
+                status=Batch.Status.CANCELLED, response_message=ALL_SKIPPED_OR_OVER_CAP if cap else ALL_SKIPPED,
+                completed_at=timezone.now(), claim_token="", lease_until=None,
             )
     batch.call_count = left or batch.call_count
     if not left:

@@ -129,8 +129,11 @@ class Call(models.Model):
         ACCEPTED_UNKNOWN = "accepted_unknown", "Accepted, UUID unknown"
         REJECTED = "rejected", "Rejected"
         SKIPPED = "skipped", "Skipped"
+        # A cancel stopped a batch whose last send went unanswered (a read timeout, a worker gone):
+        # the provider may have taken it, so it is never recorded as not sent, nor sent again.
+        MAYBE_PLACED = "maybe_placed", "May have been placed"
 
-    FINAL_STATES = (State.PLACED, State.ACCEPTED_UNKNOWN, State.REJECTED, State.SKIPPED)
+    FINAL_STATES = (State.PLACED, State.ACCEPTED_UNKNOWN, State.REJECTED, State.SKIPPED, State.MAYBE_PLACED)
 
     # Few indexes on purpose: a campaign inserts its calls by the million and rewrites each once.
     # campaign_id is covered by the two composite indexes below; contacts are never deleted while

@@ -46,15 +46,13 @@ def call_entries(batch) -> list[dict]:
     return entries
 
 
-def body_start_date_passed(batch, now: datetime.datetime | None = None) -> bool:
-    """True when the batch's frozen body never left and may carry a start-time on a date now past,
-    which the provider refuses (PHONON_API.md). Every start-time in a body is at or after the
-    moment it was frozen, so only a body frozen on an earlier day, in the campaign's zone, can."""
-    if batch.body is None or batch.frozen_at is None or batch.maybe_delivered:
-        return False  # a body that may have been delivered is only ever resent byte for byte
-    zone = ZoneInfo(batch.campaign.timezone)
-    today = (now or timezone.now()).astimezone(zone).date()
-    if batch.frozen_at.astimezone(zone).date() >= today:
+def body_never_left(batch) -> bool:
+    """True when the batch has a frozen body that never left: it went back unsent (no grant came, a
+    pause) and no send of it may have reached the provider. Such a body is built again before it
+    goes, so that the lists and the cap are asked again (a number listed since it froze is never
+    dialled) and no start-time in it lies on a date now past. A body that may have been delivered is
+    only ever resent byte for byte."""
+    if batch.body is None or batch.maybe_delivered:
         return False
     return not batch.an_attempt_went_unanswered()
 

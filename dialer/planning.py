@@ -56,16 +56,7 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
     with transaction.atomic():
         if not _planner_lock(campaign_id):
             return None
-        # One planner per account at a time. The dialling cap counts the calls the account's other
-        # campaigns hold; two campaigns launched at once would otherwise each miss the other's
-        # uncommitted slice and both call the same number. The account's row lock serialises their
-        # slices (always taken before the campaign's, so two planners cannot deadlock), and on
-        # PostgreSQL every statement after it sees what the other committed (READ COMMITTED).
-        # SQLite's IMMEDIATE transactions serialise writers already: there both locks are no-ops.
-        Account.objects.select_for_update().filter(pk=campaign.flow.account_id).first()
-        # The campaign's row: a cancel committed meanwhile stops the planner here, and splitting
-        # takes batch sequence numbers under the same lock.
-        locked = Campaign.objects.select_for_update().filter(pk=campaign_id).values_list("status", "planned_at").first()
+        locked = planner_locks(account_id=campaign.flow.account_id, campaign_id=campaign_id)
         if locked is None or locked[1] is not None or locked[0] in Campaign.FINAL_STATUSES:
             return True
         last_contact_id = Call.objects.filter(campaign_id=campaign_id).order_by("-contact_id").values_list(
@@ -96,6 +87,45 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Call._meta.db_table}")
     return done
+
+
+def planner_locks(*, account_id: int, campaign_id: int) -> tuple[str, object] | None:
+    """The row locks a planner's slice holds, account first: the campaign's (status, planned_at).
+
+    One planner per account at a time. The dialling cap counts the calls the account's other
+    campaigns hold; two campaigns launched at once would otherwise each miss the other's
+    uncommitted slice and both call the same number. The account's row lock serialises their
+    slices (always taken before the campaign's, so two planners cannot deadlock), and on
+    PostgreSQL every statement after it sees what the other committed (READ COMMITTED).
+    SQLite's IMMEDIATE transactions serialise writers already: there both locks are no-ops.
+
+    The account's lock is FOR NO KEY UPDATE: it excludes another planner (the same lock) but not
+    the FOR KEY SHARE that a foreign key to the account takes at commit (an outbox event that a
+    transition inserts while it holds the campaign's row). A FOR UPDATE here deadlocked a start or a
+    cancel against the planner, which by then waited for that campaign's row."""
+    planner_account_lock(account_id=account_id)
+    return planner_campaign_lock(campaign_id=campaign_id)
+
+
+def planner_account_lock(*, account_id: int) -> None:
+    Account.objects.select_for_update(no_key=True).filter(pk=account_id).first()
+
+
+def planner_campaign_lock(*, campaign_id: int) -> tuple[str, object] | None:
+    """The campaign's row: a cancel committed meanwhile stops the planner here, and splitting (FOR
+    UPDATE) takes batch sequence numbers under the same lock. FOR KEY SHARE, so that a cancel or a
+    start (a plain UPDATE of the row) never waits for a slice: a cancel that commits during one is
+    settled by the dispatch tick, which finds the slice's batches open in a cancelled campaign."""
+    if connection.vendor != "postgresql":
+        return Campaign.objects.filter(pk=campaign_id).values_list("status", "planned_at").first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT status, planned_at FROM {Campaign._meta.db_table} WHERE id = %s FOR KEY SHARE", [campaign_id]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return row[0], row[1]
 
 
 def _planner_lock(campaign_id: int) -> bool:

@@ -22,6 +22,8 @@ OUTCOME_EXPLANATIONS = {
     Call.State.SKIPPED: "Not sent: the number is on a do-not-call list, over the dialling cap or called "
                         "recently, its start time was outside the window, the campaign was cancelled, or the "
                         "provider left it out.",
+    Call.State.MAYBE_PLACED: "The campaign was cancelled after this call's request was sent but before its answer "
+                             "could be read: the provider may have placed it. It was not sent again.",
     Call.State.PENDING: "Not sent yet.",
 }
 
@@ -80,6 +82,10 @@ class Progress:
         return self.counts[Call.State.SKIPPED]
 
     @property
+    def maybe_placed(self) -> int:
+        return self.counts[Call.State.MAYBE_PLACED]
+
+    @property
     def pending(self) -> int:
         return self.counts[Call.State.PENDING]
 
@@ -120,6 +126,7 @@ def campaign_summary(campaign: Campaign) -> dict:
         "accepted_unknown": progress.accepted_unknown,
         "rejected": progress.rejected,
         "skipped": progress.skipped,
+        "maybe_placed": progress.maybe_placed,
         "batches": campaign.batches.count(),
     }
 

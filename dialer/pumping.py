@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
-from dialer import ratelimit
+from dialer import ratelimit, steering
 from dialer.models import Batch
 
 S = Batch.Status
@@ -28,6 +28,9 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     )
     if campaign is None:
         return []
+    if campaign.status == Campaign.Status.CANCELLED:
+        # A worker hands back what it held when the cancel came (no grant, a lost claim): settled here.
+        steering.campaign_settle_cancelled(campaign_id=campaign_id)
     if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
         campaign_not_asking(campaign)
         return []
@@ -42,8 +45,20 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
     if queued and not campaign.queued:
         campaign_asking(campaign)
     elif not queued and not in_flight:
-        campaign_not_asking(campaign)  # done, or every batch waits for a retry: its turn goes to others
+        # A batch handed back for its share or the pace is due again within a second or so: the
+        # campaign keeps its place in the turns (dropped, it would rejoin level with the others and
+        # lose the turns it is owed). Done, or every batch waiting for a retry: its turn goes to others.
+        if _batch_due_within(campaign_id, now + datetime.timedelta(seconds=settings.PHONON_SHARE_IDLE_SECONDS)):
+            campaign_asking(campaign)
+        else:
+            campaign_not_asking(campaign)
     return queued
+
+
+def _batch_due_within(campaign_id: int, until: datetime.datetime) -> bool:
+    return Batch.objects.filter(
+        campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES, next_attempt_at__lte=until
+    ).exists()
 
 
 def _batches_in(status: str):

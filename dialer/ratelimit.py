@@ -22,10 +22,12 @@ that worker clocks, worker counts and machine counts never matter:
   (priority: high 4, normal 2, low 1) and its place in a stride schedule (`pass`: every grant
   moves it on by calls / weight). A campaign ahead of the furthest behind of the others is told
   to wait (`share`), so over any few requests the calls go in proportion to the weights, and no
-  campaign leads by more than one request. A campaign that has sent nothing in the window is
-  always served (none starves for a window); one that has not asked for PHONON_SHARE_IDLE_SECONDS
-  drops out, and one that (re)joins starts level with the furthest behind, so an idle campaign's
-  share goes to the others at once and alone a campaign uses the whole limit. Workers ask with
+  campaign leads by more than one request: the weights hold over any span of a few windows,
+  whatever the batch size (with two requests a window, a low campaign beside a high one sends one
+  request in five, so it may send nothing for two windows). A campaign that has not asked for
+  PHONON_SHARE_IDLE_SECONDS drops out, and one that (re)joins starts level with the furthest
+  behind, so an idle campaign's share goes to the others at once and alone a campaign uses the
+  whole limit. Workers ask with
   every request; the dispatch tick also marks campaigns whose batches wait for a worker.
 
 A refusal says how long to wait and why: `rate` (the cap or the pace: everyone waits), or `share`
@@ -46,26 +48,37 @@ from phonon.limits import Rate
 # Who is asking: campaign -> "weight cost last-asked pass". `pass` is the campaign's place in a
 # stride schedule: every grant moves it on by calls / weight, and the campaign furthest behind is
 # served first, so weights decide the shares over any stretch of a few requests. A campaign quiet
-# for `idle` seconds drops out; one that (re)joins starts level with the furthest behind.
+# for `idle` seconds is out of the turns; one that joins starts level with the furthest behind.
+# A quiet one's place is remembered for ten times `idle`: it had not stopped (it stops through
+# campaign_gone), its batches waited for a busy worker, so when it asks again it keeps the turns it
+# is owed, up to one request's worth; reset to the others' level, it lost them (a low campaign then
+# got every other grant beside a high one whose batches queued behind the low one's).
 ASKING_LUA = """
 local function asking_update(key, campaign, weight, cost, now, idle)
   local asking = redis.call('HGETALL', key)
-  local claims, lowest = {}, nil
+  local claims, lowest, quiet = {}, nil, nil
   for i = 1, #asking, 2 do
     local w, c, at, pass = string.match(asking[i + 1], '^(%S+) (%S+) (%S+) (%S+)$')
-    if w == nil or tonumber(at) < now - idle then
+    if w == nil or tonumber(at) < now - 10 * idle then
       redis.call('HDEL', key, asking[i])
+    elseif tonumber(at) < now - idle then
+      if asking[i] == campaign then quiet = tonumber(pass) end
     else
       claims[asking[i]] = {tonumber(w), tonumber(c), tonumber(pass)}
       if asking[i] ~= campaign and (lowest == nil or tonumber(pass) < lowest) then lowest = tonumber(pass) end
     end
   end
   local mine = claims[campaign]
-  local pass = mine and mine[3] or (lowest or 0)
+  local pass = lowest or 0
+  if mine then
+    pass = mine[3]
+  elseif quiet ~= nil then
+    pass = lowest and math.max(quiet, lowest - cost) or quiet
+  end
   claims[campaign] = {weight, cost, pass}
   redis.call('HSET', key, campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
              string.format('%.6f', pass))
-  redis.call('PEXPIRE', key, math.ceil(idle * 1000) + 1000)
+  redis.call('PEXPIRE', key, math.ceil(10 * idle * 1000) + 1000)
   return claims, lowest
 end
 """
@@ -91,14 +104,12 @@ local keep_ms = math.ceil(window * 1000) + 1000
 local claims, lowest = {}, nil
 if campaign ~= '' then claims, lowest = asking_update(KEYS[3], campaign, weight, cost, now, idle) end
 
--- The cap: what was granted in the window, in all and per campaign.
+-- The cap: what was granted in the window.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.6f', now - window))
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local used, mine = 0, 0
+local used = 0
 for i = 1, #entries, 2 do
-  local n = tonumber(string.match(entries[i], '^(%d+):'))
-  used = used + n
-  if (string.match(entries[i], '^%d+:([^:]*):') or '') == campaign then mine = mine + n end
+  used = used + tonumber(string.match(entries[i], '^(%d+):'))
 end
 local wait = 0
 if used + cost > limit then
@@ -123,12 +134,13 @@ if burst > 0 then
 end
 
 -- The share: a campaign ahead of the furthest behind of the others waits for them (so none
--- leads by more than one request); but one with nothing in the window is always served. Said
--- before the cap's or the pace's wait, so that its worker turns to another campaign's batch in
--- time for the next grant.
+-- leads by more than one request), even with nothing of its own in the window: where a window
+-- holds only a few requests, serving such a campaign at once gave a low one every other grant.
+-- Said before the cap's or the pace's wait, so that its worker turns to another campaign's batch
+-- in time for the next grant.
 local pass = campaign ~= '' and claims[campaign][3] or 0
 local step = cost / weight
-if lowest ~= nil and mine > 0 and pass > lowest + 1e-6 then
+if lowest ~= nil and pass > lowest + 1e-6 then
   return {0, string.format('%.6f', math.min(math.max(wait, cost * interval, 0.05), 1.0)), 'share'}
 end
 if wait > 0 then return {0, string.format('%.6f', wait), 'rate'} end
@@ -145,13 +157,25 @@ end
 return {1, '0', 'granted'}
 """
 
-# KEYS: the log, the pace. ARGV: member, seconds to take off the pace (0: none).
-# A grant given back never left: its calls leave the window, and its place in the pace.
+# KEYS: the log, the pace, the asking campaigns. ARGV: member, seconds to take off the pace (0:
+# none), campaign, its step in the turns (calls / weight).
+# A grant given back never left: its calls leave the window, its place in the pace, and the turn it
+# moved its campaign on by (else every grant a slow worker gives back costs its campaign a turn).
 GIVE_BACK_LUA = """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 and tonumber(ARGV[2]) > 0 then
-  local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if tat > 0 then
-    redis.call('SET', KEYS[2], string.format('%.6f', tat - tonumber(ARGV[2])), 'KEEPTTL')
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  if tonumber(ARGV[2]) > 0 then
+    local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
+    if tat > 0 then
+      redis.call('SET', KEYS[2], string.format('%.6f', tat - tonumber(ARGV[2])), 'KEEPTTL')
+    end
+  end
+  local mine = ARGV[3] ~= '' and redis.call('HGET', KEYS[3], ARGV[3])
+  if mine then
+    local w, c, at, pass = string.match(mine, '^(%S+) (%S+) (%S+) (%S+)$')
+    if w ~= nil then
+      redis.call('HSET', KEYS[3], ARGV[3], w .. ' ' .. c .. ' ' .. at .. ' ' ..
+                 string.format('%.6f', tonumber(pass) - tonumber(ARGV[4])))
+    end
   end
 end
 return 1
@@ -179,6 +203,8 @@ class Decision:
     granted_at: float = 0.0  # time.monotonic() of the grant, on this worker
     reason: str = ""  # why not: "rate" (everyone waits) or "share" (this campaign has had its part)
     paced_seconds: float = 0.0  # the grant's place in the pace, taken back with it
+    campaign: str = ""
+    step: float = 0.0  # how far the grant moved its campaign on in the turns, taken back with it
 
     def age(self) -> float:
         return time.monotonic() - self.granted_at
@@ -245,15 +271,17 @@ def try_acquire(*, endpoint: str, account_client_id: str, calls: int, rate: Rate
         return Decision(False, float(wait), reason=reason.decode() if isinstance(reason, bytes) else reason)
     return Decision(
         True, 0.0, key=key, member=f"{calls}:{campaign}:{grant_id}", granted_at=time.monotonic(),
-        paced_seconds=calls * window / rate.calls if burst else 0.0,
+        paced_seconds=calls * window / rate.calls if burst else 0.0, campaign=campaign,
+        step=calls / weight if campaign else 0.0,
     )
 
 
 def give_back(decision: Decision) -> None:
     """Return an unused grant (the request did not leave soon enough after it; see dispatch)."""
     try:
-        _script(settings.REDIS_URL, GIVE_BACK_LUA)(keys=_keys(decision.key)[:2],
-                                                   args=[decision.member, decision.paced_seconds])
+        _script(settings.REDIS_URL, GIVE_BACK_LUA)(
+            keys=_keys(decision.key), args=[decision.member, decision.paced_seconds, decision.campaign, decision.step]
+        )
     except redis.RedisError:
         pass  # the grant then simply counts as used: never more calls than the limit
 

@@ -17,7 +17,8 @@ from campaigns.models import Campaign, Contact, ContactList
 from dialer import tallies
 from dialer.models import Batch, Call
 
-ACCEPTED = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN)
+# A call that may have been placed (cancelled after an unanswered send) counts as called: it may have rung.
+ACCEPTED = (Call.State.PLACED, Call.State.ACCEPTED_UNKNOWN, Call.State.MAYBE_PLACED)
 ACTIVE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
 DEFAULT_LOOK_BACK_DAYS = 7
 

@@ -3,7 +3,9 @@
 The allowed transitions themselves are the compare-and-set in campaigns.lifecycle.
 """
 
-from django.db import transaction
+import logging
+
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -18,8 +20,13 @@ from campaigns.models import Campaign
 from dialer import tallies
 from dialer.models import Batch, Call
 
+log = logging.getLogger(__name__)
 CANCELLED_BEFORE_SENT = "Campaign cancelled before this call was sent."
 CANCELLED_BY_MANAGER = "Cancelled by a manager."
+CANCELLED_MAYBE_SENT = (
+    "Campaign cancelled after this call's request was sent without a readable answer (a timeout, or a "
+    "worker stopped mid-send): the provider may have placed it. It was not sent again."
+)
 
 
 def campaign_resume(*, campaign: Campaign, by=None) -> None:
@@ -42,8 +49,10 @@ def campaign_resume(*, campaign: Campaign, by=None) -> None:
 
 
 def campaign_cancel(*, campaign: Campaign, reason: str = CANCELLED_BY_MANAGER, by=None) -> None:
-    """Cancel now: nothing more is sent. Batches being sent this instant finish on their own
-    (their worker re-checks the status before the request leaves)."""
+    """Cancel now: nothing more is sent. The transition commits alone (the campaign's row and its
+    event: no lock a worker or a planner holds can hold it up past their own short statements),
+    then what it stopped is settled. Requests already in flight finish on their own: their worker
+    re-checks the status before the request leaves, and writes back whatever answer comes."""
     if by is not None and reason == CANCELLED_BY_MANAGER:
         reason = f"Cancelled by a manager ({actor_words(by)})."
     with transaction.atomic():
@@ -53,23 +62,78 @@ def campaign_cancel(*, campaign: Campaign, reason: str = CANCELLED_BY_MANAGER, b
             campaign.refresh_from_db()
             raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
         campaign_audit_record(campaign_id=campaign.pk, action=Action.CANCELLED, by=by, detail=reason)
-        unsent = Batch.objects.filter(campaign=campaign).exclude(
-            status__in=(*Batch.FINAL_STATUSES, Batch.Status.SENDING)
+    try:
+        campaign_settle_cancelled(campaign_id=campaign.pk)
+    except DatabaseError:
+        # The cancel itself is committed; the dispatch tick settles what is left (the same function).
+        log.warning("campaign %s cancelled; settling its batches is left to the tick", campaign.pk, exc_info=True)
+
+
+def campaign_settle_cancelled(*, campaign_id: int) -> int:
+    """Finish a cancelled campaign's batches that no worker is sending: a batch that never left is
+    cancelled with its calls skipped; one whose send may have reached the provider (an answer lost,
+    a worker gone mid-send) is cancelled with its calls "may have been placed", never "not sent".
+    Safe to run any number of times, at once (the cancel, a worker after its batch, the tick).
+    Returns how many calls it settled."""
+    now = timezone.now()
+    with transaction.atomic():
+        loose = Batch.objects.filter(campaign_id=campaign_id).filter(
+            Q(status__in=(*Batch.WAITING_STATUSES, Batch.Status.QUEUED, Batch.Status.HELD))
+            | Q(status=Batch.Status.SENDING, lease_until__lt=now)
         )
-        unsent.update(status=Batch.Status.CANCELLED, completed_at=timezone.now())
-        calls_skip(campaign_id=campaign.pk, reason=CANCELLED_BEFORE_SENT)
+        # Compare-and-set on the status: a worker that claimed a batch meanwhile keeps it.
+        loose.filter(maybe_delivered=True).update(
+            status=Batch.Status.CANCELLED,
+            response_message=CANCELLED_MAYBE_SENT,
+            completed_at=now,
+            claim_token="",
+            lease_until=None,
+            updated_at=now,
+        )
+        loose.update(status=Batch.Status.CANCELLED, completed_at=now, claim_token="", lease_until=None, updated_at=now)
+        maybe_sent = Batch.objects.filter(campaign_id=campaign_id, status=Batch.Status.CANCELLED, maybe_delivered=True)
+        maybe = _calls_move(
+            Call.objects.filter(campaign_id=campaign_id, batch_id__in=maybe_sent.values("pk")),
+            campaign_id,
+            Call.State.MAYBE_PLACED,
+            CANCELLED_MAYBE_SENT,
+        )
+    return maybe + calls_skip(campaign_id=campaign_id, reason=CANCELLED_BEFORE_SENT)
 
 
 def calls_skip(*, campaign_id: int, reason: str) -> int:
-    """Mark the campaign's calls that are still pending and not in a batch being sent as skipped."""
+    """Mark the campaign's pending calls that never left as skipped: those in no batch, or in a
+    batch cancelled before any send of it may have reached the provider."""
+    never_sent = Batch.objects.filter(campaign_id=campaign_id, status=Batch.Status.CANCELLED, maybe_delivered=False)
     with transaction.atomic():
-        skipped = (
-            Call.objects.filter(campaign_id=campaign_id, state=Call.State.PENDING)
-            .filter(Q(batch__isnull=True) | ~Q(batch__status=Batch.Status.SENDING))
-            .update(state=Call.State.SKIPPED, provider_message=reason, updated_at=timezone.now())
+        return _calls_move(
+            Call.objects.filter(campaign_id=campaign_id).filter(
+                Q(batch_id__isnull=True) | Q(batch_id__in=never_sent.values("pk"))
+            ),
+            campaign_id,
+            Call.State.SKIPPED,
+            reason,
         )
-        tallies.calls_moved(campaign_id=campaign_id, moves={(Call.State.PENDING, Call.State.SKIPPED): skipped})
-    return skipped
+
+
+def calls_settle_cancelled_batch(*, batch: Batch, maybe_sent: bool) -> int:
+    """The pending calls of one batch a worker just cancelled: skipped if it never left, else
+    "may have been placed" (in the caller's transaction)."""
+    state, reason = (
+        (Call.State.MAYBE_PLACED, CANCELLED_MAYBE_SENT) if maybe_sent else (Call.State.SKIPPED, CANCELLED_BEFORE_SENT)
+    )
+    return _calls_move(Call.objects.filter(batch=batch), batch.campaign_id, state, reason, shard=batch.pk)
+
+
+def _calls_move(calls, campaign_id: int, state: str, reason: str, *, shard: int = 0) -> int:
+    """Move the pending ones of `calls` to `state` and count them. The state is checked by the
+    UPDATE itself, on the rows it changes (`calls` must filter the call table alone, no join): two
+    settles at once (the cancel's, a worker's) then move, and count, each call once."""
+    moved = calls.filter(state=Call.State.PENDING).update(
+        state=state, provider_message=reason, updated_at=timezone.now()
+    )
+    tallies.calls_moved(campaign_id=campaign_id, shard=shard, moves={(Call.State.PENDING, state): moved})
+    return moved
 
 
 def campaign_complete_if_done(*, campaign_id: int) -> bool:

@@ -61,10 +61,20 @@ def send_batch_task(batch_id: int) -> str:
     return sent.outcome
 
 
+def cancelled_with_open_batches() -> list[int]:
+    """Cancelled campaigns a worker left something open in (handed back, or gone mid-send)."""
+    return list(
+        Batch.objects.filter(status__in=Batch.OPEN_STATUSES, campaign__status=Campaign.Status.CANCELLED)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+
+
 @shared_task(ignore_result=True)
 def dispatch_tick_task() -> None:
     """Run by beat every few seconds: start due campaigns, pump running ones, re-queue lost work,
-    complete finished campaigns, and plan campaigns whose planner was lost."""
+    complete finished campaigns, settle cancelled ones, and plan campaigns whose planner was lost."""
     now = timezone.now()
     lost_after = now - datetime.timedelta(seconds=PLANNER_LOST_AFTER)
     for campaign_id in Campaign.objects.filter(
@@ -78,5 +88,7 @@ def dispatch_tick_task() -> None:
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
         steering.campaign_complete_if_done(campaign_id=campaign_id)
         enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id, now=now))
+    for campaign_id in cancelled_with_open_batches():
+        steering.campaign_settle_cancelled(campaign_id=campaign_id)
     for batch_id in pumping.stale_batches(now=now):
         send_batch_task.delay(batch_id)

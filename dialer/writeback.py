@@ -80,7 +80,7 @@ def campaign_settle_after_answer(*, campaign_id: int) -> None:
         .get()
     )
     if status == Campaign.Status.CANCELLED:
-        _settle_cancelled(campaign_id)
+        steering.campaign_settle_cancelled(campaign_id=campaign_id)
     elif status == Campaign.Status.RUNNING and planned_at is not None and not any_open:
         steering.campaign_complete_if_done(campaign_id=campaign_id)
 
@@ -208,14 +208,6 @@ def _record_retry(batch: Batch, token: str, answer: client.Answer, message: str)
         updated_at=timezone.now(),
     )
     return status if updated else "lost-claim"
-
-
-def _settle_cancelled(campaign_id: int) -> None:
-    """After a cancel, batches that came back unfinished from a send are cancelled too."""
-    Batch.objects.filter(campaign_id=campaign_id, status__in=Batch.WAITING_STATUSES + (S.HELD,)).update(
-        status=S.CANCELLED, completed_at=timezone.now()
-    )
-    steering.calls_skip(campaign_id=campaign_id, reason=steering.CANCELLED_BEFORE_SENT)
 
 
 def breaker_check(*, campaign_id: int) -> bool:

@@ -44,7 +44,12 @@ from campaigns.models import DoNotCallEntry, DoNotCallList, DoNotCallUpload
 logger = logging.getLogger(__name__)
 
 STAGE_CHUNK = 200_000  # numbers staged per step; the upload's progress is written between steps
-STALE_LOAD_AFTER = datetime.timedelta(minutes=30)
+# Kept in `error` while a load whose first run stopped half way runs again; a second stop fails it.
+RESTARTED = "Its load stopped half way (the loading process ended) and was started again from the beginning."
+STOPPED_TWICE = (
+    "The load stopped half way twice (the loading process ended: it was stopped, or ran out of memory); "
+    "the list is as it was before. Upload the file again; if it stops again, upload it in smaller files."
+)
 NUMBER_COLUMNS = NUMBER_WORDS  # a header cell naming one of these (the call lists' own list)
 ACCEPTED_EXTENSIONS = (".csv", ".zip", ".txt")
 STAGING = "dnc_staging"
@@ -99,16 +104,33 @@ def dnc_file_load(
     return dnc_upload_run(upload_id=upload.pk)
 
 
+def stale_load_after() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.DNC_LOAD_STALE_SECONDS)
+
+
+def dnc_uploads_stale(*, now: datetime.datetime | None = None) -> list[int]:
+    """Uploads left `running` past the stale age, their process gone: those already started again
+    once are failed with a sentence; the others' ids are returned, to be run again (`_claim`)."""
+    now = now or timezone.now()
+    stale = DoNotCallUpload.objects.filter(status=Status.RUNNING, started_at__lt=now - stale_load_after())
+    for upload_id, started_at in stale.filter(error=RESTARTED).values_list("pk", "started_at"):
+        logger.warning("Do-not-call upload %s stopped half way twice; failing it.", upload_id)
+        DoNotCallUpload.objects.filter(pk=upload_id, status=Status.RUNNING, started_at=started_at).update(
+            status=Status.FAILED, error=STOPPED_TWICE, finished_at=now
+        )
+    return list(stale.exclude(error=RESTARTED).values_list("pk", flat=True))
+
+
 def _claim(upload_id: int, now: datetime.datetime) -> bool:
     # A worker that died mid-load left nothing behind (the change is one transaction); after a
-    # while another may start again.
+    # while another may start again, once.
     return bool(
         DoNotCallUpload.objects.filter(pk=upload_id, status=Status.PENDING).update(
             status=Status.RUNNING, started_at=now
         )
-        or DoNotCallUpload.objects.filter(
-            pk=upload_id, status=Status.RUNNING, started_at__lt=now - STALE_LOAD_AFTER
-        ).update(started_at=now)
+        or DoNotCallUpload.objects.filter(pk=upload_id, status=Status.RUNNING, started_at__lt=now - stale_load_after())
+        .exclude(error=RESTARTED)
+        .update(started_at=now, error=RESTARTED)
     )
 
 

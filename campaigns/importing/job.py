@@ -3,16 +3,43 @@
 import datetime
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.importing.events import list_event_record
-from campaigns.importing.limits import STALE_IMPORT_AFTER, FileRefused, LostClaim
+from campaigns.importing.limits import FileRefused, LostClaim
 from campaigns.importing.rows import ListImport
+from campaigns.importing.workers import READER_LOST, ReaderLost
 from campaigns.importing.writing import list_rows_delete
 from campaigns.models import Contact, ContactList
 
 logger = logging.getLogger(__name__)
+
+
+# Kept in `error` while a list whose first import stopped half way is imported again (a successful
+# import clears it): a second stop fails the list instead of starting it a third time.
+RESTARTED = "Its import stopped half way (the importing process ended) and was started again from the beginning."
+STOPPED_TWICE = (
+    "The import stopped half way twice (the importing process ended: it was stopped, or ran out of "
+    "memory), so its rows were removed. Upload the file again; if it stops again, upload it in smaller files."
+)
+
+
+def stale_import_after() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+
+
+def contact_lists_stale(*, now: datetime.datetime | None = None) -> list[int]:
+    """Lists left `importing` past the stale age, their process gone (a worker or the command killed):
+    those already started again once are failed (rows removed, the reason in a sentence); the others'
+    ids are returned, for the caller to run their import again (it takes them over: `_claim`)."""
+    now = now or timezone.now()
+    stale = ContactList.objects.filter(status=ContactList.Status.IMPORTING, started_at__lt=now - stale_import_after())
+    for contact_list_id, started_at in stale.filter(error=RESTARTED).values_list("pk", "started_at"):
+        logger.warning("Import of contact list %s stopped half way twice; failing it.", contact_list_id)
+        _finish(contact_list_id, started_at, ContactList.Status.FAILED, STOPPED_TWICE)
+    return list(stale.exclude(error=RESTARTED).values_list("pk", flat=True))
 
 
 def _claim(contact_list_id: int, now: datetime.datetime) -> bool:
@@ -24,10 +51,15 @@ def _claim(contact_list_id: int, now: datetime.datetime) -> bool:
         return True
     # A worker that died mid-import leaves the list `importing`; after a while another may restart it.
     with transaction.atomic():
-        claimed = ContactList.objects.filter(
-            pk=contact_list_id, status=ContactList.Status.IMPORTING, started_at__lt=now - STALE_IMPORT_AFTER
-        ).update(started_at=now, **counts)
+        claimed = (
+            ContactList.objects.filter(
+                pk=contact_list_id, status=ContactList.Status.IMPORTING, started_at__lt=now - stale_import_after()
+            )
+            .exclude(error=RESTARTED)
+            .update(started_at=now, **{**counts, "error": RESTARTED})
+        )
         if claimed:
+            logger.warning("Import of contact list %s stopped half way; started again.", contact_list_id)
             list_rows_delete(contact_list_id)
     return bool(claimed)
 
@@ -76,6 +108,9 @@ def contact_list_import(*, contact_list_id: int, from_rows: bool = False) -> Con
             _finish(contact_list_id, claim, ContactList.Status.REFUSED, refusal.message)
         except LostClaim:
             logger.warning("Import of contact list %s was restarted elsewhere; this run stops.", contact_list_id)
+        except ReaderLost:
+            logger.warning("Import of contact list %s failed: its reading process ended.", contact_list_id)
+            _finish(contact_list_id, claim, ContactList.Status.FAILED, READER_LOST)
         except FileNotFoundError:
             _finish(contact_list_id, claim, ContactList.Status.FAILED, "The uploaded file is no longer on the server.")
         except Exception as error:

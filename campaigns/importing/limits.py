@@ -1,7 +1,6 @@
 """What a call-list file may be: size, rows, columns, ZIP members; and the whole-file refusal."""
 
 import codecs
-import datetime
 import re
 from dataclasses import dataclass
 
@@ -11,7 +10,6 @@ from campaigns.models import Contact, ContactList
 
 MB = 1024 * 1024
 ACCEPTED_EXTENSIONS = (".csv", ".zip")
-STALE_IMPORT_AFTER = datetime.timedelta(minutes=10)
 HEAD_BYTES = 64 * 1024
 MAX_TEL = 10
 MAX_VALUE_IN_REPORT = 500

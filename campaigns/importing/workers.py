@@ -285,9 +285,23 @@ def _reader_main(end, parents_end, produce, args) -> None:
 _DONE = "done"
 
 
+READER_LOST = (
+    "The import stopped: a process reading the file ended before it finished (it was stopped, or the "
+    "server ran out of memory), so nothing of the list was kept. Upload the file again; if it happens "
+    "again, upload it in smaller files."
+)
+
+
+class ReaderLost(Exception):
+    """A reading or checking process ended without a word (killed): READER_LOST says so to people."""
+
+
 def _handed_over(end):
     while True:
-        message = end.recv()
+        try:
+            message = end.recv()
+        except (EOFError, OSError):  # OSError: it died half way through a message
+            raise ReaderLost(READER_LOST) from None
         if isinstance(message, BaseException):
             raise message
         if message == _DONE:
@@ -314,7 +328,10 @@ def checked_in_workers(ends, batches, ahead: int = BATCHES_AHEAD):
 
 
 def _answer(ends, index, batch, message):
-    answer = ends[index].recv()
+    try:
+        answer = ends[index].recv()
+    except (EOFError, OSError):
+        raise ReaderLost(READER_LOST) from None
     if isinstance(answer, BaseException):
         raise answer
     return batch, message, answer

@@ -258,3 +258,28 @@ def test_an_import_with_the_number_fast_path_turned_off_keeps_the_same_contacts_
     assert fast.status == library_only.status == ContactList.Status.IMPORTED
     assert fast.imported_count > 50 and fast.rejected_count > 50
     assert table(library_only) == table(fast)
+
+
+def test_a_reading_process_killed_half_way_fails_the_import_with_a_sentence(import_file, checked_by, monkeypatch):
+    # given an import whose reading and checking processes are killed (SIGKILL) after its second chunk
+    real_step = rows.ListImport._step
+    steps = {"count": 0}
+
+    def step_then_kill_the_readers(self):
+        steps["count"] += 1
+        if steps["count"] == 2:
+            for child in psutil.Process().children(recursive=True):
+                child.kill()
+        real_step(self)
+
+    monkeypatch.setattr(rows.ListImport, "_step", step_then_kill_the_readers)
+    data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(3000, 9))).encode()
+
+    # when it is imported by a reading process and a checking worker
+    failed = checked_by(import_file, data, "list.csv", 2)
+
+    # then it fails with a sentence saying what happened and what to do, and nothing of it stays
+    assert failed.status == ContactList.Status.FAILED
+    assert failed.error == workers.READER_LOST
+    assert "EOFError" not in failed.error and "Upload the file again" in failed.error
+    assert not Contact.objects.filter(contact_list=failed).exists()

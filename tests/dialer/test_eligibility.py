@@ -5,6 +5,7 @@ import datetime
 import threading
 
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
@@ -399,3 +400,70 @@ def test_entries_store_the_number_as_one_integer():
 
     entry = DoNotCallEntry.objects.get()
     assert (entry.number, entry.reason, entry.source) == (919812345678, "asked", DoNotCallEntry.Source.MANAGER)
+
+
+# --- A body that went back unsent is checked again before it goes (issue 25, 7) ----------------------
+
+
+def freeze_then_rate_limit(campaign, sandbox, settings):
+    """The first batch uses the whole limit; the second is claimed, frozen, and handed back unsent."""
+    settings.PHONON_REALTIME_RATE = "3/60"
+    first, second = pumping.campaign_pump(campaign_id=campaign.pk)
+    assert dispatch.batch_send(batch_id=first) == "placed"
+    assert dispatch.batch_send(batch_id=second) == "rate-limited"
+    batch = Batch.objects.get(pk=second)
+    assert batch.body is not None and not batch.maybe_delivered and batch.status == Batch.Status.PLANNED
+    lift_the_limit(settings)
+    return batch
+
+
+def lift_the_limit(settings):
+    settings.PHONON_REALTIME_RATE = "100000/60"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(*client.scan_iter("phonon:ratelimit:*"))
+
+
+def test_a_number_listed_after_its_batch_froze_and_went_back_unsent_is_never_dialled(sandbox, settings):
+    # given a batch frozen with phone(4) in it, handed back unsent (no grant came)
+    flow = make_flow()
+    campaign = launch(make_contact_list(flow, 6), batch_size=3)
+    plan_and_start(campaign)
+    frozen = freeze_then_rate_limit(campaign, sandbox, settings)
+
+    # when phone(4) goes on the list, and the batch is claimed again
+    do_not_call(flow.account, phone(4))
+    assert drain(campaign) == ["placed"]
+
+    # then phone(4) is never dialled: the body was built again without it
+    assert phone(4) not in dialled(sandbox) and sorted(dialled(sandbox)) == [phone(i) for i in (0, 1, 2, 3, 5)]
+    assert states(campaign)[phone(4)] == (Call.State.SKIPPED, ON_OWN_LIST)
+    batch = Batch.objects.get(pk=frozen.pk)
+    assert batch.body_sha256 != frozen.body_sha256 and batch.call_count == 2
+    assert campaign.status == Campaign.Status.COMPLETED
+
+
+def test_a_cap_lowered_after_a_batch_froze_applies_when_it_is_claimed_again(sandbox, settings):
+    # given two calls a number allowed, an earlier campaign that called phone(0)..phone(2), and a
+    # second campaign calling them again (with phone(3), new) whose batch froze and went back unsent
+    flow = make_flow()
+    Account.objects.filter(pk=flow.account_id).update(calls_per_number=2, cap_days=1)
+    earlier = launch(make_contact_list(flow, 3))
+    plan_and_start(earlier)
+    campaign = launch(make_contact_list(flow, 4, name="again"))
+    plan_and_start(campaign)
+    assert not Call.objects.filter(campaign=campaign, state=Call.State.SKIPPED).exists()
+    settings.PHONON_REALTIME_RATE = "4/60"
+    assert drain(earlier) == ["placed"]
+    (batch_id,) = pumping.campaign_pump(campaign_id=campaign.pk)
+    assert dispatch.batch_send(batch_id=batch_id) == "rate-limited"
+    lift_the_limit(settings)
+
+    # when the account's cap is lowered to one call a day, and the batch is claimed again
+    Account.objects.filter(pk=flow.account_id).update(calls_per_number=1)
+    assert drain(campaign) == ["placed"]
+
+    # then the numbers called already today are skipped, the new one is called
+    assert states(campaign)[phone(0)] == states(campaign)[phone(1)] == (Call.State.SKIPPED, OVER_CAP)
+    assert states(campaign)[phone(2)] == (Call.State.SKIPPED, OVER_CAP)
+    assert states(campaign)[phone(3)][0] == Call.State.PLACED
+    assert sorted(dialled(sandbox)) == [phone(0), phone(1), phone(2), phone(3)]

@@ -365,13 +365,15 @@ def test_a_body_that_may_have_been_delivered_is_resent_byte_for_byte_after_its_d
     assert len(ledger(sandbox)) == 4
 
 
-def test_a_body_frozen_earlier_today_is_sent_as_it_is(sandbox):
+def test_a_body_frozen_earlier_today_and_handed_back_unsent_is_built_again_before_it_goes(sandbox):
     campaign = running_campaign(make_flow(), 2)
     frozen = freeze_then_hand_back(campaign)
 
     assert drain(campaign) == ["placed"]
 
-    assert Batch.objects.get(pk=frozen.pk).body_sha256 == frozen.body_sha256
+    # built again (the lists and the cap asked again: issue 25), then sent once
+    assert Batch.objects.get(pk=frozen.pk).frozen_at > frozen.frozen_at
+    assert len(ledger(sandbox)) == 2
 
 
 # --- 8. the allow-list (401) -------------------------------------------------------------------------

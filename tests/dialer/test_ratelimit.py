@@ -303,7 +303,7 @@ def test_a_campaign_marked_as_asking_keeps_its_turn_while_no_worker_asks_for_it(
     assert grants[1].reason == "share"
 
 
-def test_a_campaign_with_nothing_in_the_window_is_served_whatever_the_turns(account):
+def test_a_campaign_that_arrives_is_served_at_once_level_with_the_furthest_behind(account):
     # given a high campaign far ahead in the turns of a low one that already sent this window
     rate = Rate(1000, 60)
     take(account, 100, rate=rate, campaign="low", weight=1)
@@ -320,3 +320,45 @@ def test_usage_reports_calls_per_campaign_and_who_is_asking(account):
     usage = ratelimit.limiter_usage(endpoint="bulk", account_client_id=account, rate=rate)
     assert usage.by_campaign == {"1": 100, "2": 50} and usage.used == 150
     assert usage.asking == {"1": 4, "2": 1}
+
+
+@pytest.mark.parametrize("calls", [500, 100])
+def test_weights_hold_over_a_few_windows_whatever_the_batch_size(account, settings, calls):
+    # given a high (4) and a low (1) campaign both asking all along, at 1,000 calls a window: with
+    # 500-call requests only two grants fit in a window, so the low one has nothing in it at each ask
+    settings.PHONON_RATE_MARGIN = 0.02
+    rate = Rate(1000, 0.3)
+    granted = {"high": 0, "low": 0}
+
+    # when they ask in turns until 10,000 calls are granted (ten windows at least)
+    while sum(granted.values()) < 10_000:
+        refused = 0
+        for campaign, weight in (("high", 4), ("low", 1)):
+            if take(account, calls, rate=rate, campaign=campaign, weight=weight).granted:
+                granted[campaign] += calls
+            else:
+                refused += 1
+        if refused == 2:
+            time.sleep(0.01)
+
+    # then the calls went four to one, give or take one request each
+    assert 3.0 <= granted["high"] / granted["low"] <= 5.5, granted
+
+
+def test_a_grant_given_back_gives_back_its_campaigns_turn(account):
+    # given two campaigns asking, and one that sent a request and then took three grants it gave back unused
+    rate = Rate(10_000, 60)
+    for campaign in ("1", "2"):
+        ratelimit.campaign_asking(endpoint="bulk", account_client_id=account, campaign=campaign, weight=2, calls=50)
+    assert take(account, 50, rate=rate, campaign="1").granted
+    assert take(account, 50, rate=rate, campaign="2").granted
+    for _ in range(3):
+        grant = take(account, 50, rate=rate, campaign="1")
+        assert grant.granted
+        ratelimit.give_back(grant)
+
+    # when the other takes its turn
+    assert take(account, 50, rate=rate, campaign="2").granted
+
+    # then the first is not held back for the grants it never used
+    assert take(account, 50, rate=rate, campaign="1").granted

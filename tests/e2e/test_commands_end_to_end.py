@@ -71,7 +71,7 @@ def test_create_import_launch_wait_and_export_through_the_commands(standalone_sa
         assert code == 0, result.stderr
         assert summary == {
             "campaign_id": summary["campaign_id"], "status": "completed", "contacts": 1200, "placed": 1200,
-            "accepted_unknown": 0, "rejected": 0, "skipped": 0, "batches": 3,
+            "accepted_unknown": 0, "rejected": 0, "skipped": 0, "maybe_placed": 0, "batches": 3,
         }
 
         export_file = tmp_path / "results.csv"

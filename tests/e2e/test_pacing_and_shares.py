@@ -214,3 +214,28 @@ def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(san
     next_window = sum(1 for t in times if paused_at + WINDOW <= t < paused_at + 2 * WINDOW)
     assert next_window >= MOSTLY_USED * LIMIT, next_window
     lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=staying.pk))
+
+
+def test_a_high_campaign_gets_four_fifths_against_a_low_one_with_two_requests_a_window(sandbox, start_processes, paced):
+    # given 1,000 calls per 5 s in requests of 500 (two a window, a burst of one), a high campaign
+    # and then a low one, each with more calls than the other can send meanwhile
+    paced.PHONON_REALTIME_RATE = "1000/5"
+    paced.PHONON_RATE_BURST = 500
+    flow = make_flow()
+    high_list, low_list = make_contact_list(flow, 5000, name="High"), make_contact_list(flow, 5000, first=10_000)
+    start_processes(workers=3)
+    high = launching.campaign_launch(contact_list=high_list, window="00:00-24:00", batch_size=500, priority="high")
+    low = launching.campaign_launch(contact_list=low_list, window="00:00-24:00", batch_size=500, priority="low")
+
+    # when the high one runs to the end (the low one, still sending, is then cancelled)
+    assert finished(high).status == Campaign.Status.COMPLETED
+    assert still_sending(low)
+
+    # then over the high one's first seven requests (several windows, before its last batches
+    # drain) the low one sent about one request in five, not one in three: four to one, give or
+    # take the low one's first request, served as it arrived
+    high_times = arrivals(sandbox, high)
+    seventh = high_times[6 * 500]
+    low_sent = sum(1 for t in arrivals(sandbox, low) if t < seventh)
+    assert len(high_times) == 5000
+    assert 7 * 500 / low_sent >= 3.0, f"high 3,500 : low {low_sent}"
