@@ -1,0 +1,51 @@
+"""Celery tasks for outcomes: thin wrappers, safe to run twice (a report is applied once)."""
+
+import time
+
+import redis
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from dialer.outcomes import applying
+
+# One apply task queued at a time from the receiver (the rest find their reports already applied).
+SCHEDULED_KEY = "phonon:outcomes:apply-scheduled"
+# Longest one task drains before it hands over to a fresh one (a slice, never one giant task).
+DRAIN_SECONDS = 20.0
+
+
+def _redis():
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+_client = None
+
+
+def apply_soon() -> None:
+    """After a report is stored: make sure a worker applies it within a moment, with one task for
+    a burst of reports rather than one task each. Beat's sweep covers a lost message."""
+    global _client
+    try:
+        _client = _client or _redis()
+        if not _client.set(SCHEDULED_KEY, "1", nx=True, px=500):
+            return
+    except redis.RedisError:
+        return  # the sweep applies it
+    transaction.on_commit(lambda: apply_reports_task.apply_async(countdown=0.2))
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def apply_reports_task() -> int:
+    """Apply stored reports, a batch a transaction, until none are left or the slice is over."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    total = 0
+    while True:
+        applied = applying.reports_apply(limit=settings.OUTCOME_APPLY_BATCH)
+        done = applied.reports + applied.unmatched + applied.refused + applied.malformed
+        total += done
+        if done == 0:
+            return total
+        if time.monotonic() > deadline:
+            apply_reports_task.delay()
+            return total
