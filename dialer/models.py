@@ -4,7 +4,7 @@ from django.db import models
 
 from campaigns.models import Campaign, Contact
 from flows.encrypted_fields import EncryptedBinaryField
-from phonon.causes import OUTCOME_WORDS, Outcome
+from phonon.causes import OUTCOME_WORDS, Outcome, cause_words
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 
@@ -209,6 +209,15 @@ class Call(models.Model):
 
     def __str__(self):
         return self.client_identifier
+
+    @property
+    def hangup_words(self) -> str:
+        """The Q.850 cause in words (`17 user busy`), or why there is no outcome."""
+        return cause_words(self.hangup_cause) or self.outcome_note
+
+    @property
+    def talk_seconds(self) -> float | None:
+        return None if self.talk_ms is None else round(self.talk_ms / 1000, 1)
 
 
 class CallTally(models.Model):

@@ -12,7 +12,8 @@ from campaigns import access, editing, lifecycle
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
-from dialer.models import Batch, Call
+from dialer.models import Batch, Call, CallOutcome
+from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.results import results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
@@ -72,6 +73,7 @@ def _live_context(campaign):
         "split_summary": split_summary(campaign) if batch_counts.get(Batch.Status.SPLIT) else "",
         "share": share, "finish_at": share.finish_at(progress.pending) if share else None,
         "priority_form": PriorityForm(initial={"priority": campaign.priority}),
+        "outcomes": outcome_tallies.summary_of(campaign.pk),
     }
 
 
@@ -122,14 +124,29 @@ def _calls_context(request, campaign):
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
         calls = calls.filter(contact__primary_number__endswith=form.cleaned_data["number"])
+    outcome = form.cleaned_data.get("outcome", "") if form.is_bound and form.is_valid() else ""
+    if outcome:
+        calls = calls.filter(outcome=outcome)
     paginator = Paginator(calls, CALLS_PER_PAGE)
-    if not searching:
+    if outcome and not searching:
+        # The stored outcome tallies know the count (unknown: every call still without one).
+        summary = outcome_tallies.summary_of(campaign.pk)
+        if outcome != CallOutcome.UNKNOWN:
+            paginator.count = summary.counts.get(outcome, 0)
+    elif not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
         paginator.count = campaign_progress(campaign).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
+        "outcome": outcome,
+        "filter_query": "".join(
+            f"&{name}={value}"
+            for name, value in (("number", form.cleaned_data.get("number", "") if form.is_bound and form.is_valid()
+                                 else ""), ("outcome", outcome))
+            if value
+        ),
         "polling": not campaign.is_final,
     }
 
