@@ -11,8 +11,8 @@ from dialer.outcomes import applying
 from dialer.outcomes.receiving import report_receive
 from flows.services import flow_report_url
 from tests.dialer.outcome_reports import leg, report
-from tests.pages.test_views import _campaign, _place_all
 from tests.factories import make_contact_list
+from tests.pages.test_views import _campaign, _place_all
 
 pytestmark = pytest.mark.django_db
 
