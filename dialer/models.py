@@ -389,3 +389,16 @@ class KeyTally(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "key", "shard"], name="key_tally_one_row_per_shard")]
+
+
+class OutcomeChange(models.Model):
+    """A call whose outcome changed, waiting for the next `calls.outcomes` event of its campaign:
+    written in the transaction that changed the call, deleted when the event is recorded (an
+    outbox, so a change is sent exactly once and many changes go out in one event)."""
+
+    campaign_id = models.BigIntegerField(db_index=True)
+    call_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from dialer.models import Call, CallLeg, CallMessage, CallOutcome, OutcomeReport
 from dialer.outcomes import matching
 from dialer.outcomes.deriving import call_derive, leg_richer
+from dialer.outcomes.events import outcome_changes_note
 from dialer.outcomes.tallies import GIVEN_UP, Delta
 from phonon.causes import moves_forward
 from phonon.reports import Key, Leg, Report, ReportMalformed, parse_push
@@ -153,6 +154,7 @@ def _apply(reports: list[OutcomeReport], applied: Applied) -> None:
         applied.changes.setdefault(call.campaign_id, []).append(call)
     if changed:
         Call.objects.bulk_update(changed, CALL_FIELDS, batch_size=APPLY_BATCH)
+        outcome_changes_note(changed)
     delta.write(shard=reports[0].pk)
     by_call = {(flow_id, uuid): call.pk for (flow_id, uuid), call in calls.items()}
     for report in reports:

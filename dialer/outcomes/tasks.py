@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from dialer.outcomes import applying, pulling, sandbox_link
+from dialer.outcomes import applying, events, pulling, sandbox_link
 
 # One apply task queued at a time from the receiver (the rest find their reports already applied).
 SCHEDULED_KEY = "phonon:outcomes:apply-scheduled"
@@ -60,3 +60,9 @@ def pull_outcomes_task() -> dict:
     if run.reports_stored:
         apply_soon()
     return run.__dict__
+
+
+@shared_task(ignore_result=True)
+def outcome_events_task() -> int:
+    """Beat, every OUTCOME_EVENT_SECONDS: one `calls.outcomes` event per campaign with changes."""
+    return events.outcome_events_record()
