@@ -10,6 +10,7 @@ from dialer.models import Call
 from dialer.outcomes import applying
 from dialer.outcomes.receiving import report_receive
 from flows.services import flow_report_url
+from tests.conftest import make_user
 from tests.dialer.outcome_reports import leg, report
 from tests.factories import make_contact_list
 from tests.pages.test_views import _campaign, _place_all
@@ -83,3 +84,17 @@ def test_charlie_cannot_rotate_acme_s_report_url(client, charlie, acme_flow):
     assert client.post(reverse("flow_rotate_report_url", args=[acme_flow.pk])).status_code == 404
     acme_flow.refresh_from_db()
     assert acme_flow.report_token == token
+
+
+def test_admin_shows_unmatched_reports_the_call_s_legs_and_the_flow_s_report_url(client, reported, acme_flow):
+    client.force_login(make_user("root", staff=True, superuser=True))
+    stranger = report_receive(flow=acme_flow, body=report("never-ours", leg("z", "919999")), remote_addr="10.1.2.3")
+    listing = client.get(reverse("admin:dialer_outcomereport_changelist"), {"status": "unmatched"}).content.decode()
+    assert "never-ours" in listing
+    detail = client.get(reverse("admin:dialer_outcomereport_change", args=[stranger.report_id])).content.decode()
+    assert "No call of this flow has this uuid" in detail and "&quot;cdrId&quot;: &quot;z&quot;" in detail
+    busy = Call.objects.get(campaign=reported, outcome="busy")
+    call_page = client.get(reverse("admin:dialer_call_change", args=[busy.pk])).content.decode()
+    assert "17 user busy" in call_page
+    flow_page = client.get(reverse("admin:flows_flow_change", args=[acme_flow.pk])).content.decode()
+    assert flow_report_url(acme_flow) in flow_page
