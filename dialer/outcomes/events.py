@@ -3,6 +3,7 @@ most one event per campaign each OUTCOME_EVENT_SECONDS (beat runs `outcome_event
 receiver keeps up at the bulk rate. Changes wait in OutcomeChange (written with the change)."""
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from campaigns.models import Campaign
 from dialer.models import Call, OutcomeChange
@@ -17,7 +18,12 @@ EVENT_MAX_CALLS = 5000
 
 def outcome_changes_note(calls: list[Call]) -> None:
     """In the applying transaction: these calls' outcomes changed."""
-    OutcomeChange.objects.bulk_create([OutcomeChange(campaign_id=call.campaign_id, call_id=call.pk) for call in calls])
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {OutcomeChange._meta.db_table} (campaign_id, call_id, created_at) VALUES (%s, %s, %s)",
+            [(call.campaign_id, call.pk, now) for call in calls],
+        )
 
 
 def outcome_events_record() -> int:
