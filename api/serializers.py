@@ -10,7 +10,8 @@ from rest_framework import serializers
 
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
-from dialer.models import Batch, Call
+from dialer.models import Batch, Call, CallOutcome
+from dialer.outcomes.tallies import summary_of as outcome_summary_of
 from dialer.progress import campaign_progress
 from dialer.read_model import campaign_reading
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
@@ -178,6 +179,22 @@ class ShareSerializer(serializers.Serializer):
     in_words = serializers.CharField()
 
 
+class OutcomeSummarySerializer(serializers.Serializer):
+    """What happened to the calls the provider took (dialer.outcomes tallies)."""
+
+    answered = serializers.IntegerField()
+    busy = serializers.IntegerField()
+    no_answer = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    unreachable = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    unknown = serializers.IntegerField(help_text="Taken by the provider, no report (pending or given up).")
+    pending = serializers.IntegerField(help_text="Unknown and still expected (pushed or pulled).")
+    given_up = serializers.IntegerField(help_text="Unknown after PHONON_PULL_GIVE_UP: no report came.")
+    average_talk_seconds = serializers.FloatField(allow_null=True)
+    keys = serializers.DictField(child=serializers.IntegerField(), help_text="Key: calls that pressed it.")
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     list = serializers.PrimaryKeyRelatedField(source="contact_list", read_only=True)
     flow = serializers.SlugRelatedField(slug_field="flow_id", read_only=True)
@@ -186,6 +203,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
     batches = serializers.SerializerMethodField()
     share = serializers.SerializerMethodField()
+    outcomes = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
@@ -211,6 +229,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "finished_at",
             "priority",
             "share",
+            "outcomes",
         ]
 
     def get_window(self, campaign) -> str:
@@ -231,6 +250,10 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def get_batches(self, campaign) -> int:
         return campaign.batches.count()
+
+    @extend_schema_field(OutcomeSummarySerializer)
+    def get_outcomes(self, campaign) -> dict:
+        return outcome_summary_of(campaign.pk).as_dict()
 
     @extend_schema_field(ShareSerializer(allow_null=True))
     def get_share(self, campaign) -> dict | None:
@@ -338,6 +361,8 @@ class CallSerializer(serializers.ModelSerializer):
     variables = serializers.DictField(source="contact.variables", read_only=True)
     line = serializers.IntegerField(source="contact.line", read_only=True)
     request_id = serializers.SerializerMethodField()
+    talk_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    hangup_cause_words = serializers.CharField(source="hangup_words", read_only=True)
 
     class Meta:
         model = Call
@@ -355,6 +380,15 @@ class CallSerializer(serializers.ModelSerializer):
             "provider_code",
             "provider_message",
             "updated_at",
+            # What happened after the provider took the call (delivery reports; unknown until one comes).
+            "outcome",
+            "outcome_note",
+            "hangup_cause",
+            "hangup_cause_words",
+            "answered_number",
+            "talk_seconds",
+            "keys",
+            "connected_at",
         ]
 
     def get_request_id(self, call) -> str:
@@ -363,6 +397,7 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Call.State.values, required=False)
+    outcome = serializers.ChoiceField(choices=CallOutcome.values, required=False)
     number = serializers.RegexField(
         r"^(?:[^\u0000\d]*\d){4}[^\u0000]*$",
         required=False,

@@ -16,6 +16,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from phonon.durations import seconds_of
 from phonon.limits import MAX_CALLS_PER_REQUEST, MAX_FILE_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -310,13 +311,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # autodiscover_tasks() finds each app's tasks.py; the intake tasks live beside them.
-CELERY_IMPORTS = ["intake.tasks", "api.webhooks.tasks"]
+CELERY_IMPORTS = ["intake.tasks", "api.webhooks.tasks", "dialer.outcomes.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "dispatch-tick": {"task": "dialer.tasks.dispatch_tick_task", "schedule": env.float("DISPATCH_TICK_SECONDS", 2.0)},
     "poll-mailboxes": {
         "task": "intake.tasks.poll_mailboxes_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0),
     },
     "poll-sftp": {"task": "intake.tasks.poll_sftp_task", "schedule": env.float("INTAKE_POLL_SECONDS", 60.0)},
+    "outcomes-sweep": {
+        "task": "dialer.outcomes.tasks.apply_reports_task", "schedule": env.float("OUTCOME_SWEEP_SECONDS", 5.0),
+    },
+    "outcomes-events": {
+        "task": "dialer.outcomes.tasks.outcome_events_task", "schedule": env.float("OUTCOME_EVENT_SECONDS", 5.0),
+    },
+    "outcomes-pull": {
+        "task": "dialer.outcomes.tasks.pull_outcomes_task", "schedule": env.float("PHONON_PULL_SECONDS", 30.0),
+    },
     "webhooks-tick": {
         "task": "api.webhooks.tasks.webhooks_tick_task", "schedule": env.float("WEBHOOK_TICK_SECONDS", 2.0),
     },
@@ -404,6 +414,32 @@ DISPATCH_SPLIT_MAX_DEPTH = env.int("DISPATCH_SPLIT_MAX_DEPTH", default=9)
 # Circuit breaker: of the last N finished attempts of a campaign, this share failing pauses it.
 BREAKER_WINDOW = env.int("BREAKER_WINDOW", default=20)
 BREAKER_FAILURE_RATIO = env.float("BREAKER_FAILURE_RATIO", default=0.8)
+
+# --- Outcomes (delivery reports pushed by the provider, and the Pull API) ---------------------
+
+# The public base of the per-flow report URLs given to the provider (flow_report_url).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The largest report body taken; a larger one is kept cut, as "oversized", and answered 413.
+OUTCOME_REPORT_MAX_BYTES = env.int("OUTCOME_REPORT_MAX_BYTES", default=256 * 1024)
+# Addresses or networks the provider pushes from (e.g. 203.0.113.0/24); empty: any sender with the URL.
+OUTCOME_REPORT_ALLOWED_ADDRESSES = env.list("OUTCOME_REPORT_ALLOWED_ADDRESSES", default=[])
+# Stored reports a worker applies in one transaction, and how often beat sweeps for any left.
+OUTCOME_APPLY_BATCH = env.int("OUTCOME_APPLY_BATCH", default=500)
+OUTCOME_SWEEP_SECONDS = env.float("OUTCOME_SWEEP_SECONDS", default=5.0)
+# The outcome webhook event: at most one per campaign this often, carrying every change since.
+OUTCOME_EVENT_SECONDS = env.float("OUTCOME_EVENT_SECONDS", default=5.0)
+# The Pull API (given per customer by the provider); empty turns the reconciler off.
+PHONON_PULL_URL = env.str("PHONON_PULL_URL", default=f"{_sandbox}/pull" if DEBUG else "")
+PHONON_PULL_AFTER = seconds_of(env.str("PHONON_PULL_AFTER", default="10m"))
+PHONON_PULL_GIVE_UP = seconds_of(env.str("PHONON_PULL_GIVE_UP", default="24h"))
+PHONON_PULL_MAX_UUIDS = env.int("PHONON_PULL_MAX_UUIDS", default=200)
+PHONON_PULL_RATE = env.str("PHONON_PULL_RATE", default="60/60")
+# How often beat runs the reconciler, and the wait before a call with no data (213) is pulled again.
+PHONON_PULL_SECONDS = env.float("PHONON_PULL_SECONDS", default=30.0)
+PHONON_PULL_BACKOFF = seconds_of(env.str("PHONON_PULL_BACKOFF", default="5m"))
+# Development: tell the built-in sandbox every flow's report URL, so that it pushes outcomes here.
+SANDBOX_REPORT_URLS = env.bool("SANDBOX_REPORT_URLS", default=DEBUG)
+SANDBOX_CONTROL_URL = env.str("SANDBOX_CONTROL_URL", default=_sandbox)
 
 # --- API and webhooks -------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from django.db import models
 
 from campaigns.models import Campaign, Contact
 from flows.encrypted_fields import EncryptedBinaryField
+from phonon.causes import OUTCOME_WORDS, Outcome, cause_words
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 
@@ -120,6 +121,16 @@ class BatchAttempt(models.Model):
         indexes = [models.Index(fields=["created_at"], name="batch_attempt_created_idx")]
 
 
+class CallOutcome(models.TextChoices):
+    ANSWERED = Outcome.ANSWERED.value, OUTCOME_WORDS[Outcome.ANSWERED]
+    BUSY = Outcome.BUSY.value, OUTCOME_WORDS[Outcome.BUSY]
+    NO_ANSWER = Outcome.NO_ANSWER.value, OUTCOME_WORDS[Outcome.NO_ANSWER]
+    REJECTED = Outcome.REJECTED.value, OUTCOME_WORDS[Outcome.REJECTED]
+    UNREACHABLE = Outcome.UNREACHABLE.value, OUTCOME_WORDS[Outcome.UNREACHABLE]
+    FAILED = Outcome.FAILED.value, OUTCOME_WORDS[Outcome.FAILED]
+    UNKNOWN = Outcome.UNKNOWN.value, OUTCOME_WORDS[Outcome.UNKNOWN]
+
+
 class Call(models.Model):
     """One contact in one campaign: the unit the provider dials, and its outcome."""
 
@@ -162,6 +173,24 @@ class Call(models.Model):
     provider_code = models.PositiveSmallIntegerField(null=True, blank=True)
     provider_message = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What happened after the provider took the call: derived from its delivery reports (CallLeg
+    # rows) by dialer.outcomes alone, and only ever forward (phonon.causes.moves_forward). Database
+    # defaults, because planning inserts calls with its own INSERT ... SELECT.
+    outcome = models.CharField(
+        max_length=16, choices=CallOutcome.choices, default=CallOutcome.UNKNOWN, db_default=CallOutcome.UNKNOWN
+    )
+    outcome_note = models.CharField(
+        max_length=200, blank=True, default="", db_default="", help_text="Why the outcome is what it is, if not plain."
+    )
+    hangup_cause = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Q.850 cause of the deciding leg.")
+    answered_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    talk_ms = models.PositiveIntegerField(null=True, blank=True)
+    keys = models.CharField(max_length=64, blank=True, default="", db_default="", help_text="Keys pressed, in order.")
+    connected_at = models.DateTimeField(null=True, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True, help_text="When the outcome was last changed.")
+    # The Pull API reconciler's bookkeeping for calls whose report did not come.
+    pulled_at = models.DateTimeField(null=True, blank=True)
+    pull_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["campaign", "id"]
@@ -169,10 +198,29 @@ class Call(models.Model):
             # Invariant 1: a contact belongs to at most one batch of a campaign.
             models.UniqueConstraint(fields=["campaign", "contact"], name="call_contact_once_per_campaign"),
         ]
-        indexes = [models.Index(fields=["campaign", "state"], name="call_campaign_state_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "state"], name="call_campaign_state_idx"),
+            # Reports find their call by uuid; partial, so that planning's blank uuids cost nothing.
+            models.Index(fields=["phonon_uuid"], name="call_phonon_uuid_idx", condition=~models.Q(phonon_uuid="")),
+            # The reconciler's queue: placed calls still without an outcome, least recently pulled first.
+            models.Index(
+                fields=["pulled_at"],
+                name="call_outcome_pending_idx",
+                condition=models.Q(outcome="unknown", outcome_note="") & ~models.Q(phonon_uuid=""),
+            ),
+        ]
 
     def __str__(self):
         return self.client_identifier
+
+    @property
+    def hangup_words(self) -> str:
+        """The Q.850 cause in words (`17 user busy`), or why there is no outcome."""
+        return cause_words(self.hangup_cause) or self.outcome_note
+
+    @property
+    def talk_seconds(self) -> float | None:
+        return None if self.talk_ms is None else round(self.talk_ms / 1000, 1)
 
 
 class CallTally(models.Model):
@@ -215,3 +263,145 @@ class AcceptedTally(models.Model):
 
     def __str__(self):
         return f"calls of campaign {self.campaign_id} accepted on {self.day} (shard {self.shard}): {self.n}"
+
+
+class OutcomeReport(models.Model):
+    """A delivery report as it came (pushed to a flow's report URL, or one entry of a Pull answer),
+    stored before the sender is answered and applied afterwards by a worker. Kept whatever became of
+    it, so that a person can see what the provider sent: refused and unmatched ones included."""
+
+    class Source(models.TextChoices):
+        PUSH = "push", "Pushed by the provider"
+        PULL = "pull", "Fetched through the Pull API"
+        SANDBOX = "sandbox", "Pushed by the sandbox"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Stored, to be applied"
+        APPLIED = "applied", "Applied"
+        UNMATCHED = "unmatched", "No call found: kept for a person to see"
+        REFUSED = "refused", "Refused: not one of this flow's calls"
+        MALFORMED = "malformed", "Refused: not a delivery report"
+        OVERSIZED = "oversized", "Refused: too large (kept cut)"
+
+    flow = models.ForeignKey("flows.Flow", on_delete=models.CASCADE, related_name="outcome_reports")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.PUSH)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    phonon_uuid = models.CharField(max_length=64, blank=True)
+    call = models.ForeignKey(
+        Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", db_constraint=False
+    )
+    body = models.TextField(help_text="The body as received (cut at the size limit when oversized).")
+    note = models.TextField(blank=True, help_text="What was done with it, in words.")
+    # A report that matched no call while the flow had requests whose answer is not read yet is
+    # tried again from this time on (its call may be among them), rather than left unmatched.
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # The appliers' queue: partial, so it holds only the reports still to apply.
+            models.Index(fields=["id"], name="outcome_report_pending_idx", condition=models.Q(status="pending")),
+            models.Index(fields=["flow", "status"], name="outcome_report_flow_idx"),
+            models.Index(fields=["phonon_uuid"], name="outcome_report_uuid_idx"),
+        ]
+
+    def __str__(self):
+        return f"Report {self.pk} ({self.get_status_display()}) for {self.phonon_uuid or 'no uuid'}"
+
+
+class CallLeg(models.Model):
+    """One `callDetails` entry of a report: one attempt at one number, kept once per cdrId."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="legs", db_constraint=False)
+    cdr_id = models.CharField("cdrId", max_length=200)
+    report = models.ForeignKey(
+        OutcomeReport, null=True, blank=True, on_delete=models.SET_NULL, related_name="legs", db_constraint=False
+    )
+    callee_number = models.CharField(max_length=20, blank=True)
+    did_number = models.CharField(max_length=20, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ringing_at = models.DateTimeField(null=True, blank=True)
+    rang = models.BooleanField(default=False)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    hangup_cause = models.PositiveSmallIntegerField(null=True, blank=True)
+    remote_hangup = models.BooleanField(null=True, blank=True)
+    keys = models.JSONField(default=list, blank=True, help_text='[{"key": "1", "at": ISO time, "label": ""}]')
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["call", "started_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["call", "cdr_id"], name="call_leg_once_per_cdr_id")]
+
+    def __str__(self):
+        return self.cdr_id
+
+
+class CallMessage(models.Model):
+    """An SMS or e-mail the flow sent, from `smsDetails` / `emailDetails` of a report."""
+
+    class Kind(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "E-mail"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="messages", db_constraint=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    message_id = models.CharField(max_length=200)
+    recipient = models.CharField(max_length=200, blank=True)
+    sender = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True, help_text="The SMS text, or the e-mail's subject.")
+    status = models.CharField(max_length=64, blank=True)
+    sent_at = models.CharField(max_length=64, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["call", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "kind", "message_id"], name="call_message_once"),
+        ]
+
+
+class OutcomeTally(models.Model):
+    """How many of a campaign's calls have one outcome, and their talk time: stored, changed only by
+    dialer.outcomes in the transaction that moves the calls (sharded like CallTally). `outcome` is a
+    Call outcome, or "given_up" for calls the reconciler stopped pulling (they stay unknown)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="outcome_tallies", db_index=False)
+    outcome = models.CharField(max_length=16)
+    shard = models.PositiveSmallIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+    talk_ms = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "outcome", "shard"], name="outcome_tally_one_row_per_shard"),
+        ]
+
+
+class KeyTally(models.Model):
+    """How many of a campaign's calls pressed one key (at least once), kept like OutcomeTally."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="key_tallies", db_index=False)
+    key = models.CharField(max_length=4)
+    shard = models.PositiveSmallIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "key", "shard"], name="key_tally_one_row_per_shard")]
+
+
+class OutcomeChange(models.Model):
+    """A call whose outcome changed, waiting for the next `calls.outcomes` event of its campaign:
+    written in the transaction that changed the call, deleted when the event is recorded (an
+    outbox, so a change is sent exactly once and many changes go out in one event)."""
+
+    campaign_id = models.BigIntegerField(db_index=True)
+    call_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

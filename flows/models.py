@@ -23,6 +23,11 @@ def new_intake_token() -> str:
     return secrets.token_hex(6)
 
 
+def new_report_token() -> str:
+    # 32 URL-safe characters (192 bits): the delivery-report URL carries no other credential.
+    return secrets.token_urlsafe(24)
+
+
 def _check_public_key(pem: str) -> None:
     try:
         validate_public_key(pem)
@@ -116,6 +121,11 @@ class Flow(models.Model):
     )
     allowed_senders = models.TextField(
         blank=True, help_text="Addresses (one a line; @domain for a whole domain) allowed to mail lists in."
+    )
+    report_token = models.CharField(
+        max_length=64, default=new_report_token, editable=False, unique=True,
+        help_text="The secret in the flow's delivery-report URL (the provider pushes outcomes to it). "
+        "Rotate it when the URL leaked, and give the provider the new one.",
     )
     auto_launch = models.BooleanField(
         default=False, help_text="Launch every list that arrives by mail or SFTP as a campaign at once."

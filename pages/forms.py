@@ -13,6 +13,7 @@ from campaigns.importing.header import MAPPING_TARGETS
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
+from dialer.models import CallOutcome
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from flows.models import Flow
 from phonon.limits import MAX_CALLS_PER_REQUEST
@@ -330,6 +331,10 @@ class ContactSearchForm(forms.Form):
         label="Find a contact by number or name", max_length=64, required=False,
         error_messages={"max_length": "Type at most 64 characters: part of a number or of a name."},
         widget=forms.TextInput(attrs={"placeholder": "e.g. 9812345678 or Asha", "autocomplete": "off"}),
+    )
+
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any outcome"), *CallOutcome.choices],
     )
 
     def clean_number(self):

@@ -155,6 +155,8 @@ class CallList(ListModelMixin, AccountView):
         calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch")
         if "state" in query.validated_data:
             calls = calls.filter(state=query.validated_data["state"])
+        if "outcome" in query.validated_data:
+            calls = calls.filter(outcome=query.validated_data["outcome"])
         if "number" in query.validated_data:
             calls = calls.filter(contact__primary_number__endswith=query.validated_data["number"])
         if "external_id" in query.validated_data:

@@ -1,6 +1,8 @@
 """Campaign pages: the list, the live view, pause, resume, priority, cancel, the results export."""
 
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -15,7 +17,8 @@ from campaigns.reports import first_variable_name
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.eligibility import over_cap_reason
-from dialer.models import Batch, Call
+from dialer.models import Batch, Call, CallOutcome
+from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.read_model import campaign_reading, campaign_readings
 from dialer.results import results_csv_chunks, results_filename
@@ -87,6 +90,7 @@ def _live_context(campaign):
         "share": reading.share, "finish_at": reading.finish_at, "scheduled_later": reading.scheduled_later(),
         "cancelled_text": cancelled_words(campaign, progress) if campaign.status == Campaign.Status.CANCELLED else "",
         "priority_form": PriorityForm(initial={"priority": campaign.priority}),
+        "outcomes": outcome_tallies.summary_of(campaign.pk),
     }
 
 
@@ -139,14 +143,29 @@ def _calls_context(request, campaign):
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
         calls = calls_matching(calls, form.cleaned_data["number"], name_key=name_key)
+    outcome = form.cleaned_data.get("outcome", "") if form.is_bound and form.is_valid() else ""
+    if outcome:
+        calls = calls.filter(outcome=outcome)
     paginator = Paginator(calls, CALLS_PER_PAGE)
-    if not searching:
+    if outcome and not searching:
+        # The stored outcome tallies know the count (unknown: every call still without one).
+        summary = outcome_tallies.summary_of(campaign.pk)
+        if outcome != CallOutcome.UNKNOWN:
+            paginator.count = summary.counts.get(outcome, 0)
+    elif not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
         paginator.count = campaign_progress(campaign).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj, "name_key": name_key,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
+        "outcome": outcome,
+        "filter_query": "".join(
+            f"&{name}={quote(value)}"
+            for name, value in (("number", form.cleaned_data.get("number", "") if form.is_bound and form.is_valid()
+                                 else ""), ("outcome", outcome))
+            if value
+        ),
         "polling": not campaign.is_final,
     }
 
