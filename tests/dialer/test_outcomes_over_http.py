@@ -221,3 +221,15 @@ def test_flow_report_url_prints_the_url_and_rotating_retires_the_old_one(sandbox
     assert second["report_url"] != first["report_url"]
     assert requests.post(first["report_url"], data=b"{}").status_code == 404
     assert requests.post(second["report_url"], data=b"{}").status_code == 400
+
+
+def test_a_pull_api_slower_than_the_read_timeout_stops_the_round_and_the_next_one_recovers(sandbox, settings):
+    settings.PHONON_PULL_URL = f"{sandbox.base_url}/pull"
+    campaign = placed_campaign(sandbox, make_flow(), 3, never_push=1.0, delay_seconds=0, pull_slow_seconds=2.5)
+    settings.PHONON_READ_TIMEOUT = 0.5
+    run = pulling.outcomes_pull()
+    assert "ReadTimeout" in run.stopped and run.reports_stored == 0
+    sandbox.provider.outcomes.configure({"never_push": 1.0, "delay_seconds": 0})
+    assert pulling.outcomes_pull().reports_stored == 3
+    applying.reports_apply()
+    assert outcomes_of(campaign)[CallOutcome.UNKNOWN] == 0
