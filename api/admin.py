@@ -68,16 +68,11 @@ class WebhookEndpointAdmin(AccountScopedAdmin, admin.ModelAdmin):
             obj.save()
             return
         endpoint, secret = webhook_endpoint_create(
-            account=obj.account,
-            url=obj.url,
-            events=obj.events,
-            description=obj.description,
-            created_by=request.user,
+            account=obj.account, url=obj.url, events=obj.events, description=obj.description, created_by=request.user,
         )
         obj.pk = endpoint.pk
-        messages.warning(
-            request, f"The signing secret of {endpoint.url} is {secret} — copy it now: it is never shown again."
-        )
+        messages.warning(request, f"The signing secret of {endpoint.url} is {secret} — copy it now: it is never "
+                                  "shown again.")
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -97,16 +92,8 @@ class DeliveryAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "delivered_at")
     list_filter = ("status", only_related("endpoint__account"))
     readonly_fields = (
-        "event",
-        "endpoint",
-        "status",
-        "body",
-        "attempts",
-        "next_attempt_at",
-        "give_up_at",
-        "last_status_code",
-        "delivered_at",
-        "created_at",
+        "event", "endpoint", "status", "body", "attempts", "next_attempt_at", "give_up_at", "last_status_code",
+        "delivered_at", "created_at",
     )
     exclude = ("claim_token", "lease_until")
     inlines = [DeliveryAttemptInline]

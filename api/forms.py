@@ -24,9 +24,7 @@ class WebhookForm(forms.Form):
     account = AccountChoiceField(queryset=Account.objects.none(), empty_label=None)
     url = forms.CharField(label="URL", max_length=500, help_text="https:// address that receives the events.")
     events = forms.MultipleChoiceField(
-        choices=Event.Type.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
+        choices=Event.Type.choices, required=False, widget=forms.CheckboxSelectMultiple,
         help_text="None ticked sends every event.",
     )
     description = forms.CharField(max_length=200, required=False)

@@ -64,10 +64,7 @@ def webhook_index(request):
         data = form.cleaned_data
         try:
             endpoint, secret = webhook_endpoint_create(
-                account=data["account"],
-                url=data["url"],
-                events=data["events"],
-                description=data["description"],
+                account=data["account"], url=data["url"], events=data["events"], description=data["description"],
                 created_by=request.user,
             )
         except ValueError as error:
@@ -77,9 +74,8 @@ def webhook_index(request):
             form = WebhookForm(accounts=accounts)
     endpoints = WebhookEndpoint.objects.filter(account__in=accounts).select_related("account")
     status = 400 if request.method == "POST" and not created else 200
-    return _render(
-        request, "api/webhook_index.html", {"form": form, "endpoints": endpoints, "created": created}, status
-    )
+    return _render(request, "api/webhook_index.html", {"form": form, "endpoints": endpoints, "created": created},
+                   status)
 
 
 def _endpoint_or_404(request, pk) -> WebhookEndpoint:

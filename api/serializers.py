@@ -55,21 +55,8 @@ class ContactListSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContactList
         fields = [
-            "id",
-            "name",
-            "flow",
-            "source",
-            "status",
-            "error",
-            "original_filename",
-            "rows_received",
-            "rows_done",
-            "imported",
-            "rejected",
-            "rows_per_second",
-            "created_at",
-            "started_at",
-            "finished_at",
+            "id", "name", "flow", "source", "status", "error", "original_filename", "rows_received", "rows_done",
+            "imported", "rejected", "rows_per_second", "created_at", "started_at", "finished_at",
         ]
 
     @extend_schema_field(serializers.ChoiceField(choices=LIST_STATUSES))
@@ -95,13 +82,9 @@ class ListUploadSerializer(serializers.Serializer):
 @extend_schema_field(
     {
         "type": "array",
-        "items": {
-            "type": "object",
-            "additionalProperties": {
-                "oneOf": [{"type": "string"}, {"type": "number"}],
-                "nullable": True,
-            },
-        },
+        "items": {"type": "object", "additionalProperties": {
+            "oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True,
+        }},
         "description": "Rows as objects keyed like a CSV header: tel1..tel10, starttime, client-identifier; "
         "any other key is a flow variable.",
     }
@@ -118,11 +101,10 @@ class RowsField(serializers.Field):
         errors = {}
         for index, row in enumerate(data):
             if not isinstance(row, dict):
-                errors[index] = ['Each row is an object such as {"tel1": "919812345678", "name": "Asha"}.']
+                errors[index] = ["Each row is an object such as {\"tel1\": \"919812345678\", \"name\": \"Asha\"}."]
                 continue
             bad = [
-                key
-                for key, value in row.items()
+                key for key, value in row.items()
                 if not (value is None or isinstance(value, str | int | float) and not isinstance(value, bool))
             ]
             if bad:
@@ -262,14 +244,12 @@ class CampaignSerializer(serializers.ModelSerializer):
         if share is None:
             return None
         return {
-            "calls_per_minute": share.calls_per_minute,
-            "fraction": str(share.fraction),
+            "calls_per_minute": share.calls_per_minute, "fraction": str(share.fraction),
             "limit_per_minute": share.limit_per_minute,
             "shared_with": [
                 {"id": pk, "name": name, "priority": priority} for pk, name, priority in share.sharing_with
             ],
-            "estimated_finish": finish,
-            "in_words": share.in_words(),
+            "estimated_finish": finish, "in_words": share.in_words(),
         }
 
 
@@ -291,25 +271,17 @@ class CampaignCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     start_at = serializers.DateTimeField(required=False, allow_null=True, default=None, default_timezone=None)
     timezone = serializers.ChoiceField(
-        choices=TIME_ZONES,
-        required=False,
-        allow_blank=True,
-        default="",
+        choices=TIME_ZONES, required=False, allow_blank=True, default="",
         help_text="An IANA time zone name; PHONON_TIMEZONE when empty.",
         error_messages={"invalid_choice": "{input!r} is not a time zone name such as Asia/Kolkata."},
     )
     window = WindowField(
-        required=False,
-        default="09:00-21:00",
+        required=False, default="09:00-21:00",
         help_text="HH:MM-HH:MM; 00:00-24:00 calls around the clock; a window that starts as it ends is a 422.",
     )
     window_days = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=6),
-        required=False,
-        default=None,
-        allow_null=True,
-        min_length=1,
-        help_text="Weekdays, Monday = 0; all by default.",
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=None, allow_null=True,
+        min_length=1, help_text="Weekdays, Monday = 0; all by default.",
     )
     batch_size = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=500, help_text="Calls per request."
@@ -318,21 +290,14 @@ class CampaignCreateSerializer(serializers.Serializer):
         choices=Flow.ApiVersion.choices, required=False, allow_null=True, default=None
     )
     skip_called_days = serializers.IntegerField(
-        required=False,
-        default=DEFAULT_LOOK_BACK_DAYS,
-        min_value=1,
-        max_value=MAX_LOOK_BACK_DAYS,
+        required=False, default=DEFAULT_LOOK_BACK_DAYS, min_value=1, max_value=MAX_LOOK_BACK_DAYS,
         help_text="Contacts the account called within this many days are skipped (the launch review's rule).",
     )
     include_called = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Call the contacts already called within the look-back too.",
+        required=False, default=False, help_text="Call the contacts already called within the look-back too.",
     )
     priority = serializers.ChoiceField(
-        choices=Campaign.Priority.choices,
-        required=False,
-        default=Campaign.Priority.NORMAL,
+        choices=Campaign.Priority.choices, required=False, default=Campaign.Priority.NORMAL,
         help_text="Share of the account's limit beside its other running campaigns: high 4, normal 2, low 1.",
     )
 
@@ -399,15 +364,12 @@ class CallFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Call.State.values, required=False)
     outcome = serializers.ChoiceField(choices=CallOutcome.values, required=False)
     number = serializers.RegexField(
-        r"^(?:[^\u0000\d]*\d){4}[^\u0000]*$",
-        required=False,
+        r"^(?:[^\u0000\d]*\d){4}[^\u0000]*$", required=False,
         help_text="At least 4 digits; matches the end of tel1.",
         error_messages={"invalid": "Type at least 4 digits of the number."},
     )
     external_id = serializers.CharField(
-        required=False,
-        max_length=100,
-        trim_whitespace=False,
+        required=False, max_length=100, trim_whitespace=False,
         help_text="The row's client-identifier, exactly as it was imported.",
     )
     updated_after = serializers.DateTimeField(
@@ -420,6 +382,7 @@ class CallFilterSerializer(serializers.Serializer):
         if len(digits) < 4:
             raise serializers.ValidationError("Type at least 4 digits of the number.")
         return digits
+
 
 
 class CampaignContactsSerializer(serializers.Serializer):

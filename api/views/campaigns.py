@@ -1,5 +1,6 @@
 """Campaigns: launch from a list, pause, resume, cancel, change priority, read; their calls and the results CSV."""
 
+
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -67,14 +68,9 @@ class CampaignIndex(ListModelMixin, AccountView):
         try:
             with transaction.atomic():
                 campaign = launching.campaign_launch(
-                    contact_list=contact_list,
-                    name=options["name"],
-                    start_at=options["start_at"],
-                    window=options["window"],
-                    window_days=options["window_days"],
-                    timezone_name=options["timezone"],
-                    batch_size=options["batch_size"],
-                    api_version=options["api_version"],
+                    contact_list=contact_list, name=options["name"], start_at=options["start_at"],
+                    window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
+                    batch_size=options["batch_size"], api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
                     priority=options["priority"], by=_actor(request),
                 )
@@ -173,13 +169,8 @@ class CallList(ListModelMixin, AccountView):
 
 
 class CampaignResults(CsvDownload):
-    @extend_schema(
-        responses={
-            (200, "text/csv"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The results export: one row per call, as export_results."
-            )
-        }
-    )
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The results "
+                                                                "export: one row per call, as export_results.")})
     def get(self, request, pk):
         campaign = get_object_or_404(self.campaigns(), pk=pk)
         response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")

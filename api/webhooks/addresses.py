@@ -77,13 +77,8 @@ def address_check(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
         ip = ip.ipv4_mapped
     if ip.is_loopback and settings.WEBHOOK_ALLOW_LOCAL:
         return
-    if (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or (ip.is_unspecified or not ip.is_global)
+    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or (
+        ip.is_unspecified or not ip.is_global
     ):
         raise AddressRefused(f"The webhook URL leads to {ip}, a private, loopback or link-local address.")
 

@@ -24,9 +24,8 @@ def test_the_changelists_load(admin_client, model):
 
 def test_an_admin_creates_a_key_and_sees_it_once(admin_client, acme):
     # when
-    response = admin_client.post(
-        "/admin/api/accountapikey/add/", {"account": acme.pk, "name": "Ops script"}, follow=True
-    )
+    response = admin_client.post("/admin/api/accountapikey/add/", {"account": acme.pk, "name": "Ops script"},
+                                 follow=True)
 
     # then
     page = response.content.decode()
@@ -37,10 +36,8 @@ def test_an_admin_creates_a_key_and_sees_it_once(admin_client, acme):
 
 def test_an_admin_webhook_with_a_private_address_is_refused(admin_client, acme):
     # when
-    response = admin_client.post(
-        "/admin/api/webhookendpoint/add/",
-        {"account": acme.pk, "url": "https://10.1.2.3/x", "events": "[]", "active": "on"},
-    )
+    response = admin_client.post("/admin/api/webhookendpoint/add/",
+                                 {"account": acme.pk, "url": "https://10.1.2.3/x", "events": "[]", "active": "on"})
 
     # then
     assert response.status_code == 200

@@ -30,9 +30,8 @@ def test_json_rows_over_the_forms_limit_are_taken_from_a_valid_key(acme_api):
     created = acme_api.post("lists/", json={"flow": "AcmeFlw1", "rows": rows})
     assert over_forms_limit(len(created.request.body))
     assert created.status_code == 201, created.text[:300]
-    closed = acme_api.post(
-        f"lists/{created.json()['id']}/rows/", json={"rows": long_rows(10_000, 10_000), "close": True}
-    )
+    closed = acme_api.post(f"lists/{created.json()['id']}/rows/", json={"rows": long_rows(10_000, 10_000),
+                                                                         "close": True})
 
     # then every row went through the importer
     assert closed.status_code == 200, closed.text[:300]

@@ -15,9 +15,8 @@ def imported_list(api, count=3) -> int:
 
 def test_a_campaign_launched_with_a_priority_keeps_it_and_it_can_change(acme_api):
     # given a campaign launched at low priority (the workers run in-process and finish it)
-    launched = acme_api.post(
-        "campaigns/", json={"list": imported_list(acme_api), "window": "00:00-24:00", "priority": "low"}
-    )
+    launched = acme_api.post("campaigns/", json={"list": imported_list(acme_api), "window": "00:00-24:00",
+                                                 "priority": "low"})
     assert launched.status_code == 201, launched.text
     assert launched.json()["priority"] == "low"
 
@@ -32,10 +31,8 @@ def test_a_campaign_launched_with_a_priority_keeps_it_and_it_can_change(acme_api
 
 def test_a_scheduled_campaigns_priority_changes_and_it_has_no_share_yet(acme_api):
     # given a campaign scheduled for later (nothing is sent yet)
-    launched = acme_api.post(
-        "campaigns/",
-        json={"list": imported_list(acme_api), "window": "00:00-24:00", "start_at": "2099-01-01T10:00:00+05:30"},
-    ).json()
+    launched = acme_api.post("campaigns/", json={"list": imported_list(acme_api), "window": "00:00-24:00",
+                                                 "start_at": "2099-01-01T10:00:00+05:30"}).json()
     assert launched["priority"] == "normal" and launched["share"] is None
 
     # when its priority is raised

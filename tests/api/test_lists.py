@@ -79,7 +79,8 @@ def test_json_rows_are_appended_in_chunks_until_the_list_is_closed_then_imported
 
     # when two more chunks come, the last one closing the list
     acme_api.post(f"lists/{list_id}/rows/", json={"rows": rows(2, first=3) + [{"tel1": "12345", "name": "Bad"}]})
-    closed = acme_api.post(f"lists/{list_id}/rows/", json={"rows": [{"tel1": phone(9), "city": "Pune"}], "close": True})
+    closed = acme_api.post(f"lists/{list_id}/rows/", json={"rows": [{"tel1": phone(9), "city": "Pune"}],
+                                                           "close": True})
 
     # then the rows went through the importer: good ones imported, the bad one reported at its line
     assert closed.status_code == 200, closed.text

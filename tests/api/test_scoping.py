@@ -17,18 +17,11 @@ def acme_objects(acme_api):
 
 
 READS = [
-    "flows/AcmeFlw1/",
-    "lists/{list}/",
-    "lists/{list}/rejected.csv",
-    "campaigns/{campaign}/",
-    "campaigns/{campaign}/calls/",
-    "campaigns/{campaign}/results.csv",
+    "flows/AcmeFlw1/", "lists/{list}/", "lists/{list}/rejected.csv", "campaigns/{campaign}/",
+    "campaigns/{campaign}/calls/", "campaigns/{campaign}/results.csv",
 ]
 WRITES = [
-    "lists/{open}/rows/",
-    "lists/{open}/close/",
-    "campaigns/{campaign}/pause/",
-    "campaigns/{campaign}/resume/",
+    "lists/{open}/rows/", "lists/{open}/close/", "campaigns/{campaign}/pause/", "campaigns/{campaign}/resume/",
     "campaigns/{campaign}/cancel/",
 ]
 

@@ -28,15 +28,8 @@ def receiver():
 
 def add_webhook(account, url, *events) -> dict:
     out = io.StringIO()
-    call_command(
-        "add_webhook",
-        "--account",
-        account.client_id,
-        "--url",
-        url,
-        *[arg for event in events for arg in ("--event", event)],
-        stdout=out,
-    )
+    call_command("add_webhook", "--account", account.client_id, "--url", url,
+                 *[arg for event in events for arg in ("--event", event)], stdout=out)
     return json.loads(out.getvalue())
 
 
@@ -50,13 +43,10 @@ def test_add_webhook_prints_the_endpoint_and_its_secret_once(acme):
     assert endpoint.events == ["campaign.completed"] and endpoint.secret == printed["secret"]
 
 
-@pytest.mark.parametrize(
-    "url, error",
-    [
-        ("ftp://hooks.example.com/", "'ftp://hooks.example.com/' is not a web address (https://...)."),
-        ("http://10.20.30.40/hook", "The webhook URL leads to 10.20.30.40, a private, loopback or link-local address."),
-    ],
-)
+@pytest.mark.parametrize("url, error", [
+    ("ftp://hooks.example.com/", "'ftp://hooks.example.com/' is not a web address (https://...)."),
+    ("http://10.20.30.40/hook", "The webhook URL leads to 10.20.30.40, a private, loopback or link-local address."),
+])
 def test_add_webhook_refuses_what_cannot_receive_events(acme, url, error):
     # when
     out = io.StringIO()
@@ -92,9 +82,8 @@ def test_an_imported_list_is_delivered_signed_with_the_list_as_the_api_returns_i
     assert len(receiver.received) == 1
     request = receiver.received[0]
     assert signature_verify(secret=secret, body=request["body"], header=request["headers"]["Phonon-Signature"])
-    assert not signature_verify(
-        secret="whsec_other", body=request["body"], header=request["headers"]["Phonon-Signature"]
-    )
+    assert not signature_verify(secret="whsec_other", body=request["body"],
+                                header=request["headers"]["Phonon-Signature"])
     event = json.loads(request["body"])
     assert event["type"] == "list.imported" and event["account"] == acme.client_id
     assert request["headers"]["Phonon-Event-Id"] == event["id"] == str(Event.objects.get().event_id)

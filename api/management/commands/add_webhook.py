@@ -21,10 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--account", required=True, help="The account's provider client ID.")
         parser.add_argument("--url", required=True, help="https:// address that receives the events.")
         parser.add_argument(
-            "--event",
-            action="append",
-            default=[],
-            dest="events",
+            "--event", action="append", default=[], dest="events",
             help=f"An event type to send (repeat for more; all when none): {', '.join(Event.Type.values)}.",
         )
 
