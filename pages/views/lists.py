@@ -18,9 +18,11 @@ from campaigns.importing import FileRefused, StartTimePassed, contact_list_creat
 from campaigns.models import Campaign, ContactList
 from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
 from campaigns.tasks import import_contact_list_task
+from campaigns.windows import Window
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_confirmations, launch_review
+from dialer.start_times import preview_start_times
 from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm
 from pages.views import csv_attachment, page
 
@@ -115,6 +117,8 @@ def list_preview(request):
         flow_id = request.POST.get("flow", "")
         flow = access.flows_for(request.user).filter(pk=flow_id).first() if flow_id.isdigit() else None
         preview["warnings"] = preview_warnings(preview, known_variables=flow_variable_names(flow) if flow else [])
+        own_starts = preview_start_times(preview, window=Window.parse("09:00-21:00", zone=settings.PHONON_TIMEZONE))
+        preview["warnings"] += [own_starts] if own_starts else []
     return render(request, "pages/_preview.html", {"preview": preview, "before_upload": True})
 
 
