@@ -66,6 +66,11 @@ class Progress:
         return self.sent * 100 // self.to_send if self.to_send else (100 if self.total else 0)
 
     @property
+    def sent_of_all_percent(self) -> int:
+        """Sent against every call, skipped ones included: a cancelled campaign's bar."""
+        return self.sent * 100 // self.total if self.total else 0
+
+    @property
     def placed(self) -> int:
         return self.counts[Call.State.PLACED]
 

@@ -9,10 +9,13 @@ the provider holds for later.
 import datetime
 from collections import Counter
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from campaigns.clock import zone_label
+from campaigns.importing.numbers import parse_start_time
 from campaigns.models import Campaign, Contact, ContactList
 from campaigns.windows import Window
 from dialer import tallies
@@ -68,6 +71,27 @@ def contact_list_start_times(*, contact_list: ContactList, window: Window) -> St
         if not window.contains(start_at):
             outside += n
     return StartTimes(own, outside)
+
+
+def preview_start_times(preview: dict, *, window: Window) -> str:
+    """For the preview of a file: "3 of the first 10 rows have their own start time; 1 falls outside
+    09:00-21:00 IST, the default calling window (the launch review asks what to do with those)"."""
+    if preview.get("error") or "starttime" not in preview.get("columns", []):
+        return ""
+    index = preview["columns"].index("starttime")
+    zone = ZoneInfo(window.zone)
+    times = [parse_start_time(row[index], zone) for row in preview["rows"] if index < len(row) and row[index]]
+    times = [when for when in times if when is not None]
+    if not times:
+        return ""
+    rows, outside = len(preview["rows"]), sum(1 for when in times if not window.contains(when))
+    end = f"{window.end:%H:%M}" if window.end else "24:00"
+    return (
+        f"{len(times)} of the first {rows} row{'s' if rows != 1 else ''} "
+        f"{'have' if len(times) != 1 else 'has'} their own start time; {outside} fall"
+        f"{'s' if outside == 1 else ''} outside {window.start:%H:%M}–{end} {zone_label(window.zone)}, the default "
+        "calling window. The launch review asks whether to move those to the window's next opening or skip them."
+    )
 
 
 def campaign_note_last_start(campaign: Campaign) -> None:

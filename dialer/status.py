@@ -143,8 +143,8 @@ def campaign_status_explained(campaign: Campaign, *, progress: Progress | None =
     if status == Campaign.Status.COMPLETED:
         return StatusExplained("completed", "Completed", _outcome_words(campaign, progress, now), times=times)
     if status == Campaign.Status.CANCELLED:
-        return StatusExplained("cancelled", f"Cancelled: {cancelled_words(campaign, progress)}",
-                               campaign.status_reason, times=times)
+        # (the reason is shown once, as "Why")
+        return StatusExplained("cancelled", f"Cancelled: {cancelled_words(campaign, progress)}", times=times)
     if status == Campaign.Status.PAUSED:
         code = facts.pause_codes.get(campaign.pk)
         if code in FIXES:

@@ -33,9 +33,11 @@ from campaigns.reports import (
     rejected_rows_to_fix_csv,
 )
 from campaigns.tasks import contact_list_import_soon
+from campaigns.windows import Window
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_confirmations, launch_review
+from dialer.start_times import preview_start_times
 from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm, posted_column_mapping
 from pages.views import csv_attachment, page
 
@@ -140,6 +142,8 @@ def list_preview(request):
         preview["mapping_choices"] = preview_mapping_choices(preview, known_variables=known)
         preview["foreign"] = preview_foreign_numbers(preview)
         preview["country_code"] = country_code()
+        own_starts = preview_start_times(preview, window=Window.parse("09:00-21:00", zone=settings.PHONON_TIMEZONE))
+        preview["warnings"] += [own_starts] if own_starts else []
     return render(request, "pages/_preview.html", {"preview": preview, "before_upload": True})
 
 

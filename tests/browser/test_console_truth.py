@@ -340,5 +340,6 @@ def test_7_a_cancelled_campaign_says_placed_and_not_sent(page, live_server, acme
     expect(page.locator("#status-headline")).to_have_text("Cancelled: 100 placed, 300 not sent (cancelled)")
     expect(page.locator("#progress-text")).to_contain_text("100 placed, 300 not sent (cancelled)")
     expect(page.locator("#campaign-live")).not_to_contain_text("100%")
+    expect(page.locator("#campaign-live .progress")).to_have_attribute("aria-valuenow", "25")
     problems = look(page, "07-campaign-cancelled")
     assert not problems, problems

@@ -2,6 +2,7 @@
 and must be confirmed before the launch."""
 
 import datetime
+import io
 
 import pytest
 from django.urls import reverse
@@ -115,3 +116,16 @@ def test_editing_a_campaign_to_a_window_across_midnight_asks_to_confirm_it(clien
     assert saved.status_code == 302
     campaign.refresh_from_db()
     assert (campaign.window_start, campaign.window_end) == (datetime.time(21, 30), datetime.time(21, 0))
+
+
+def test_the_preview_says_how_many_rows_have_their_own_start_time_and_how_many_fall_outside(client, alice):
+    client.force_login(alice)
+    upload = io.BytesIO(
+        b"tel1,starttime\r\n919812345678,2030-01-02T06:00:00+05:30\r\n919812345679,2030-01-02T11:00:00+05:30\r\n"
+        b"919812345670,\r\n"
+    )
+    upload.name = "own times.csv"
+
+    page = client.post(reverse("list_preview"), {"file": upload}).content.decode()
+
+    assert "2 of the first 3 rows have their own start time; 1 falls outside 09:00–21:00 IST" in page
