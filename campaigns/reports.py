@@ -67,7 +67,8 @@ def rejected_rows_csv(contact_list: ContactList, out) -> int:
 
 def first_variable_name(contact_list: ContactList) -> str:
     """The list's first flow variable as its file named it (usually the customer's name), read from the
-    stored header as the import read it; the first contact's variables when there is no header (API rows)."""
+    stored header as the import read it; without a header (API rows), the first contact's variable
+    whose key holds "name", else any of its variables."""
     if contact_list.header:
         try:
             header = parse_header_mapped(list(contact_list.header), Limits.from_settings(),
@@ -76,7 +77,9 @@ def first_variable_name(contact_list: ContactList) -> str:
             return ""
         return header.variables[0][1] if header.variables else ""
     first = Contact.objects.filter(contact_list=contact_list).order_by("id").values_list("variables", flat=True).first()
-    return next(iter(first or {}), "")
+    # PostgreSQL's jsonb does not keep the keys' order: a name is looked for by its key.
+    keys = list(first or {})
+    return next((key for key in keys if "name" in key.lower()), keys[0] if keys else "")
 
 
 def numbers_outside_country(contact_list: ContactList, region: str = "") -> int:
