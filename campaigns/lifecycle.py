@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, ContactList
+from campaigns.redial_rules import NO_REDIALS, RedialRules, rules_fields
 from campaigns.windows import parse_window
 from events.recording import event_record
 from phonon.limits import MAX_CALLS_PER_REQUEST
@@ -88,6 +89,8 @@ def campaign_create(
     api_version: str | None = None,
     skip_called_days: int | None = None,
     priority: str | None = None,
+    redials: RedialRules | None = None,
+    key_labels: str = "",
     created_by=None,
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
@@ -118,6 +121,8 @@ def campaign_create(
         window_end=window_end,
         window_days=days,
         skip_called_days=skip_called_days,
+        **rules_fields(redials or NO_REDIALS),
+        key_labels=key_labels,
         created_by=created_by,
     )
 

@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from campaigns.clock import clock_in_utc, duration_words, zone_label, zoned_time
 from campaigns.models import ContactList
+from campaigns.redial_rules import NO_REDIALS, RedialRules
 from campaigns.windows import WEEKDAY_NAMES, is_within_window, parse_window
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS, CalledSummary, contact_list_called_summary
+from dialer.redials.review import RedialReview, redial_review, redial_review_lines
 from dialer.status import limit_share
 
 
@@ -41,6 +43,12 @@ class LaunchReview:
     sharing_with: list[str]
     confirmations: list[Confirmation] = field(default_factory=list)
     now: datetime.datetime = field(default_factory=timezone.now)
+    redial_rules: RedialRules = NO_REDIALS
+
+    @property
+    def redials(self) -> RedialReview:
+        """What the redial rules add (dialer.redials.review)."""
+        return redial_review(rules=self.redial_rules, to_call=self.to_call, account=self.flow.account)
 
     @property
     def flow(self):
@@ -115,7 +123,7 @@ def launch_confirmations(*, contact_list: ContactList, start_at: datetime.dateti
 def launch_review(
     *, contact_list: ContactList, start_at: datetime.datetime | None = None, window: str = "09:00-21:00",
     window_days: list[int] | None = None, timezone_name: str = "", look_back_days: int = DEFAULT_LOOK_BACK_DAYS,
-    skip_called: bool = True, now: datetime.datetime | None = None,
+    skip_called: bool = True, now: datetime.datetime | None = None, redial_rules: RedialRules | None = None,
 ) -> LaunchReview:
     """Who, on which flow, when, how long, and who was already called: nothing is written."""
     now = now or timezone.now()
@@ -134,6 +142,7 @@ def launch_review(
         sharing_with=[campaign.name for campaign in share.campaigns],
         confirmations=launch_confirmations(contact_list=contact_list, start_at=start_at),
         now=now,
+        redial_rules=redial_rules or NO_REDIALS,
     )
 
 
@@ -153,4 +162,5 @@ def review_lines(review: LaunchReview) -> list[str]:
             f"Already called in the last {review.look_back_days} days: {review.called.count:,}, {action}"
         )
     lines.append(f"Will call: {review.to_call:,} contact{'s' if review.to_call != 1 else ''}")
+    lines.extend(redial_review_lines(review.redials))
     return lines

@@ -4,6 +4,7 @@ import datetime
 import sys
 
 from campaigns.models import Campaign, ContactList
+from campaigns.redial_rules import redial_rules
 from dialer import launching
 from dialer.progress import campaign_summary
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
@@ -30,6 +31,11 @@ class Command(JsonCommand):
                             help="Call the contacts already called within the look-back too.")
         parser.add_argument("--priority", choices=Campaign.Priority.values, default=Campaign.Priority.NORMAL,
                             help="Share of the account's limit beside its other running campaigns.")
+        parser.add_argument("--redial", help="Outcomes to call again, e.g. busy,no_answer (also failed, "
+                            "unreachable, rejected).")
+        parser.add_argument("--redial-after", help="How long after the call a redial waits: 90s, 30m, 2h (default 2h).")
+        parser.add_argument("--max-attempts", type=int, help="Calls per contact in all, the first included "
+                            "(default 3 once --redial is given; 1: no redials).")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
 
@@ -51,10 +57,16 @@ class Command(JsonCommand):
         if not 1 <= options["look_back_days"] <= 365:
             self.refuse("--look-back-days must be 1 to 365.")
         skip_called = not options["include_called"]
+        try:
+            redials = redial_rules(outcomes=options["redial"], after=options["redial_after"],
+                                   max_attempts=options["max_attempts"])
+        except ValueError as error:
+            self.refuse(str(error))
         if contact_list.status == ContactList.Status.IMPORTED:
             try:
                 review = launch_review(contact_list=contact_list, start_at=start_at, window=options["window"],
-                                       look_back_days=options["look_back_days"], skip_called=skip_called)
+                                       look_back_days=options["look_back_days"], skip_called=skip_called,
+                                       redial_rules=redials)
             except ValueError as error:
                 self.refuse(str(error))
             # The review goes to stderr: stdout stays one JSON object for scripts.
@@ -66,6 +78,7 @@ class Command(JsonCommand):
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
                 batch_size=options["batch_size"], api_version=options["api_version"], priority=options["priority"],
                 skip_called_days=None if options["include_called"] else options["look_back_days"],
+                redials=redials,
             )
         except ValueError as error:
             self.refuse(str(error))
