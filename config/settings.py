@@ -299,6 +299,9 @@ CELERY_BEAT_SCHEDULE = {
     "outcomes-sweep": {
         "task": "dialer.outcomes.tasks.apply_reports_task", "schedule": env.float("OUTCOME_SWEEP_SECONDS", 5.0),
     },
+    "outcomes-pull": {
+        "task": "dialer.outcomes.tasks.pull_outcomes_task", "schedule": env.float("PHONON_PULL_SECONDS", 30.0),
+    },
     "webhooks-tick": {
         "task": "api.webhooks.tasks.webhooks_tick_task", "schedule": env.float("WEBHOOK_TICK_SECONDS", 2.0),
     },
@@ -406,6 +409,9 @@ PHONON_PULL_RATE = env.str("PHONON_PULL_RATE", default="60/60")
 # How often beat runs the reconciler, and the wait before a call with no data (213) is pulled again.
 PHONON_PULL_SECONDS = env.float("PHONON_PULL_SECONDS", default=30.0)
 PHONON_PULL_BACKOFF = seconds_of(env.str("PHONON_PULL_BACKOFF", default="5m"))
+# Development: tell the built-in sandbox every flow's report URL, so that it pushes outcomes here.
+SANDBOX_REPORT_URLS = env.bool("SANDBOX_REPORT_URLS", default=DEBUG)
+SANDBOX_CONTROL_URL = env.str("SANDBOX_CONTROL_URL", default=_sandbox)
 
 # --- API and webhooks -------------------------------------------------------------------------
 

@@ -295,6 +295,9 @@ class OutcomeReport(models.Model):
     )
     body = models.TextField(help_text="The body as received (cut at the size limit when oversized).")
     note = models.TextField(blank=True, help_text="What was done with it, in words.")
+    # A report that matched no call while the flow had requests whose answer is not read yet is
+    # tried again from this time on (its call may be among them), rather than left unmatched.
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -13,7 +13,7 @@ from flows import services
 from flows.encrypted_fields import mask_secret
 from flows.models import DID, Account, Flow
 from flows.secret_admin import MaskedSecretsAdmin
-from flows.services import flow_intake_address
+from flows.services import flow_intake_address, flow_report_token_rotate, flow_report_url
 
 KEEP_SECRET_HELP = "Leave blank to keep the current one; type a new one to replace it."
 
@@ -96,14 +96,15 @@ class FlowAdmin(MaskedSecretsAdmin):
     list_filter = ("kind", "mode", "api_version", "encrypted", "account", ("activated_at", admin.EmptyFieldListFilter))
     search_fields = ("flow_id", "name", "account__name", "account__client_id", "dids__number")
     list_select_related = ("account",)
-    readonly_fields = ("created_at", "updated_at", "intake_address_now")
-    actions = ["mark_activation_requested", "mark_activated", "rotate_intake_address"]
+    readonly_fields = ("created_at", "updated_at", "intake_address_now", "report_url_now")
+    actions = ["mark_activation_requested", "mark_activated", "rotate_intake_address", "rotate_report_url"]
     fieldsets = (
         (None, {"fields": ("account", "flow_id", "name", "kind", "mode", "api_version")}),
         ("Secret", {"fields": ("security_id",)}),
         ("Encrypted endpoint", {"fields": ("encrypted", "encryption_profile", "public_key_pem")}),
         ("Listener", {"fields": ("activation_requested_at", "activated_at")}),
         ("Intake", {"fields": ("intake_address", "intake_address_now", "allowed_senders", "auto_launch")}),
+        ("Delivery reports", {"fields": ("report_url_now",)}),
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -136,6 +137,19 @@ class FlowAdmin(MaskedSecretsAdmin):
             services.flow_intake_token_rotate(flow=flow)
         self.message_user(
             request, f"{queryset.count()} flow(s) have a new mail intake address; tell the senders.", messages.SUCCESS
+        )
+
+    @admin.display(description="delivery report URL")
+    def report_url_now(self, flow):
+        return flow_report_url(flow) if flow.pk else "–"
+
+    @admin.action(description="Rotate the delivery report URL (the old one is refused)", permissions=["change"])
+    def rotate_report_url(self, request, queryset):
+        for flow in queryset:
+            flow_report_token_rotate(flow=flow)
+        self.message_user(
+            request, f"{queryset.count()} flow(s) have a new delivery report URL; give it to the provider.",
+            messages.SUCCESS,
         )
 
     @admin.action(description="Mark activation as requested", permissions=["change"])

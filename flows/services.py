@@ -2,9 +2,10 @@
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from flows.models import DID, Account, Flow, new_intake_token
+from flows.models import DID, Account, Flow, new_intake_token, new_report_token
 
 
 def flow_upsert(
@@ -64,3 +65,16 @@ def intake_pattern() -> str:
 def flow_intake_address(flow: Flow) -> str:
     """Where mail for this flow goes: its explicit address, or the pattern with `<flow-id>.<secret>`."""
     return flow.intake_address or intake_pattern().replace("{flow_id}", f"{flow.flow_id}.{flow.intake_token}")
+
+
+def flow_report_url(flow: Flow) -> str:
+    """The address the provider pushes this flow's delivery reports to: SITE_URL and the secret."""
+    return settings.SITE_URL + reverse("outcome_report", kwargs={"token": flow.report_token})
+
+
+def flow_report_token_rotate(*, flow: Flow) -> str:
+    """A new secret in the flow's report URL: the old URL is refused from now on (give the provider
+    the new one). Returns the new URL."""
+    flow.report_token = new_report_token()
+    Flow.objects.filter(pk=flow.pk).update(report_token=flow.report_token, updated_at=timezone.now())
+    return flow_report_url(flow)

@@ -13,6 +13,7 @@ urlpatterns = [
          name="flow_mark_requested"),
     path("flows/<int:pk>/activated/", flows.flow_mark, {"step": "activated"}, name="flow_mark_activated"),
     path("flows/<int:pk>/test-call/", flows.flow_test_call, name="flow_test_call"),
+    path("flows/<int:pk>/report-url/rotate/", flows.flow_rotate_report_url, name="flow_rotate_report_url"),
     path("flows/<int:pk>/template.csv", flows.flow_template_csv, name="flow_template_csv"),
     # Call lists
     path("lists/", lists.list_index, name="list_index"),

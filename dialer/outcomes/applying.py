@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dialer.models import Call, CallLeg, CallMessage, CallOutcome, OutcomeReport
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 # Reports applied in one transaction: large enough that each statement carries many rows.
 APPLY_BATCH = 500
+# A report that matched no call while its flow had sends in flight is tried again this often, for
+# this long after it came, before it is left unmatched for a person.
+RETRY_SECONDS = 10
+RETRY_FOR = datetime.timedelta(hours=1)
 CALL_FIELDS = (
     "outcome",
     "outcome_note",
@@ -41,6 +46,7 @@ class Applied:
     unmatched: int = 0
     refused: int = 0
     malformed: int = 0
+    deferred: int = 0
     # {campaign id: [{"client_identifier", "outcome", ...}]}, for the outcome webhook event.
     changes: dict = field(default_factory=dict)
 
@@ -56,13 +62,19 @@ def reports_apply(*, report_ids: list[int] | None = None, limit: int = APPLY_BAT
     """Apply stored pending reports (these, or the oldest `limit`), in one transaction."""
     applied = Applied()
     with transaction.atomic():
-        reports = OutcomeReport.objects.filter(status=OutcomeReport.Status.PENDING).order_by("id")
+        reports = (
+            OutcomeReport.objects.filter(status=OutcomeReport.Status.PENDING)
+            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
+            .order_by("id")
+        )
         if report_ids is not None:
             reports = reports.filter(pk__in=report_ids)
         if connection.vendor == "postgresql":
             # Two appliers take disjoint reports; the calls below are locked too.
             reports = reports.select_for_update(skip_locked=True, of=("self",))
-        reports = list(reports.only("id", "flow_id", "body", "source", "phonon_uuid")[:limit])
+        reports = list(
+            reports.only("id", "flow_id", "body", "source", "phonon_uuid", "received_at", "retry_at")[:limit]
+        )
         if not reports:
             return applied
         _apply(reports, applied)
@@ -94,6 +106,10 @@ def _apply(reports: list[OutcomeReport], applied: Applied) -> None:
             _finish(report, OutcomeReport.Status.REFUSED, "The uuid is a call of another flow: not applied.", now)
             log.warning("Outcome report %s refused: uuid %s belongs to another flow", report.pk, uuid)
             applied.refused += 1
+        elif report.received_at > now - RETRY_FOR and matching.flow_has_calls_in_flight(flow_id=report.flow_id):
+            report.retry_at = now + datetime.timedelta(seconds=RETRY_SECONDS)
+            report.note = "No call has this uuid yet, but the flow has sends whose answer is not read: tried again."
+            applied.deferred += 1
         else:
             _finish(
                 report,
@@ -148,7 +164,9 @@ def _apply(reports: list[OutcomeReport], applied: Applied) -> None:
             report.call_id = call_id
             _finish(report, OutcomeReport.Status.APPLIED, "", now)
             applied.reports += 1
-    OutcomeReport.objects.bulk_update(reports, ["status", "note", "applied_at", "call"], batch_size=APPLY_BATCH)
+    OutcomeReport.objects.bulk_update(
+        reports, ["status", "note", "applied_at", "call", "retry_at"], batch_size=APPLY_BATCH
+    )
     applied.calls_changed = len(changed)
 
 

@@ -62,7 +62,7 @@ def report_receive(
         return Received(400, f"Not a delivery report: {error}", report.pk)
     uuid = parsed.phonon_uuid
     ours = Call.objects.filter(phonon_uuid=uuid, campaign__flow_id=flow.pk).exists()
-    if ours or _may_be_held_unknown(flow):
+    if ours or matching.flow_may_hold_unknown_uuids(flow_id=flow.pk):
         report = _keep(flow, body, remote_addr, source, OutcomeReport.Status.PENDING, "", uuid)
         return Received(200, "Stored.", report.pk)
     if matching.uuid_of_another_flow(flow_id=flow.pk, phonon_uuid=uuid):
@@ -81,11 +81,6 @@ def report_receive(
         flow, body, remote_addr, source, OutcomeReport.Status.UNMATCHED, "No call of this flow has this uuid.", uuid
     )
     return Received(422, "The phonon-uuid is not one of this flow's calls.", report.pk)
-
-
-def _may_be_held_unknown(flow: Flow) -> bool:
-    """The flow has calls accepted with their uuid unknown: an unknown uuid may be one of them."""
-    return Call.objects.filter(campaign__flow_id=flow.pk, state=Call.State.ACCEPTED_UNKNOWN, phonon_uuid="").exists()
 
 
 def _keep(flow, body: bytes, remote_addr, source, status, note, uuid="") -> OutcomeReport:

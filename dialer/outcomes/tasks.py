@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from dialer.outcomes import applying
+from dialer.outcomes import applying, pulling, sandbox_link
 
 # One apply task queued at a time from the receiver (the rest find their reports already applied).
 SCHEDULED_KEY = "phonon:outcomes:apply-scheduled"
@@ -37,7 +37,9 @@ def apply_soon() -> None:
 
 @shared_task(ignore_result=True, acks_late=True)
 def apply_reports_task() -> int:
-    """Apply stored reports, a batch a transaction, until none are left or the slice is over."""
+    """Apply stored reports, a batch a transaction, until none are left or the slice is over.
+    Beat runs it too (OUTCOME_SWEEP_SECONDS): a report whose task was lost is applied then."""
+    sandbox_link.report_urls_register()
     deadline = time.monotonic() + DRAIN_SECONDS
     total = 0
     while True:
@@ -49,3 +51,12 @@ def apply_reports_task() -> int:
         if time.monotonic() > deadline:
             apply_reports_task.delay()
             return total
+
+
+@shared_task(ignore_result=True)
+def pull_outcomes_task() -> dict:
+    """Beat: one round of the Pull API reconciler; what it fetched is applied at once."""
+    run = pulling.outcomes_pull()
+    if run.reports_stored:
+        apply_soon()
+    return run.__dict__

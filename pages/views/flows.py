@@ -68,6 +68,7 @@ def _flow_context(request, flow, test_call_form=None):
     return {
         "flow": flow, "dids": dids, "checklist": checklist, "mail": activation_mail(flow, dids, sender),
         "masked_security_id": mask_secret(flow.security_id),
+        "report_url": services.flow_report_url(flow),
         "test_call_form": test_call_form or TestCallForm(),
         "campaigns": editing.campaigns_in_use(flow.campaigns.all()).order_by("-created_at")[:10],
         "lists": editing.contact_lists_in_use(flow.contact_lists.all()).order_by("-created_at")[:10],
@@ -92,6 +93,18 @@ def flow_mark(request, pk, step):
     else:
         services.flow_mark_activated(flow=flow)
         messages.success(request, f"Flow {flow.flow_id}: listener marked as activated.")
+    return redirect("flow_detail", pk=flow.pk)
+
+
+@page
+@require_POST
+def flow_rotate_report_url(request, pk):
+    flow = access.flow_or_404(request.user, pk)
+    services.flow_report_token_rotate(flow=flow)
+    messages.success(
+        request, f"Flow {flow.flow_id} has a new report URL; the old one is refused from now on. Give the provider "
+        "the new one.",
+    )
     return redirect("flow_detail", pk=flow.pk)
 
 

@@ -33,6 +33,7 @@ from phonon.sandbox.contract import (
     check_call_shapes,
     error_body,
 )
+from phonon.sandbox.outcomes import SandboxOutcomes
 
 FAULT_SHARES = ("error_500", "slow", "reset", "http_429")
 FAULT_DEFAULTS = {
@@ -176,8 +177,12 @@ class SandboxProvider:
     Every request is validated and accepted under one lock, so concurrent identical requests
     cannot both be accepted."""
 
-    def __init__(self, *, private_key=None, faults: dict | None = None, flows: Iterable[dict] = ()):
+    def __init__(
+        self, *, private_key=None, faults: dict | None = None, flows: Iterable[dict] = (), outcomes: dict | None = None
+    ):
         self._lock = threading.Lock()
+        # What happens after each accepted call: its report pushed, and the Pull API (outcomes.py).
+        self.outcomes = SandboxOutcomes(outcomes)
         self._private_key = load_private_key(private_key) if isinstance(private_key, (bytes, str)) else private_key
         self._flows: dict[str, SandboxFlow] = {}
         self._clear_traffic()
@@ -296,6 +301,19 @@ class SandboxProvider:
             self._clear_traffic()
             self._flows.clear()
         self.set_faults(None)
+        self.outcomes.reset()
+
+    def pull_flow_refusal(self, flow_id, security_id) -> tuple[int, str] | None:
+        """For the Pull API: the code refusing this flow-id and security-id, or None (open sandbox)."""
+        with self._lock:
+            if not self._flows:
+                return None
+            flow = self._flows.get(flow_id)
+        if flow is None:
+            return int(ResponseCode.INVALID_FLOW_ID), ResponseCode.INVALID_FLOW_ID.message
+        if flow.security_id != security_id:
+            return int(ResponseCode.INVALID_SECURITY_ID), ResponseCode.INVALID_SECURITY_ID.message
+        return None
 
     # --- what the tests read ----------------------------------------------------------------
 
@@ -509,6 +527,7 @@ class SandboxProvider:
                     "start-time": call.get("start-time"),
                 }
             )
+        self.outcomes.calls_accepted(self._ledger[len(self._ledger) - len(details) :] if details else [])
         self._client_ids.setdefault(flow_id, set()).update(seen)
         self._checksums.update(decoded.checksums)
         code = ResponseCode.SUCCESS if len(survivors) == len(calls) else ResponseCode.PARTIAL_SUCCESS

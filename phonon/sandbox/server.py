@@ -30,8 +30,12 @@ CONTROL_GET = (
     "/_sandbox/flows",
     "/_sandbox/public-key",
     "/_sandbox/health",
+    "/_sandbox/outcomes",
+    "/_sandbox/outcome-stats",
 )
-CONTROL_POST = ("/_sandbox/faults", "/_sandbox/flows", "/_sandbox/reset")
+CONTROL_POST = ("/_sandbox/faults", "/_sandbox/flows", "/_sandbox/reset", "/_sandbox/outcomes", "/_sandbox/report-urls")
+# The Pull API v2, under either host prefix or none.
+PULL_PATHS = ("/pull", "/realtime/pull", "/bulk/pull")
 
 
 class _BadRequest(Exception):
@@ -69,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
         api_route = route(path)
         if api_route:
             self._api(body, *api_route, path=path, received_at=received_at)
+        elif path in PULL_PATHS:
+            self._pull(body)
         elif path in CONTROL_POST:
             self._control(path, query, body)
         else:
@@ -147,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_found_or_wrong_method(self, path: str):
         allowed = [method for method, paths in (("GET", CONTROL_GET), ("POST", CONTROL_POST)) if path in paths]
-        if route(path):
+        if route(path) or path in PULL_PATHS:
             allowed.append("POST")
         if allowed:
             self._send(405, {"error": f"Use {' or '.join(allowed)}."}, headers={"Allow": ", ".join(allowed)})
@@ -175,6 +181,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.stopping.wait(answer.slow_seconds)
         self._send(answer.status, answer.body, headers=answer.headers)
 
+    def _pull(self, body: bytes):
+        provider = self.server.provider
+        try:
+            request = json.loads(body)
+            if not isinstance(request, dict):
+                raise ValueError
+        except ValueError:
+            self._send(200, {"api-response-code": 400, "api-response-message": "Invalid Format", "data": []})
+            return
+        status, answer, delay = provider.outcomes.pull(request, check_flow=provider.pull_flow_refusal)
+        if delay:
+            self.server.stopping.wait(delay)
+        self._send(status, answer)
+
     def _reset_connection(self):
         # SO_LINGER with a zero timeout turns close() into an RST: the client sees a reset, no answer.
         self.close_connection = True
@@ -201,6 +221,14 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/_sandbox/flows":
                 fields = {name.replace("-", "_"): value for name, value in _json_object(body).items()}
                 self._send(200, provider.register_flow(**fields).as_json())
+            elif path == "/_sandbox/outcomes" and self.command == "GET":
+                self._send(200, provider.outcomes.settings())
+            elif path == "/_sandbox/outcomes":
+                self._send(200, provider.outcomes.configure(_json_object(body)))
+            elif path == "/_sandbox/report-urls":
+                self._send(200, {"report_urls": provider.outcomes.set_report_urls(_json_object(body))})
+            elif path == "/_sandbox/outcome-stats":
+                self._send(200, provider.outcomes.stats())
             elif path == "/_sandbox/reset":
                 provider.reset()
                 self._send(200, {"ok": True})
@@ -258,6 +286,7 @@ class RunningSandbox:
         if self.server.stopping.is_set():
             return
         self.server.stopping.set()
+        self.provider.outcomes.stop()
         self.server.shutdown()
         self.server.close_connections()
         self.server.server_close()
