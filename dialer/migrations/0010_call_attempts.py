@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0008_call_outcomes_and_reports'),
+        ('dialer', '0009_outcome_report_retry_at'),
     ]
 
     operations = [
