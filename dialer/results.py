@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from campaigns.models import Contact
 from campaigns.reports import excel_safe
 from dialer.models import BatchAttempt, Call
+from dialer.outcomes.columns import OUTCOME_COLUMNS, OUTCOME_FIELDS, outcome_cells
 from dialer.progress import outcome_words
 
 RESULT_COLUMNS = [
@@ -26,10 +27,14 @@ RESULT_COLUMNS = [
     "primary_number",
     "external_id",
     # For managers: which campaign, when the call's request was first sent (in the campaign's zone),
-    # the outcome in words, the line of the uploaded file, then the contact's flow variables.
+    # the request's result in words, then what happened to the call (dialer.outcomes: the outcome's
+    # machine value, the Q.850 cause and its words, the number that answered, talk time in decimal
+    # seconds, the keys pressed in order, the connect time in the campaign's zone), the line of the
+    # uploaded file, then the contact's flow variables.
     "campaign",
     "sent_at",
-    "outcome",
+    "result",
+    *OUTCOME_COLUMNS,
     "line",
 ]
 
@@ -84,6 +89,7 @@ def export_results_csv(campaign, out) -> int:
             "contact__line",
             "contact__variables",
             "batch__request_id",
+            *OUTCOME_FIELDS,
         )
     )
     count = 0
@@ -105,6 +111,7 @@ def export_results_csv(campaign, out) -> int:
                 excel_safe(campaign.name),
                 sent_at.astimezone(zone).replace(microsecond=0).isoformat() if sent_at else "",
                 excel_safe(outcome_words(call.state)),
+                *[excel_safe(cell) for cell in outcome_cells(call, zone)],
                 contact.line,
                 *[excel_safe(variables.get(name, "")) for name in names],
             ]

@@ -5,6 +5,7 @@ rollback takes the count back with them. "unknown" is never stored: it is what t
 accepted minus what has an outcome. `outcomes_recount` rebuilds them from the calls.
 """
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -146,6 +147,17 @@ def summaries(campaign_ids) -> dict[int, Summary]:
 
 def summary_of(campaign_id: int) -> Summary:
     return summaries([campaign_id])[campaign_id]
+
+
+def outcomes_wait(*, campaign_id: int, timeout: float, sleep=time.sleep) -> Summary:
+    """The campaign's outcomes once none is pending (every accepted call reported or given up), or
+    as they stand after `timeout` seconds (`launch_campaign --wait-outcomes S`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        summary = summary_of(campaign_id)
+        if summary.pending <= 0 or time.monotonic() >= deadline:
+            return summary
+        sleep(min(0.5, max(deadline - time.monotonic(), 0)))
 
 
 def outcomes_counted(*, campaign_id: int) -> dict:

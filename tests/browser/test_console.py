@@ -367,7 +367,7 @@ def test_7_results_name_the_campaign_and_rejected_rows_upload_again_once_fixed(p
     rows = list(csv.DictReader(open(download.value.path(), newline="")))
     assert {row["campaign"] for row in rows} == {"June reminders"}
     assert all(row["sent_at"] and row["$flow.key.name"].startswith("Customer") for row in rows)
-    assert {row["outcome"].split(":")[0] for row in rows} == {"Placed", "Rejected"}
+    assert {row["result"].split(":")[0] for row in rows} == {"Placed", "Rejected"}
 
     page.goto(f"{live_server.url}/lists/{bad.pk}/")
     with page.expect_download() as report:

@@ -9,6 +9,7 @@ import pytest
 from campaigns.models import Campaign, Contact, ContactList
 from campaigns.reports import excel_safe
 from dialer.models import Batch, BatchAttempt, Call
+from dialer.outcomes.columns import OUTCOME_COLUMNS
 from dialer.results import RESULT_COLUMNS, export_results_csv, results_filename
 from dialer.tallies import calls_recount
 
@@ -103,11 +104,12 @@ def test_results_keep_the_documented_column_order_and_are_excel_safe(campaign):
         "919812345678",
         "'=cmd|' /C calc'!A0",
     ]
-    # then, for managers: the campaign, when the request went (in its zone), the outcome in words,
-    # the file's line and the variables
+    # then, for managers: the campaign, when the request went (in its zone), the result in words,
+    # the call's outcome (none reported yet), the file's line and the variables
     assert rows[1][9:] == [
         "June", "2026-12-02T10:30:00+05:30",
         "Placed: the provider accepted the call request and gave it a UUID; not that the customer answered.",
+        "unknown", "", "", "", "", "", "",
         "2", "Asha", "'=1+1",
     ]
     assert rows[2][:9] == ["tok1-2", "919812345679", "", "", "skipped", "", "'-dnc list", "919812345679", ""]
@@ -120,3 +122,19 @@ def test_the_results_file_is_named_after_the_campaign_and_its_day(campaign):
     campaign.refresh_from_db()
 
     assert results_filename(campaign) == "march-reminders-wave-2_2026-03-02_results.csv"  # 01:30 IST the next day
+
+
+def test_results_carry_each_call_s_outcome_with_times_in_the_campaign_s_zone(campaign):
+    call = Call.objects.get(campaign=campaign, client_identifier="tok1-1")
+    Call.objects.filter(pk=call.pk).update(
+        outcome="answered", hangup_cause=16, answered_number="919887654321", talk_ms=42_500, keys="19",
+        connected_at=datetime.datetime(2026, 12, 2, 5, 1, 2, tzinfo=datetime.UTC),
+    )
+    out = io.StringIO()
+    export_results_csv(campaign, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert {key: rows[0][key] for key in OUTCOME_COLUMNS} == {
+        "outcome": "answered", "hangup_cause": "16", "answered_number": "919887654321", "talk_seconds": "42.500",
+        "keys": "19", "connected_at": "2026-12-02T10:31:02.000+05:30", "hangup_cause_words": "16 normal call clearing",
+    }
+    assert rows[1]["outcome"] == "unknown"

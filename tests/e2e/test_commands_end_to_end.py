@@ -45,8 +45,11 @@ def manage(env, *args):
 
 
 def test_create_import_launch_wait_and_export_through_the_commands(standalone_sandbox, tmp_path, artifacts_dir):
+    # No web server here: the outcomes come through the sandbox's Pull API (the reconciler, by beat).
     processes = Processes(workers=1, log_dir=artifacts_dir / "e2e-logs" / "commands",
-                          PHONON_REALTIME_BASE_URL=f"{standalone_sandbox}/realtime")
+                          PHONON_REALTIME_BASE_URL=f"{standalone_sandbox}/realtime",
+                          PHONON_PULL_URL=f"{standalone_sandbox}/pull", PHONON_PULL_AFTER="0", PHONON_PULL_SECONDS="1",
+                          PHONON_PULL_BACKOFF="1s", SANDBOX_REPORT_URLS="0")
     env = processes.env
     processes.start()
     try:
@@ -66,13 +69,18 @@ def test_create_import_launch_wait_and_export_through_the_commands(standalone_sa
         assert imported["imported"] == 1200 and imported["rejected"] == 1 and imported["report"]
 
         code, out, result = manage(env, "launch_campaign", "--list", str(imported["contact_list_id"]),
-                                   "--window", "00:00-24:00", "--wait", "--timeout", "120", "--yes")
+                                   "--window", "00:00-24:00", "--wait", "--timeout", "120", "--yes",
+                                   "--wait-outcomes", "120")
         summary = json.loads(out)
         assert code == 0, result.stderr
+        outcomes = summary.pop("outcomes")
         assert summary == {
             "campaign_id": summary["campaign_id"], "status": "completed", "contacts": 1200, "placed": 1200,
             "accepted_unknown": 0, "rejected": 0, "skipped": 0, "batches": 3,
         }
+        # every call's outcome came, through the Pull API, before --wait-outcomes ran out
+        assert outcomes["unknown"] == 0 and sum(outcomes.values()) == 1200
+        assert set(outcomes) >= {"answered", "busy", "no_answer", "unreachable", "failed", "unknown"}
 
         export_file = tmp_path / "results.csv"
         code, _, _ = manage(env, "export_results", str(summary["campaign_id"]), "-o", str(export_file))
@@ -83,6 +91,7 @@ def test_create_import_launch_wait_and_export_through_the_commands(standalone_sa
         with urllib.request.urlopen(f"{standalone_sandbox}/_sandbox/ledger") as response:  # noqa: S310
             ledger = {e["client-identifier"]: e for e in json.loads(response.read())["calls"]}
         assert len(exported) == len(ledger) == 1200
+        assert sum(row["outcome"] == "answered" for row in exported) == outcomes["answered"]
         for row in exported:
             assert row["state"] == "placed"
             assert row["phonon_uuid"] == ledger[row["client_identifier"]]["phonon-uuid"]

@@ -6,6 +6,7 @@ import sys
 from campaigns.models import Campaign, ContactList
 from campaigns.redial_rules import redial_rules
 from dialer import launching
+from dialer.outcomes.tallies import SUMMARY_KEYS, outcomes_wait
 from dialer.progress import campaign_summary
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_review, review_lines
@@ -38,6 +39,8 @@ class Command(JsonCommand):
                             "(default 3 once --redial is given; 1: no redials).")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
+        parser.add_argument("--wait-outcomes", type=float, default=0.0, metavar="S",
+                            help="With --wait: then wait up to S seconds for the calls' outcomes (reports).")
 
     def handle(self, *args, **options):
         contact_list = ContactList.objects.select_related("flow").filter(pk=options["list_id"]).first()
@@ -92,6 +95,8 @@ class Command(JsonCommand):
             self.refuse(str(away))
         if campaign.status_reason:
             summary["reason"] = campaign.status_reason
+        outcomes = outcomes_wait(campaign_id=campaign.pk, timeout=max(options["wait_outcomes"], 0.0))
+        summary["outcomes"] = {key: outcomes.counts.get(key, 0) for key in SUMMARY_KEYS}
         self.print_json(summary)
         if campaign.status != Campaign.Status.COMPLETED:
             raise SystemExit(1)
