@@ -15,9 +15,13 @@ from campaigns.redial_rules import RedialRules, rules_fields
 CHANGEABLE = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
 
 
-def campaign_redials_edit(*, campaign: Campaign, rules: RedialRules) -> Campaign:
+def campaign_redials_edit(*, campaign: Campaign, rules: RedialRules, key_labels: str | None = None) -> Campaign:
+    # Looked at afresh under rules that redial; kept (it marks that redials were planned) otherwise.
+    fresh = {"redials_checked_until": None} if rules.active else {}
+    if key_labels is not None:
+        fresh["key_labels"] = key_labels
     updated = Campaign.objects.filter(pk=campaign.pk, status__in=CHANGEABLE).update(
-        **rules_fields(rules), redials_checked_until=None, updated_at=timezone.now()
+        **rules_fields(rules), **fresh, updated_at=timezone.now()
     )
     campaign.refresh_from_db()
     if updated != 1:

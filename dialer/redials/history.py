@@ -4,7 +4,7 @@ A contact's last call is the one with its highest attempt number; the export's s
 describe it (dialer.results), and `attempts` counts its calls.
 """
 
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, Max, OuterRef
 
 from campaigns.redial_rules import campaign_rules
 from dialer.models import Call
@@ -18,6 +18,23 @@ def redial_summary(campaign, *, calls: int) -> dict:
         return {}
     redials = Call.objects.filter(campaign=campaign, attempt__gt=1).count()
     return {"contacts": calls - redials, "calls": calls, "redials": redials}
+
+
+def has_redials(campaign) -> bool:
+    """True when the campaign may hold more than one call per contact (rules now, or a planner that
+    ran under earlier rules)."""
+    return campaign.max_attempts > 1 or campaign.redials_checked_until is not None
+
+
+def last_calls(campaign, calls):
+    """`calls` (of this campaign) narrowed to each contact's last attempt; unchanged, and as cheap
+    as before, for a campaign that never had redials."""
+    if not has_redials(campaign):
+        return calls
+    later = Call.objects.filter(
+        campaign_id=OuterRef("campaign_id"), contact_id=OuterRef("contact_id"), attempt__gt=OuterRef("attempt")
+    )
+    return calls.filter(~Exists(later))
 
 
 def attempts_by_contact(campaign, contact_ids) -> dict[int, int]:

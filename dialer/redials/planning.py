@@ -25,11 +25,8 @@ from campaigns.windows import campaign_in_window
 from dialer import eligibility, tallies
 from dialer.models import Batch, Call
 from dialer.planning import IDENTIFIER_DIGITS, PLAN_SLICE, _drop_unused_batches, _planner_lock
+from dialer.redials.waiting import LATE_REPORTS
 from flows.models import Account
-
-# Outcomes are applied in short transactions; one that commits late carries an outcome_at a little
-# behind the planner's last look. The planner reads this far back each time.
-LATE_REPORTS = datetime.timedelta(minutes=10)
 
 
 @dataclasses.dataclass

@@ -17,6 +17,10 @@ from campaigns.redial_rules import campaign_rules
 from campaigns.windows import campaign_in_window, next_window_opening
 from dialer.models import Call, CallOutcome
 
+# Outcomes are applied in short transactions; one that commits late carries an outcome_at a little
+# behind the planner's last look. The planner reads this far back each time.
+LATE_REPORTS = datetime.timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class RedialsWaiting:
@@ -30,14 +34,20 @@ class RedialsWaiting:
 
 
 def _waiting_sql(campaign: Campaign, rules) -> tuple[str, list]:
-    """Calls whose outcome the rules call again, with attempts left and no next attempt yet."""
+    """Calls whose outcome the rules call again, with attempts left and no next attempt yet. Only
+    outcomes since the planner's last look can be such (it planned every older one): the read
+    stays a short range of call_redial_due_idx however large the campaign."""
     table = Call._meta.db_table
+    since, since_params = "", []
+    if campaign.redials_checked_until is not None:
+        since = "AND x.outcome_at > %s "
+        since_params = [connection.ops.adapt_datetimefield_value(campaign.redials_checked_until - LATE_REPORTS)]
     sql = (
         f"FROM {table} x WHERE x.campaign_id = %s AND x.outcome IN ({', '.join(['%s'] * len(rules.outcomes))}) "
-        f"AND x.attempt < %s AND NOT EXISTS (SELECT 1 FROM {table} y WHERE y.campaign_id = x.campaign_id "
+        f"{since}AND x.attempt < %s AND NOT EXISTS (SELECT 1 FROM {table} y WHERE y.campaign_id = x.campaign_id "
         f"AND y.contact_id = x.contact_id AND y.attempt = x.attempt + 1)"
     )
-    return sql, [campaign.pk, *rules.outcomes, rules.max_attempts]
+    return sql, [campaign.pk, *rules.outcomes, *since_params, rules.max_attempts]
 
 
 def _awaiting_outcome(campaign: Campaign, rules) -> int:
@@ -101,3 +111,22 @@ def waiting_words(waiting: RedialsWaiting, zone: str) -> str:
         plural = "s" if waiting.awaiting_outcome != 1 else ""
         parts.append(f"{waiting.awaiting_outcome:,} call{plural} sent wait for an outcome that may ask for a redial")
     return ". ".join(parts)
+
+
+@dataclass(frozen=True)
+class RedialsPanel:
+    """What the campaign page shows of the rules: the rules in words, and what waits."""
+
+    rules_words: str
+    waiting: RedialsWaiting
+    waiting_text: str
+
+
+def redials_panel(campaign: Campaign, *, now: datetime.datetime | None = None) -> RedialsPanel | None:
+    rules = campaign_rules(campaign)
+    if not rules.active:
+        return None
+    waiting = redials_waiting(campaign, now=now)
+    return RedialsPanel(
+        rules_words=rules.words(), waiting=waiting, waiting_text=waiting_words(waiting, campaign.timezone)
+    )

@@ -14,7 +14,9 @@ from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
-from dialer.results import results_csv_chunks, results_filename
+from dialer.redials.editing import campaign_redials_edit
+from dialer.redials.waiting import redials_panel
+from dialer.results import attempts_filename, results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
 from dialer.sharing import campaign_share
 from dialer.status import campaign_status_explained, statuses_explained
@@ -72,6 +74,7 @@ def _live_context(campaign):
         "split_summary": split_summary(campaign) if batch_counts.get(Batch.Status.SPLIT) else "",
         "share": share, "finish_at": share.finish_at(progress.pending) if share else None,
         "priority_form": PriorityForm(initial={"priority": campaign.priority}),
+        "redials": redials_panel(campaign),  # None without redial rules
     }
 
 
@@ -117,7 +120,8 @@ def _calls_context(request, campaign):
     form = ContactSearchForm(request.GET or None)
     # In list order, through the (campaign, contact) key: ordering by id walked the primary key
     # past every older campaign's calls to find this one's first page.
-    calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id")
+    # A contact's attempts one under the other (redials), first to last.
+    calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id", "attempt")
     searching = False
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
@@ -200,8 +204,11 @@ def campaign_cancel(request, pk):
 def campaign_export(request, pk):
     """The results CSV, named after the campaign and its day, streamed in chunks."""
     campaign = access.campaign_or_404(request.user, pk)
-    response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
+    every_attempt = request.GET.get("attempts") == "1"  # one row per call, each redial too
+    chunks = results_csv_chunks(campaign, every_attempt=every_attempt)
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    filename = attempts_filename(campaign) if every_attempt else results_filename(campaign)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -218,6 +225,7 @@ def campaign_edit(request, pk):
                 editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
                                       window=data["window"], window_days=data["window_days"],
                                       timezone_name=data["timezone"])
+                campaign_redials_edit(campaign=campaign, rules=data["redials"], key_labels=data["key_labels"])
             except (ValueError, lifecycle.TransitionRefused) as error:
                 form.add_error(None, str(error))
             else:

@@ -204,6 +204,7 @@ def list_launch(request, pk):
     review = launch_review(
         contact_list=contact_list, start_at=data["start_at"], window=data["window"], window_days=data["window_days"],
         timezone_name=data["timezone"], look_back_days=choices["look_back_days"], skip_called=choices["skip_called"],
+        redial_rules=data.get("redials"),
     )
     if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:
@@ -213,6 +214,7 @@ def list_launch(request, pk):
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
                     api_version=data["api_version"], priority=data["priority"], created_by=request.user,
                     skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
+                    redials=data.get("redials"), key_labels=data.get("key_labels", ""),
                 )
         except (ValueError, lifecycle.TransitionRefused) as error:
             review_form.add_error(None, str(error))
