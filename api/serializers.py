@@ -7,6 +7,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.redials import RedialRulesInSerializer, RedialsField, validated_key_labels
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
@@ -162,13 +163,14 @@ class CampaignSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
     batches = serializers.SerializerMethodField()
     share = serializers.SerializerMethodField()
+    redial = RedialsField()  # api.redials
 
     class Meta:
         model = Campaign
         fields = [
             "id", "name", "list", "flow", "status", "status_reason", "provider_code", "api_version", "batch_size",
             "start_at", "timezone", "window", "window_days", "skip_called_days", "counts", "batches", "created_at",
-            "started_at", "finished_at", "priority", "share",
+            "started_at", "finished_at", "priority", "share", "redial", "key_labels",
         ]
 
     def get_window(self, campaign) -> str:
@@ -237,6 +239,13 @@ class CampaignCreateSerializer(serializers.Serializer):
         choices=Campaign.Priority.choices, required=False, default=Campaign.Priority.NORMAL,
         help_text="Share of the account's limit beside its other running campaigns: high 4, normal 2, low 1.",
     )
+    redial = RedialRulesInSerializer(required=False, help_text="Call again who was not reached (api.redials).")
+    key_labels = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Keys in words: 1=confirmed, 2=cancel."
+    )
+
+    def validate_key_labels(self, value):
+        return validated_key_labels(value)
 
     def validate_timezone(self, value):
         value = value or settings.PHONON_TIMEZONE
@@ -280,7 +289,7 @@ class CallSerializer(serializers.ModelSerializer):
         model = Call
         fields = [
             "id", "client_identifier", "state", "numbers", "primary_number", "external_id", "variables", "line",
-            "phonon_uuid", "request_id", "provider_code", "provider_message", "updated_at",
+            "phonon_uuid", "request_id", "provider_code", "provider_message", "updated_at", "attempt",
         ]
 
     def get_request_id(self, call) -> str:

@@ -62,7 +62,8 @@ class CampaignIndex(ListModelMixin, AccountView):
                     window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
                     batch_size=options["batch_size"], api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
-                    priority=options["priority"],
+                    priority=options["priority"], key_labels=options["key_labels"],
+                    redials=options["redial"]["rules"] if "redial" in options else None,
                 )
         except ValueError as error:
             raise unprocessable(str(error)) from error
