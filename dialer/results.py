@@ -14,6 +14,7 @@ from dialer.models import BatchAttempt, Call
 from dialer.outcomes.columns import OUTCOME_COLUMNS, OUTCOME_FIELDS, outcome_cells
 from dialer.progress import outcome_words
 from dialer.redials.history import last_calls
+from dialer.redials.survey import key_labels_of, keys_in_words
 
 RESULT_COLUMNS = [
     "client_identifier",
@@ -40,6 +41,8 @@ RESULT_COLUMNS = [
     # How many calls the contact had (redials, dialer.redials): the row describes the last of them.
     # The attempts export (one row per call) names it `attempt`: which of them the row is.
     "attempts",
+    # The keys pressed in the manager's words (Campaign.key_labels: 1=confirmed, 2=cancel), in order.
+    "keys_in_words",
 ]
 
 
@@ -76,7 +79,8 @@ def export_results_csv(campaign, out, *, every_attempt: bool = False) -> int:
         .values_list("batch_id", "first")
     )
     writer = csv.writer(out)
-    columns = [*RESULT_COLUMNS[:-1], "attempt"] if every_attempt else RESULT_COLUMNS
+    columns = [*RESULT_COLUMNS[:-2], "attempt", RESULT_COLUMNS[-1]] if every_attempt else RESULT_COLUMNS
+    labels = key_labels_of(campaign)
     writer.writerow(columns + [f"$flow.key.{name}" for name in names])
     calls = Call.objects.filter(campaign=campaign)
     calls = (
@@ -122,6 +126,7 @@ def export_results_csv(campaign, out, *, every_attempt: bool = False) -> int:
                 *[excel_safe(cell) for cell in outcome_cells(call, zone)],
                 contact.line,
                 call.attempt,
+                excel_safe(keys_in_words(call.keys, labels)),
                 *[excel_safe(variables.get(name, "")) for name in names],
             ]
         )

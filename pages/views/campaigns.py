@@ -15,6 +15,7 @@ from dialer import steering
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.redials.editing import campaign_redials_edit
+from dialer.redials.survey import answer_list, calls_pressed, survey_results
 from dialer.redials.waiting import redials_panel
 from dialer.results import attempts_filename, results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
@@ -22,6 +23,7 @@ from dialer.sharing import campaign_share
 from dialer.status import campaign_status_explained, statuses_explained
 from pages import selectors as queries
 from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, PriorityForm, TableFilterForm
+from pages.redial_forms import PressedForm
 from pages.views import page
 from phonon.codes import describe
 
@@ -85,6 +87,7 @@ def campaign_detail(request, pk):
     context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
+    context["survey"] = survey_results(campaign)  # what people pressed (dialer.redials.survey)
     return render(request, "pages/campaign_detail.html", context)
 
 
@@ -126,6 +129,10 @@ def _calls_context(request, campaign):
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
         calls = calls.filter(contact__primary_number__endswith=form.cleaned_data["number"])
+    pressed = PressedForm(request.GET if "pressed" in request.GET else None)  # dialer.redials.survey
+    if pressed.is_bound and pressed.is_valid() and pressed.cleaned_data["pressed"]:
+        searching = True
+        calls = calls_pressed(calls, key=pressed.cleaned_data["pressed"], question=pressed.cleaned_data["question"])
     paginator = Paginator(calls, CALLS_PER_PAGE)
     if not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
@@ -134,7 +141,8 @@ def _calls_context(request, campaign):
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
-        "polling": not campaign.is_final,
+        "polling": not campaign.is_final, "pressed_form": pressed,
+        "pressed": pressed.cleaned_data if pressed.is_bound and pressed.is_valid() else {},
     }
 
 
@@ -233,6 +241,26 @@ def campaign_edit(request, pk):
                 return redirect("campaign_detail", pk=campaign.pk)
         status = 400
     return render(request, "pages/campaign_edit.html", {"campaign": campaign, "form": form}, status=status)
+
+
+@page
+@require_POST
+def campaign_answer_list(request, pk):
+    """The contacts who gave one answer become a new list, launched through the review."""
+    campaign = access.campaign_or_404(request.user, pk)
+    form = PressedForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["pressed"]:
+        messages.error(request, "Choose the answer whose contacts to list.")
+        return redirect("campaign_detail", pk=campaign.pk)
+    try:
+        chosen = answer_list(campaign=campaign, key=form.cleaned_data["pressed"],
+                             question=form.cleaned_data["question"], created_by=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("campaign_detail", pk=campaign.pk)
+    messages.success(request, f"“{chosen.name}”: {chosen.imported_count:,} contact"
+                              f"{'s' if chosen.imported_count != 1 else ''}. Review and launch.")
+    return redirect(f"{reverse('list_launch', args=[chosen.pk])}?from={campaign.pk}")
 
 
 @page

@@ -110,7 +110,7 @@ def test_results_keep_the_documented_column_order_and_are_excel_safe(campaign):
         "June", "2026-12-02T10:30:00+05:30",
         "Placed: the provider accepted the call request and gave it a UUID; not that the customer answered.",
         "unknown", "", "", "", "", "", "",
-        "2", "1", "Asha", "'=1+1",
+        "2", "1", "", "Asha", "'=1+1",
     ]
     assert rows[2][:9] == ["tok1-2", "919812345679", "", "", "skipped", "", "'-dnc list", "919812345679", ""]
     assert rows[2][9:11] == ["June", ""] and rows[2][-2:] == ["Ravi", ""]
