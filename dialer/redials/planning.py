@@ -50,6 +50,10 @@ def campaign_plan_redials(
     with transaction.atomic():
         if not _planner_lock(campaign_id):
             return planned  # the first-call planner or another redial planner is at it
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # The probes' summed cost reads as large: compiling them (JIT) cost more than running them.
+                cursor.execute("SET LOCAL jit = off")
         # The same locks, in the same order, as first-call planning: the cap counts what the
         # account's other planners committed before us.
         Account.objects.select_for_update().filter(pk=campaign.flow.account_id).first()
@@ -67,7 +71,7 @@ def campaign_plan_redials(
             or 0
         ) + 1
         for attempt in range(2, rules.max_attempts + 1):
-            made, skipped, batches = _plan_attempt(
+            made, skipped, batches, more = _plan_attempt(
                 campaign,
                 rules.outcomes,
                 _cap_for_attempt(cap, campaign.flow.account, attempt),
@@ -79,7 +83,7 @@ def campaign_plan_redials(
             )
             planned.redials += made
             planned.skipped += skipped
-            planned.more = planned.more or made >= limit
+            planned.more = planned.more or more
             sequence += batches
         if not planned.more:
             Campaign.objects.filter(pk=campaign_id).update(redials_checked_until=cutoff)
@@ -91,16 +95,25 @@ def _cap_for_attempt(cap: eligibility.Rules, account: Account, attempt: int) -> 
     return dataclasses.replace(cap, cap_calls=account.calls_per_number - (attempt - 1))
 
 
+def probe_each_row() -> str:
+    """Written into a NOT EXISTS that must stay a probe of the (campaign, contact, attempt) key per
+    row. On PostgreSQL, OFFSET 0 keeps it from being turned into an anti-join, which the statistics
+    of a freshly written attempt (1 row, while it holds thousands) planned as a scan of the whole
+    table for every call: minutes instead of a second for 100,000 contacts."""
+    return " OFFSET 0" if connection.vendor == "postgresql" else ""
+
+
 def _due_sql(outcomes, *, attempt: int, since, cutoff) -> tuple[str, list]:
     """The contacts whose call `attempt - 1` ended with one of `outcomes` by `cutoff` and that have
     no call `attempt` yet, in contact order (read along call_redial_due_idx)."""
     call_table = Call._meta.db_table
+    PROBE = probe_each_row()  # noqa: N806 - read as a piece of SQL
     window = "AND x.outcome_at > %s " if since is not None else ""
     sql = (
         f"SELECT x.contact_id AS id FROM {call_table} x WHERE x.campaign_id = %s "
         f"AND x.outcome IN ({', '.join(['%s'] * len(outcomes))}) AND x.outcome_at <= %s {window}"
         f"AND x.attempt = %s AND NOT EXISTS (SELECT 1 FROM {call_table} y WHERE y.campaign_id = x.campaign_id "
-        f"AND y.contact_id = x.contact_id AND y.attempt = %s) "
+        f"AND y.contact_id = x.contact_id AND y.attempt = %s{PROBE}) "
         f"ORDER BY x.contact_id LIMIT %s"
     )
     stamp = connection.ops.adapt_datetimefield_value
@@ -118,15 +131,29 @@ def _plan_attempt(
     cutoff,
     first_sequence: int,
     limit: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, bool]:
     """Create this attempt's due redials in one INSERT ... SELECT, judged and cut into batches as
-    first calls are (dialer.planning). Returns (calls made, of which skipped, batches used)."""
+    first calls are (dialer.planning). Returns (calls made, of which skipped, batches used, whether
+    more are due beyond `limit`)."""
     due_sql, due_params = _due_sql(outcomes, attempt=attempt, since=since, cutoff=cutoff)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({due_sql}) AS due", [campaign.pk, *due_params, limit])
-        count = cursor.fetchone()[0]
+    # One more than the slice is read, to know whether more wait beyond it.
+    if connection.vendor == "postgresql":
+        # The due contacts read once, then inserted from the array: the per-row probes are not run
+        # twice, and what is inserted is exactly what was counted (each statement reads afresh).
+        with connection.cursor() as cursor:
+            cursor.execute(due_sql, [campaign.pk, *due_params, limit + 1])
+            due_ids = [row[0] for row in cursor.fetchall()]
+        more, due_ids = len(due_ids) > limit, due_ids[:limit]
+        count = len(due_ids)
+        due_sql, due_params = "SELECT unnest(CAST(%s AS BIGINT[])) AS id", [due_ids]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({due_sql}) AS due", [campaign.pk, *due_params, limit + 1])
+            count = cursor.fetchone()[0]
+        more, count = count > limit, min(count, limit)
+        due_params = [campaign.pk, *due_params, limit]
     if not count:
-        return 0, 0, 0
+        return 0, 0, 0, False
     size = campaign.batch_size
     batches = Batch.objects.bulk_create(
         [
@@ -174,9 +201,7 @@ def _plan_attempt(
         cursor.execute(
             sql,
             [
-                campaign.pk,
                 *due_params,
-                limit,
                 *reason_params,
                 campaign.pk,
                 attempt,
@@ -200,13 +225,13 @@ def _plan_attempt(
     if inserted != count:
         # An outcome applied between the count and the insert (PostgreSQL reads afresh per
         # statement): the batches are counted again from their calls.
-        return _mend(campaign, batches, attempt, inserted, skipped, first_sequence)
+        return (*_mend(campaign, batches, attempt, inserted, skipped, first_sequence), more)
     tallies.calls_added(
         campaign_id=campaign.pk, counts={Call.State.PENDING: count - skipped, Call.State.SKIPPED: skipped}
     )
     if skipped:
         _drop_unused_batches(campaign, count - skipped, first_sequence)
-    return count, skipped, (count - skipped + size - 1) // size
+    return count, skipped, (count - skipped + size - 1) // size, more
 
 
 def _mend(campaign, batches, attempt: int, inserted: int, skipped: int, first_sequence: int) -> tuple[int, int, int]:

@@ -38,6 +38,7 @@ def _waiting_sql(campaign: Campaign, rules) -> tuple[str, list]:
     outcomes since the planner's last look can be such (it planned every older one): the read
     stays a short range of call_redial_due_idx however large the campaign."""
     table = Call._meta.db_table
+    pg = connection.vendor == "postgresql"  # OFFSET 0: a probe per row, as in dialer.redials.planning
     since, since_params = "", []
     if campaign.redials_checked_until is not None:
         since = "AND x.outcome_at > %s "
@@ -45,7 +46,7 @@ def _waiting_sql(campaign: Campaign, rules) -> tuple[str, list]:
     sql = (
         f"FROM {table} x WHERE x.campaign_id = %s AND x.outcome IN ({', '.join(['%s'] * len(rules.outcomes))}) "
         f"{since}AND x.attempt < %s AND NOT EXISTS (SELECT 1 FROM {table} y WHERE y.campaign_id = x.campaign_id "
-        f"AND y.contact_id = x.contact_id AND y.attempt = x.attempt + 1)"
+        f"AND y.contact_id = x.contact_id AND y.attempt = x.attempt + 1{' OFFSET 0' if pg else ''})"
     )
     return sql, [campaign.pk, *rules.outcomes, *since_params, rules.max_attempts]
 

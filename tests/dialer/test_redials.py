@@ -270,3 +270,20 @@ def test_rules_changed_while_running_apply_to_the_redials_not_yet_planned(sandbo
     campaign_redials_edit(campaign=campaign, rules=redial_rules(outcomes="busy,no_answer", after="1s", max_attempts=2))
     assert campaign_plan_redials(campaign_id=campaign.pk, now=later).redials == 1
     assert Call.objects.filter(campaign=campaign, attempt=2).count() == 2
+
+
+@pytest.mark.django_db
+def test_redials_planned_in_slices_make_each_contacts_redial_once(sandbox):
+    flow, campaign = with_rules()
+    report_round(flow, campaign, ["busy"] * 6)
+    later = timezone.now() + LATER
+    slices = []
+    while True:
+        planned = campaign_plan_redials(campaign_id=campaign.pk, now=later, limit=4)
+        slices.append(planned.redials)
+        if not planned.more:
+            break
+    assert slices == [4, 2]
+    assert Call.objects.filter(campaign=campaign, attempt=2).values("contact").distinct().count() == 6
+    assert sorted(Batch.objects.filter(calls__attempt=2).distinct().values_list("call_count", flat=True)) == [2, 4]
+    assert not tallies_differ(campaign_id=campaign.pk)
