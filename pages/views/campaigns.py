@@ -14,6 +14,7 @@ from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
 from dialer.models import Batch, Call
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
+from dialer.redials.best_time import best_time
 from dialer.redials.editing import campaign_redials_edit
 from dialer.redials.survey import answer_list, calls_pressed, survey_results
 from dialer.redials.waiting import redials_panel
@@ -88,6 +89,7 @@ def campaign_detail(request, pk):
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
     context["survey"] = survey_results(campaign)  # what people pressed (dialer.redials.survey)
+    context["best"] = best_time(account_id=campaign.flow.account_id, zone=campaign.timezone)
     return render(request, "pages/campaign_detail.html", context)
 
 

@@ -20,6 +20,7 @@ from campaigns.reports import flow_variable_names, rejected_rows_to_fix_csv
 from campaigns.tasks import import_contact_list_task
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
+from dialer.redials.best_time import best_time
 from dialer.review import launch_confirmations, launch_review
 from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm
 from pages.views import csv_attachment, page
@@ -168,7 +169,10 @@ def list_rejected_csv(request, pk):
 
 
 def _launch_form(request, contact_list, form, status=200):
-    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form}, status=status)
+    # The window the account's answered calls suggest (dialer.redials.best_time).
+    best = best_time(account_id=contact_list.flow.account_id, zone=form["timezone"].value() or settings.PHONON_TIMEZONE)
+    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form, "best": best},
+                  status=status)
 
 
 @page
