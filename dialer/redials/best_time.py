@@ -50,6 +50,11 @@ class Bar:
         return self.rate or 0
 
     @property
+    def y(self) -> int:
+        """The top of its column in a chart 100 high (SVG: y grows downwards)."""
+        return 100 - self.height
+
+    @property
     def title(self) -> str:
         if not self.calls:
             return f"{self.label}: no calls"
@@ -69,6 +74,18 @@ class BestTime:
     @property
     def rate(self) -> int | None:
         return round(100 * self.answered / self.calls) if self.calls else None
+
+    @property
+    def hour_columns(self) -> list[dict]:
+        """The hours as SVG columns 8 wide, 10 apart; every third hour labelled."""
+        return [
+            {"bar": bar, "x": 10 * hour + 1, "label": bar.label[:2] if hour % 3 == 0 else ""}
+            for hour, bar in enumerate(self.hours)
+        ]
+
+    @property
+    def weekday_columns(self) -> list[dict]:
+        return [{"bar": bar, "x": 14 * day + 2, "label": bar.label} for day, bar in enumerate(self.weekdays)]
 
     @property
     def best_delay(self) -> Bar | None:
