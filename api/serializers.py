@@ -298,6 +298,9 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Call.State.values, required=False)
+    pressed = serializers.RegexField(r"^[0-9*#]$", required=False, help_text="Calls whose person pressed this key.")
+    question = serializers.IntegerField(required=False, min_value=1, max_value=10,
+                                        help_text="With pressed: as the answer to question N (the N-th key).")
     number = serializers.CharField(required=False, help_text="At least 4 digits; matches the end of tel1.")
 
     def validate_number(self, value):

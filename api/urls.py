@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from api import pages
 from api.authentication import AccountKeyAuthentication
 from api.schema import KeyOrLogin
-from api.views import campaigns, flows, lists
+from api.views import campaigns, flows, lists, redials
 from api.views.base import AccountView, not_found
 
 
@@ -53,6 +53,7 @@ v1 = [
     path("campaigns/<int:pk>/cancel/", campaigns.CampaignAction.as_view(action="cancel"), name="api_campaign_cancel"),
     path("campaigns/<int:pk>/priority/", campaigns.CampaignPriority.as_view(), name="api_campaign_priority"),
     path("campaigns/<int:pk>/calls/", campaigns.CallList.as_view(), name="api_call_list"),
+    path("campaigns/<int:pk>/survey/", redials.CampaignSurvey.as_view(), name="api_campaign_survey"),
     path("campaigns/<int:pk>/results.csv", campaigns.CampaignResults.as_view(), name="api_campaign_results"),
 ]
 

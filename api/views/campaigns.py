@@ -25,6 +25,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign
 from dialer import launching, steering
 from dialer.models import Call
+from dialer.redials.survey import calls_pressed
 from dialer.results import results_csv_chunks, results_filename
 
 
@@ -135,6 +136,9 @@ class CallList(ListModelMixin, AccountView):
             calls = calls.filter(state=query.validated_data["state"])
         if "number" in query.validated_data:
             calls = calls.filter(contact__primary_number__endswith=query.validated_data["number"])
+        if "pressed" in query.validated_data:  # dialer.redials.survey
+            calls = calls_pressed(calls, key=query.validated_data["pressed"],
+                                  question=query.validated_data.get("question"))
         return calls
 
     @extend_schema(parameters=[CallFilterSerializer])

@@ -2,6 +2,7 @@
 
 import pytest
 
+from dialer.models import Call
 from tests.api.test_campaign_priority import imported_list
 
 pytestmark = pytest.mark.usefixtures("eager_tasks", "sandbox")
@@ -57,3 +58,23 @@ def test_a_delay_written_wrong_is_refused_in_words(acme_api):
     response = acme_api.post("campaigns/", json={"list": imported_list(acme_api), "redial": {"after": "soon"}})
     assert response.status_code == 400
     assert "90s, 30m, 2h or 1d" in response.text
+
+
+def test_what_people_pressed_is_read_per_question_in_words_and_calls_filter_by_it(acme_api):
+    launched = acme_api.post(
+        "campaigns/",
+        json={"list": imported_list(acme_api, 3), "window": "00:00-24:00", "key_labels": "1=confirmed, 2=cancel"},
+    ).json()
+    calls = list(Call.objects.filter(campaign_id=launched["id"]).order_by("contact_id"))
+    for call, keys in zip(calls, ["12", "1", ""], strict=True):
+        Call.objects.filter(pk=call.pk).update(keys=keys, outcome="answered" if keys else "busy")
+
+    survey = acme_api.get(f"campaigns/{launched['id']}/survey/")
+    assert survey.status_code == 200, survey.text
+    body = survey.json()
+    assert body["pressed"] == 2 and body["labels"] == {"1": "confirmed", "2": "cancel"}
+    assert body["questions"][0]["answers"] == [{"key": "1", "words": "confirmed", "contacts": 2, "percent": 100}]
+    assert body["questions"][1]["answers"][0]["words"] == "cancel"
+    pressed = acme_api.get(f"campaigns/{launched['id']}/calls/", params={"pressed": "2", "question": "2"}).json()
+    assert [call["client_identifier"] for call in pressed["results"]] == [calls[0].client_identifier]
+    assert acme_api.get(f"campaigns/{launched['id']}/calls/", params={"pressed": "x"}).status_code == 400
