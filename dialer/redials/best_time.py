@@ -9,8 +9,9 @@ minutes (cached): the answer does not change by the second.
 
 import datetime
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
@@ -121,7 +122,12 @@ class BestTime:
 
 
 def best_time(*, account_id: int, zone: str, days: int = LOOK_BACK_DAYS, now=None) -> BestTime:
-    """Cached for a few minutes per account and zone."""
+    """Cached for a few minutes per account and zone (a zone not known, as a form may carry, reads as
+    PHONON_TIMEZONE)."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = settings.PHONON_TIMEZONE
     key = f"redials:best-time:{account_id}:{zone}:{days}"
     found = cache.get(key)
     if found is None:
