@@ -11,7 +11,8 @@ from api.redials import RedialRulesInSerializer, RedialsField, validated_key_lab
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import parse_window
-from dialer.models import Batch, Call
+from dialer.models import Batch, Call, CallOutcome
+from dialer.outcomes.tallies import summary_of as outcome_summary_of
 from dialer.progress import campaign_progress
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.sharing import campaign_share
@@ -155,6 +156,22 @@ class ShareSerializer(serializers.Serializer):
     in_words = serializers.CharField()
 
 
+class OutcomeSummarySerializer(serializers.Serializer):
+    """What happened to the calls the provider took (dialer.outcomes tallies)."""
+
+    answered = serializers.IntegerField()
+    busy = serializers.IntegerField()
+    no_answer = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    unreachable = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    unknown = serializers.IntegerField(help_text="Taken by the provider, no report (pending or given up).")
+    pending = serializers.IntegerField(help_text="Unknown and still expected (pushed or pulled).")
+    given_up = serializers.IntegerField(help_text="Unknown after PHONON_PULL_GIVE_UP: no report came.")
+    average_talk_seconds = serializers.FloatField(allow_null=True)
+    keys = serializers.DictField(child=serializers.IntegerField(), help_text="Key: calls that pressed it.")
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     list = serializers.PrimaryKeyRelatedField(source="contact_list", read_only=True)
     flow = serializers.SlugRelatedField(slug_field="flow_id", read_only=True)
@@ -163,6 +180,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
     batches = serializers.SerializerMethodField()
     share = serializers.SerializerMethodField()
+    outcomes = serializers.SerializerMethodField()
     redial = RedialsField()  # api.redials
 
     class Meta:
@@ -170,7 +188,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "list", "flow", "status", "status_reason", "provider_code", "api_version", "batch_size",
             "start_at", "timezone", "window", "window_days", "skip_called_days", "counts", "batches", "created_at",
-            "started_at", "finished_at", "priority", "share", "redial", "key_labels",
+            "started_at", "finished_at", "priority", "share", "outcomes", "redial", "key_labels",
         ]
 
     def get_window(self, campaign) -> str:
@@ -191,6 +209,10 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     def get_batches(self, campaign) -> int:
         return campaign.batches.count()
+
+    @extend_schema_field(OutcomeSummarySerializer)
+    def get_outcomes(self, campaign) -> dict:
+        return outcome_summary_of(campaign.pk).as_dict()
 
     @extend_schema_field(ShareSerializer(allow_null=True))
     def get_share(self, campaign) -> dict | None:
@@ -284,12 +306,17 @@ class CallSerializer(serializers.ModelSerializer):
     variables = serializers.DictField(source="contact.variables", read_only=True)
     line = serializers.IntegerField(source="contact.line", read_only=True)
     request_id = serializers.SerializerMethodField()
+    talk_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    hangup_cause_words = serializers.CharField(source="hangup_words", read_only=True)
 
     class Meta:
         model = Call
         fields = [
             "id", "client_identifier", "state", "numbers", "primary_number", "external_id", "variables", "line",
-            "phonon_uuid", "request_id", "provider_code", "provider_message", "updated_at", "attempt",
+            "phonon_uuid", "request_id", "provider_code", "provider_message", "updated_at",
+            # What happened after the provider took the call (delivery reports; unknown until one comes).
+            "outcome", "outcome_note", "hangup_cause", "hangup_cause_words", "answered_number", "talk_seconds",
+            "keys", "connected_at", "attempt",
         ]
 
     def get_request_id(self, call) -> str:
@@ -298,6 +325,7 @@ class CallSerializer(serializers.ModelSerializer):
 
 class CallFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Call.State.values, required=False)
+    outcome = serializers.ChoiceField(choices=CallOutcome.values, required=False)
     pressed = serializers.RegexField(r"^[0-9*#]$", required=False, help_text="Calls whose person pressed this key.")
     question = serializers.IntegerField(required=False, min_value=1, max_value=10,
                                         help_text="With pressed: as the answer to question N (the N-th key).")

@@ -23,6 +23,8 @@ def main() -> int:
         failures += run(str(HERE / "bench_redials.py"), "--database", database, *quick) != 0
     failures += run(str(HERE / "bench_import.py"), *quick) != 0
     failures += run(str(HERE / "bench_api.py"), "--database", "both") != 0
+    failures += run(str(HERE / "bench_outcomes.py"), "--database", "both",
+                    *(["--outcomes", "100000", "--pull-calls", "20000"] if quick else [])) != 0
     return 1 if failures else 0
 
 

@@ -42,6 +42,8 @@ def main() -> int:
     env.setdefault("DEBUG", "1")
     port = env.get("PORT", "8000")
     sandbox_port = env.setdefault("SANDBOX_PORT", "8765")
+    # The sandbox pushes each call's delivery report to the flow's report URL on this server.
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     (ROOT / "var").mkdir(exist_ok=True)
 
     redis = None

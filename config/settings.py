@@ -299,6 +299,9 @@ CELERY_BEAT_SCHEDULE = {
     "outcomes-sweep": {
         "task": "dialer.outcomes.tasks.apply_reports_task", "schedule": env.float("OUTCOME_SWEEP_SECONDS", 5.0),
     },
+    "outcomes-events": {
+        "task": "dialer.outcomes.tasks.outcome_events_task", "schedule": env.float("OUTCOME_EVENT_SECONDS", 5.0),
+    },
     "outcomes-pull": {
         "task": "dialer.outcomes.tasks.pull_outcomes_task", "schedule": env.float("PHONON_PULL_SECONDS", 30.0),
     },

@@ -14,6 +14,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign
 from dialer import planning, steering
 from dialer.models import Batch, BatchAttempt, Call
+from dialer.outcomes.admin import CallLegInline, CallMessageInline
 from dialer.progress import progress_by_campaign
 from dialer.requeue import RequeueRefused, batches_requeue_failed
 from flows.encrypted_fields import mask_secret
@@ -197,8 +198,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdmin):
-    list_display = ("client_identifier", "number", "state", "phonon_uuid", "provider_code", "campaign", "updated_at")
-    list_filter = ("state", "provider_code")
+    list_display = (
+        "client_identifier", "number", "state", "outcome", "phonon_uuid", "provider_code", "campaign", "updated_at",
+    )
+    list_filter = ("state", "outcome", "provider_code")
+    inlines = [CallLegInline, CallMessageInline]
     search_fields = ("=client_identifier", "=phonon_uuid", "contact__primary_number")
     list_select_related = ("campaign", "contact")
     raw_id_fields = ("campaign", "contact", "batch")
@@ -206,7 +210,8 @@ class CallAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     readonly_fields = (
         "campaign", "contact", "batch", "client_identifier", "state", "phonon_uuid", "provider_code",
-        "provider_message", "updated_at",
+        "provider_message", "updated_at", "outcome", "outcome_note", "hangup_words", "answered_number", "talk_ms",
+        "keys", "connected_at", "outcome_at", "pulled_at", "pull_attempts",
     )
 
     @admin.display(description="number", ordering="contact__primary_number")

@@ -4,7 +4,7 @@ from django.db import models
 
 from campaigns.models import Campaign, Contact
 from flows.encrypted_fields import EncryptedBinaryField
-from phonon.causes import OUTCOME_WORDS, Outcome
+from phonon.causes import OUTCOME_WORDS, Outcome, cause_words
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 
@@ -222,6 +222,15 @@ class Call(models.Model):
     def __str__(self):
         return self.client_identifier
 
+    @property
+    def hangup_words(self) -> str:
+        """The Q.850 cause in words (`17 user busy`), or why there is no outcome."""
+        return cause_words(self.hangup_cause) or self.outcome_note
+
+    @property
+    def talk_seconds(self) -> float | None:
+        return None if self.talk_ms is None else round(self.talk_ms / 1000, 1)
+
 
 class CallTally(models.Model):
     """How many of a campaign's calls are in one state: stored, so that no page counts calls per poll.
@@ -392,3 +401,16 @@ class KeyTally(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "key", "shard"], name="key_tally_one_row_per_shard")]
+
+
+class OutcomeChange(models.Model):
+    """A call whose outcome changed, waiting for the next `calls.outcomes` event of its campaign:
+    written in the transaction that changed the call, deleted when the event is recorded (an
+    outbox, so a change is sent exactly once and many changes go out in one event)."""
+
+    campaign_id = models.BigIntegerField(db_index=True)
+    call_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

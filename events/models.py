@@ -20,6 +20,8 @@ class Event(models.Model):
         CAMPAIGN_RESUMED = "campaign.resumed", "Campaign resumed"
         CAMPAIGN_COMPLETED = "campaign.completed", "Campaign completed"
         CAMPAIGN_CANCELLED = "campaign.cancelled", "Campaign cancelled"
+        # Many calls' outcomes at once: at most one event per campaign every OUTCOME_EVENT_SECONDS.
+        CALLS_OUTCOMES = "calls.outcomes", "Calls' outcomes reported"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

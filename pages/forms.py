@@ -12,6 +12,7 @@ from campaigns.clock import zone_names
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
+from dialer.models import CallOutcome
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from flows.models import Flow
 from pages.redial_forms import RedialFields
@@ -300,6 +301,10 @@ class ContactSearchForm(forms.Form):
         label="Find a contact by number", max_length=32, required=False,
         error_messages={"max_length": "A phone number has at most 15 digits; type fewer."},
         widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "e.g. 9812345678", "autocomplete": "off"}),
+    )
+
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any outcome"), *CallOutcome.choices],
     )
 
     def clean_number(self):

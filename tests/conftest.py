@@ -13,8 +13,10 @@ import redis
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth import get_user_model
 
+from campaigns.models import Campaign
 from config.celery import app
 from config.embedded_redis import EmbeddedRedis
+from dialer.outcomes import tallies as outcome_tallies
 from dialer.tallies import tallies_differ
 from flows.models import DID, Account, Flow
 from phonon.sandbox import start_sandbox_thread
@@ -70,6 +72,9 @@ def _tallies_agree_with_the_calls(request):
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
     yield
     assert tallies_differ() == {}, "stored call tallies differ from the calls: {campaign: {state: (stored, counted)}}"
+    for campaign_id in Campaign.objects.values_list("pk", flat=True):
+        stored = outcome_tallies.outcomes_stored(campaign_id=campaign_id)
+        assert stored == outcome_tallies.outcomes_counted(campaign_id=campaign_id), "stored outcome tallies differ"
 
 
 @pytest.fixture

@@ -134,6 +134,8 @@ class CallList(ListModelMixin, AccountView):
         calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch")
         if "state" in query.validated_data:
             calls = calls.filter(state=query.validated_data["state"])
+        if "outcome" in query.validated_data:
+            calls = calls.filter(outcome=query.validated_data["outcome"])
         if "number" in query.validated_data:
             calls = calls.filter(contact__primary_number__endswith=query.validated_data["number"])
         if "pressed" in query.validated_data:  # dialer.redials.survey

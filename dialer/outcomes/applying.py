@@ -8,13 +8,14 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from dialer.models import Call, CallLeg, CallMessage, CallOutcome, OutcomeReport
 from dialer.outcomes import matching
 from dialer.outcomes.deriving import call_derive, leg_richer
+from dialer.outcomes.events import outcome_changes_note
 from dialer.outcomes.tallies import GIVEN_UP, Delta
 from phonon.causes import moves_forward
 from phonon.reports import Key, Leg, Report, ReportMalformed, parse_push
@@ -73,7 +74,19 @@ def reports_apply(*, report_ids: list[int] | None = None, limit: int = APPLY_BAT
             # Two appliers take disjoint reports; the calls below are locked too.
             reports = reports.select_for_update(skip_locked=True, of=("self",))
         reports = list(
-            reports.only("id", "flow_id", "body", "source", "phonon_uuid", "received_at", "retry_at")[:limit]
+            reports.only(
+                "id",
+                "flow_id",
+                "body",
+                "source",
+                "phonon_uuid",
+                "received_at",
+                "retry_at",
+                "status",
+                "note",
+                "applied_at",
+                "call_id",
+            )[:limit]
         )
         if not reports:
             return applied
@@ -152,7 +165,8 @@ def _apply(reports: list[OutcomeReport], applied: Applied) -> None:
         changed.append(call)
         applied.changes.setdefault(call.campaign_id, []).append(call)
     if changed:
-        Call.objects.bulk_update(changed, CALL_FIELDS, batch_size=APPLY_BATCH)
+        _update_rows(Call, CALL_FIELDS, changed)
+        outcome_changes_note(changed)
     delta.write(shard=reports[0].pk)
     by_call = {(flow_id, uuid): call.pk for (flow_id, uuid), call in calls.items()}
     for report in reports:
@@ -164,10 +178,56 @@ def _apply(reports: list[OutcomeReport], applied: Applied) -> None:
             report.call_id = call_id
             _finish(report, OutcomeReport.Status.APPLIED, "", now)
             applied.reports += 1
-    OutcomeReport.objects.bulk_update(
-        reports, ["status", "note", "applied_at", "call", "retry_at"], batch_size=APPLY_BATCH
-    )
+    _update_rows(OutcomeReport, ("status", "note", "applied_at", "call", "retry_at"), reports)
     applied.calls_changed = len(changed)
+
+
+def insert_rows(model, names, objects) -> None:
+    """Insert these rows with these fields in a few statements, without Django's per-value work
+    (bulk_create of the legs took half of the applying time)."""
+    if not objects:
+        return
+    fields = [model._meta.get_field(name) for name in names]
+    table = model._meta.db_table
+    columns = ", ".join(field.column for field in fields)
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the `connection` proxy costs a lookup a value
+    rows = [[field.get_db_prep_save(getattr(obj, field.attname), db) for field in fields] for obj in objects]
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), APPLY_BATCH):
+            chunk = rows[start : start + APPLY_BATCH]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))}",
+                [value for row in chunk for value in row],
+            )
+
+
+def _update_rows(model, names, objects) -> None:
+    """Write these fields of these rows in one statement (Django's bulk_update builds a CASE per
+    field and row, which took most of the applying time)."""
+    fields = [model._meta.get_field(name) for name in names]
+    table, pk = model._meta.db_table, model._meta.pk.column
+    db = connections[DEFAULT_DB_ALIAS]
+    rows = [[obj.pk, *[field.get_db_prep_save(getattr(obj, field.attname), db) for field in fields]] for obj in objects]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            casts = [
+                "bigint",
+                *[field.db_type(connection).split("(")[0].replace("serial", "integer") for field in fields],
+            ]
+            placeholder = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+            columns = ", ".join(f"{field.column} = v.{field.column}" for field in fields)
+            names_sql = ", ".join(["id", *[field.column for field in fields]])
+            for start in range(0, len(rows), APPLY_BATCH):
+                chunk = rows[start : start + APPLY_BATCH]
+                cursor.execute(
+                    f"UPDATE {table} AS t SET {columns} FROM (VALUES {', '.join([placeholder] * len(chunk))}) "
+                    f"AS v({names_sql}) WHERE t.{pk} = v.id",
+                    [value for row in chunk for value in row],
+                )
+        else:
+            columns = ", ".join(f"{field.column} = %s" for field in fields)
+            cursor.executemany(f"UPDATE {table} SET {columns} WHERE {pk} = %s", [[*row[1:], row[0]] for row in rows])
 
 
 def _finish(report: OutcomeReport, status: str, note: str, now) -> None:
@@ -218,7 +278,7 @@ def _merge_legs(reports, parsed, calls) -> dict[int, list[Leg]]:
         elif leg_richer(leg, leg_of(row)):
             _fill(row, leg, report_id)
             to_update.append(row)
-    CallLeg.objects.bulk_create(to_create, batch_size=APPLY_BATCH)
+    insert_rows(CallLeg, ("call", "cdr_id", *LEG_FIELDS), to_create)
     if to_update:
         CallLeg.objects.bulk_update(to_update, LEG_FIELDS, batch_size=APPLY_BATCH)
     legs: dict[int, list[Leg]] = {}

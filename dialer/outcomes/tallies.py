@@ -14,6 +14,7 @@ from django.db.models import Count, Q, Sum
 
 from dialer import tallies as call_tallies
 from dialer.models import Call, CallOutcome, KeyTally, OutcomeTally
+from phonon.causes import OUTCOME_WORDS, Outcome
 
 SHARDS = 16
 GIVEN_UP = "given_up"  # calls the reconciler stopped pulling: their outcome stays unknown
@@ -95,6 +96,15 @@ class Summary:
     def average_talk_seconds(self) -> float | None:
         answered = self.counts.get("answered", 0)
         return round(self.talk_ms / answered / 1000, 1) if answered else None
+
+    @property
+    def rows(self) -> list[dict]:
+        """For the pages: each reported outcome with its words, count and rate of the accepted calls."""
+        return [
+            {"key": key, "label": OUTCOME_WORDS[Outcome(key)], "count": self.counts.get(key, 0), "rate": self.rate(key)}
+            for key in SUMMARY_KEYS
+            if key != "unknown"
+        ]
 
     def as_dict(self) -> dict:
         return {

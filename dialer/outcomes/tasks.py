@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from dialer.outcomes import applying, pulling, sandbox_link
+from dialer.outcomes import applying, events, pulling, sandbox_link
 
 # One apply task queued at a time from the receiver (the rest find their reports already applied).
 SCHEDULED_KEY = "phonon:outcomes:apply-scheduled"
@@ -20,15 +20,22 @@ def _redis():
 
 
 _client = None
+_scheduled_at = 0.0
+SCHEDULE_EVERY = 0.5
 
 
 def apply_soon() -> None:
     """After a report is stored: make sure a worker applies it within a moment, with one task for
     a burst of reports rather than one task each. Beat's sweep covers a lost message."""
-    global _client
+    global _client, _scheduled_at
+    # A task queued from this process a moment ago drains this report too (or the sweep does):
+    # no round trip to Redis for each of a burst of reports.
+    if time.monotonic() - _scheduled_at < SCHEDULE_EVERY:
+        return
+    _scheduled_at = time.monotonic()
     try:
         _client = _client or _redis()
-        if not _client.set(SCHEDULED_KEY, "1", nx=True, px=500):
+        if not _client.set(SCHEDULED_KEY, "1", nx=True, px=int(SCHEDULE_EVERY * 1000)):
             return
     except redis.RedisError:
         return  # the sweep applies it
@@ -60,3 +67,9 @@ def pull_outcomes_task() -> dict:
     if run.reports_stored:
         apply_soon()
     return run.__dict__
+
+
+@shared_task(ignore_result=True)
+def outcome_events_task() -> int:
+    """Beat, every OUTCOME_EVENT_SECONDS: one `calls.outcomes` event per campaign with changes."""
+    return events.outcome_events_record()

@@ -1,5 +1,6 @@
 """Campaign pages: the list, the live view, pause, resume, priority, cancel, the results export."""
 
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -12,7 +13,8 @@ from campaigns import access, editing, lifecycle
 from campaigns.models import Campaign, ContactList
 from campaigns.windows import WEEKDAY_NAMES
 from dialer import steering
-from dialer.models import Batch, Call
+from dialer.models import Batch, Call, CallOutcome
+from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.redials.best_time import best_time
 from dialer.redials.editing import campaign_redials_edit
@@ -77,6 +79,7 @@ def _live_context(campaign):
         "split_summary": split_summary(campaign) if batch_counts.get(Batch.Status.SPLIT) else "",
         "share": share, "finish_at": share.finish_at(progress.pending) if share else None,
         "priority_form": PriorityForm(initial={"priority": campaign.priority}),
+        "outcomes": outcome_tallies.summary_of(campaign.pk),
         "redials": redials_panel(campaign),  # None without redial rules
     }
 
@@ -131,20 +134,38 @@ def _calls_context(request, campaign):
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
         searching = True
         calls = calls.filter(contact__primary_number__endswith=form.cleaned_data["number"])
+    outcome = form.cleaned_data.get("outcome", "") if form.is_bound and form.is_valid() else ""
+    if outcome:
+        calls = calls.filter(outcome=outcome)
     pressed = PressedForm(request.GET if "pressed" in request.GET else None)  # dialer.redials.survey
     if pressed.is_bound and pressed.is_valid() and pressed.cleaned_data["pressed"]:
         searching = True
         calls = calls_pressed(calls, key=pressed.cleaned_data["pressed"], question=pressed.cleaned_data["question"])
+    pressed_data = pressed.cleaned_data if pressed.is_bound and pressed.is_valid() else {}
     paginator = Paginator(calls, CALLS_PER_PAGE)
-    if not searching:
+    if outcome and not searching:
+        # The stored outcome tallies know the count (unknown: every call still without one).
+        summary = outcome_tallies.summary_of(campaign.pk)
+        if outcome != CallOutcome.UNKNOWN:
+            paginator.count = summary.counts.get(outcome, 0)
+    elif not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
         paginator.count = campaign_progress(campaign).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
-        "polling": not campaign.is_final, "pressed_form": pressed,
-        "pressed": pressed.cleaned_data if pressed.is_bound and pressed.is_valid() else {},
+        "outcome": outcome,
+        "pressed_form": pressed,
+        "pressed": pressed_data,
+        "filter_query": "".join(
+            f"&{name}={quote(str(value))}"
+            for name, value in (("number", form.cleaned_data.get("number", "") if form.is_bound and form.is_valid()
+                                 else ""), ("outcome", outcome), ("pressed", pressed_data.get("pressed") or ""),
+                                ("question", pressed_data.get("question") or ""))
+            if value
+        ),
+        "polling": not campaign.is_final,
     }
 
 

@@ -11,8 +11,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
 
-# Public on purpose: the two login pages, and the health check load balancers call (no secrets).
-PUBLIC = {"login", "admin:login", "health"}
+# Public on purpose: the two login pages, the health check load balancers call (no secrets), and the
+# delivery-report receiver the provider posts to (its secret URL is the credential: an unknown one is
+# refused with 404, tests/dialer/test_outcomes_over_http.py).
+PUBLIC = {"login", "admin:login", "health", "outcome_report"}
 SAMPLES = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x/y"}
 LOGIN_PAGES = ("/login/", "/admin/login/")
 REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")

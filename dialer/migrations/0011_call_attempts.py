@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dialer', '0009_outcome_report_retry_at'),
+        ('dialer', '0010_outcome_change_outbox'),
     ]
 
     operations = [
