@@ -12,9 +12,9 @@ from django.utils import timezone
 from campaigns import lifecycle
 from campaigns.models import Campaign
 from dialer.models import Call
+from dialer.outcomes.tallies import outcomes_recount
 from dialer.planning import campaign_plan
 from dialer.redials.best_time import best_time_read
-from dialer.outcomes.tallies import outcomes_recount
 from dialer.tallies import calls_recount
 from tests.factories import make_contact_list
 

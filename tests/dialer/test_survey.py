@@ -11,10 +11,10 @@ from campaigns import lifecycle
 from campaigns.key_labels import parse_key_labels
 from campaigns.models import Campaign, ContactList
 from dialer.models import Call
+from dialer.outcomes.tallies import outcomes_recount
 from dialer.planning import campaign_plan
 from dialer.redials.survey import answer_list, calls_pressed, keys_in_words, survey_results
 from dialer.results import export_results_csv
-from dialer.outcomes.tallies import outcomes_recount
 from dialer.tallies import calls_recount
 from tests.factories import make_contact_list
 
