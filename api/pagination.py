@@ -46,6 +46,6 @@ class NewestFirst(_Cursor):
 class InCallOrder(_Cursor):
     # The (campaign, contact) key's order, the list's order: the calls were planned in it, and an
     # "id" order walked the primary key past every older campaign's calls for the first page.
-    ordering = "contact_id"
+    ordering = ("contact_id", "attempt")  # a contact's redials after its first call
     page_size = 100
     max_page_size = 1000

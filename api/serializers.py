@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.redials import RedialRulesInSerializer, RedialsField, validated_key_labels
 from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
 from dialer.models import Batch, Call, CallOutcome
@@ -186,6 +187,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     batches = serializers.SerializerMethodField()
     share = serializers.SerializerMethodField()
     outcomes = serializers.SerializerMethodField()
+    redial = RedialsField()  # api.redials
 
     class Meta:
         model = Campaign
@@ -212,6 +214,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "priority",
             "share",
             "outcomes",
+            "redial",
+            "key_labels",
         ]
 
     def get_window(self, campaign) -> str:
@@ -300,6 +304,13 @@ class CampaignCreateSerializer(serializers.Serializer):
         choices=Campaign.Priority.choices, required=False, default=Campaign.Priority.NORMAL,
         help_text="Share of the account's limit beside its other running campaigns: high 4, normal 2, low 1.",
     )
+    redial = RedialRulesInSerializer(required=False, help_text="Call again who was not reached (api.redials).")
+    key_labels = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500, help_text="Keys in words: 1=confirmed, 2=cancel."
+    )
+
+    def validate_key_labels(self, value):
+        return validated_key_labels(value)
 
     def validate_timezone(self, value):
         return value or settings.PHONON_TIMEZONE
@@ -354,6 +365,7 @@ class CallSerializer(serializers.ModelSerializer):
             "talk_seconds",
             "keys",
             "connected_at",
+            "attempt",
         ]
 
     def get_request_id(self, call) -> str:
@@ -363,6 +375,9 @@ class CallSerializer(serializers.ModelSerializer):
 class CallFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Call.State.values, required=False)
     outcome = serializers.ChoiceField(choices=CallOutcome.values, required=False)
+    pressed = serializers.RegexField(r"^[0-9*#]$", required=False, help_text="Calls whose person pressed this key.")
+    question = serializers.IntegerField(required=False, min_value=1, max_value=10,
+                                        help_text="With pressed: as the answer to question N (the N-th key).")
     number = serializers.RegexField(
         r"^(?:[^\u0000\d]*\d){4}[^\u0000]*$", required=False,
         help_text="At least 4 digits; matches the end of tel1.",

@@ -10,7 +10,7 @@ from api import pages
 from api.authentication import AccountKeyAuthentication
 from api.problems import problem_response
 from api.schema import KeyOrLogin
-from api.views import campaigns, donotcall, flows, lists, webhooks
+from api.views import campaigns, donotcall, flows, lists, redials, webhooks
 from api.views.base import AccountView, not_found
 
 
@@ -75,6 +75,7 @@ v1 = [
     path("campaigns/<int:pk>/priority/", campaigns.CampaignPriority.as_view(), name="api_campaign_priority"),
     path("campaigns/<int:pk>/calls/", campaigns.CallList.as_view(), name="api_call_list"),
     path("campaigns/<int:pk>/contacts/", campaigns.CampaignContacts.as_view(), name="api_campaign_contacts"),
+    path("campaigns/<int:pk>/survey/", redials.CampaignSurvey.as_view(), name="api_campaign_survey"),
     path("campaigns/<int:pk>/results.csv", campaigns.CampaignResults.as_view(), name="api_campaign_results"),
     path("do-not-call/", donotcall.DncSummary.as_view(), name="api_dnc"),
     path("do-not-call/lookup/", donotcall.DncLookup.as_view(), name="api_dnc_lookup"),

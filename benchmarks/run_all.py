@@ -20,6 +20,7 @@ def main() -> int:
         failures += run(str(HERE / "bench_dnc.py"), "--database", database, *quick) != 0
         failures += run(str(HERE / "bench_pages.py"), "--database", database, *quick) != 0
         failures += run(str(HERE / "bench_first_call.py"), "--database", database) != 0
+        failures += run(str(HERE / "bench_redials.py"), "--database", database, *quick) != 0
     failures += run(str(HERE / "bench_import.py"), *quick) != 0
     failures += run(str(HERE / "bench_api.py"), "--database", "both") != 0
     failures += run(str(HERE / "bench_outcomes.py"), "--database", "both",

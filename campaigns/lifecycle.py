@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.audit import Action, actor_words, campaign_audit_record
 from campaigns.models import Campaign, ContactList
+from campaigns.redial_rules import NO_REDIALS, RedialRules, rules_fields
 from campaigns.windows import parse_window
 from events.recording import event_record
 from phonon.limits import MAX_CALLS_PER_REQUEST
@@ -92,6 +93,8 @@ def campaign_create(
     skip_called_days: int | None = None,
     priority: str | None = None,
     outside_window: str | None = None,
+    redials: RedialRules | None = None,
+    key_labels: str = "",
     created_by=None,
 ) -> Campaign:
     """A draft campaign for an imported list. Raises ValueError with a sentence on bad input."""
@@ -126,6 +129,8 @@ def campaign_create(
         window_days=days,
         skip_called_days=skip_called_days,
         outside_window=outside_window,
+        **rules_fields(redials or NO_REDIALS),
+        key_labels=key_labels,
         created_by=created_by,
     )
 

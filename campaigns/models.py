@@ -329,6 +329,16 @@ class Campaign(models.Model):
     # Set by planning: the latest start time of its rows, moved inside the window. While it is ahead,
     # the provider holds calls to make later, and the campaign's page lists them.
     last_start_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Redial rules (campaigns.redial_rules): which outcomes are called again, how long after, and how
+    # many attempts each contact gets in all (1: no redials). dialer.redials plans them.
+    redial_outcomes = models.JSONField(default=list, blank=True, help_text="Outcomes called again, e.g. busy.")
+    redial_after_seconds = models.PositiveIntegerField(default=0, help_text="How long after the call a redial waits.")
+    max_attempts = models.PositiveSmallIntegerField(default=1, help_text="Calls per contact in all; 1: no redials.")
+    # How far the redial planner has looked at outcomes (a little is read again each time, for
+    # reports applied late); cleared when the rules change, so that it looks at all of them again.
+    redials_checked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the keys a person pressed mean, as the manager typed it: "1=confirmed, 2=cancel".
+    key_labels = models.TextField(blank=True, help_text="Keys in words, e.g. 1=confirmed, 2=cancel.")
     planned_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -346,6 +356,10 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=models.Q(batch_size__gte=1) & models.Q(batch_size__lte=MAX_CALLS_PER_REQUEST),
                 name="campaign_batch_size_1_500",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_attempts__gte=1) & models.Q(max_attempts__lte=10),
+                name="campaign_max_attempts_1_10",
             ),
         ]
 

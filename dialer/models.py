@@ -168,6 +168,10 @@ class Call(models.Model):
     # of its own. One would cost a sixth of planning's writes (WAL) for nothing: calls are found by
     # batch, and admin's search turns an identifier into the (campaign, contact) key.
     client_identifier = models.CharField(max_length=64)
+    # 1 for the first call of a contact, 2 for its first redial (dialer.redials), ... A redial is a new
+    # Call with its own client-identifier ("<token>-<contact id>-<attempt>"); a first call's keeps
+    # the form above. Database default: planning's INSERT leaves it out.
+    attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     phonon_uuid = models.CharField(max_length=64, blank=True)
     provider_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -195,8 +199,9 @@ class Call(models.Model):
     class Meta:
         ordering = ["campaign", "id"]
         constraints = [
-            # Invariant 1: a contact belongs to at most one batch of a campaign.
-            models.UniqueConstraint(fields=["campaign", "contact"], name="call_contact_once_per_campaign"),
+            # Invariant 1: a contact's attempt belongs to at most one batch of a campaign (one call per
+            # attempt; a contact without redial rules has attempt 1 only).
+            models.UniqueConstraint(fields=["campaign", "contact", "attempt"], name="call_contact_attempt_once"),
         ]
         indexes = [
             models.Index(fields=["campaign", "state"], name="call_campaign_state_idx"),
@@ -207,6 +212,13 @@ class Call(models.Model):
                 fields=["pulled_at"],
                 name="call_outcome_pending_idx",
                 condition=models.Q(outcome="unknown", outcome_note="") & ~models.Q(phonon_uuid=""),
+            ),
+            # The redial planner's queue: calls with an outcome that rules may call again, by campaign
+            # and the time the outcome came. Partial: planning's fresh calls (unknown) cost nothing.
+            models.Index(
+                fields=["campaign", "outcome_at"],
+                name="call_redial_due_idx",
+                condition=models.Q(outcome__in=("busy", "no_answer", "failed", "unreachable", "rejected")),
             ),
         ]
 

@@ -30,7 +30,10 @@ SLICE_GROWTH = 5
 # A call's client-identifier is "<campaign token>-<contact id in IDENTIFIER_DIGITS digits>" (written
 # in SQL below).
 IDENTIFIER_DIGITS = 12
-IDENTIFIER = re.compile(rf"(?P<token>[0-9A-Za-z]+)-(?P<contact_id>[0-9]{{{IDENTIFIER_DIGITS}}})")
+# A redial's adds "-<attempt>" (dialer.redials.planning); a first call's never changes.
+IDENTIFIER = re.compile(
+    rf"(?P<token>[0-9A-Za-z]+)-(?P<contact_id>[0-9]{{{IDENTIFIER_DIGITS}}})(?:-(?P<attempt>[0-9]{{1,2}}))?"
+)
 # pg_try_advisory_xact_lock's first key: "the planner of campaign <second key>".
 PLANNER_LOCK = 16_001
 

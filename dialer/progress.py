@@ -8,6 +8,7 @@ from django.db.models import Count
 from campaigns.models import Campaign
 from dialer import tallies
 from dialer.models import Batch, Call
+from dialer.redials.history import redial_summary
 from phonon.codes import ResponseCode
 
 FINAL_CALL_STATES = tuple(Call.FINAL_STATES)
@@ -133,6 +134,7 @@ def campaign_summary(campaign: Campaign) -> dict:
         "skipped": progress.skipped,
         "maybe_placed": progress.maybe_placed,
         "batches": campaign.batches.count(),
+        **redial_summary(campaign, calls=progress.total),
     }
 
 

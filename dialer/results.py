@@ -13,6 +13,8 @@ from campaigns.reports import excel_safe
 from dialer.models import BatchAttempt, Call
 from dialer.outcomes.columns import OUTCOME_COLUMNS, OUTCOME_FIELDS, outcome_cells
 from dialer.progress import outcome_words
+from dialer.redials.history import last_calls
+from dialer.redials.survey import key_labels_of, keys_in_words
 
 RESULT_COLUMNS = [
     "client_identifier",
@@ -36,6 +38,11 @@ RESULT_COLUMNS = [
     "result",
     *OUTCOME_COLUMNS,
     "line",
+    # How many calls the contact had (redials, dialer.redials): the row describes the last of them.
+    # The attempts export (one row per call) names it `attempt`: which of them the row is.
+    "attempts",
+    # The keys pressed in the manager's words (Campaign.key_labels: 1=confirmed, 2=cancel), in order.
+    "keys_in_words",
 ]
 
 
@@ -62,8 +69,9 @@ def variable_names(contact_list_id: int) -> list[str]:
     return [name for name in first if name in names] + sorted(names - set(first))
 
 
-def export_results_csv(campaign, out) -> int:
-    """Write one row per call of the campaign to the text stream `out`; return the number of rows."""
+def export_results_csv(campaign, out, *, every_attempt: bool = False) -> int:
+    """Write one row per contact of the campaign (its last call) to the text stream `out`, or with
+    `every_attempt` one row per call (each redial too); return the number of rows."""
     zone = ZoneInfo(campaign.timezone)
     names = variable_names(campaign.contact_list_id)
     sent = dict(
@@ -71,11 +79,14 @@ def export_results_csv(campaign, out) -> int:
         .values_list("batch_id", "first")
     )
     writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS + [f"$flow.key.{name}" for name in names])
+    columns = [*RESULT_COLUMNS[:-2], "attempt", RESULT_COLUMNS[-1]] if every_attempt else RESULT_COLUMNS
+    labels = key_labels_of(campaign)
+    writer.writerow(columns + [f"$flow.key.{name}" for name in names])
+    calls = Call.objects.filter(campaign=campaign)
     calls = (
-        Call.objects.filter(campaign=campaign)
+        (calls if every_attempt else last_calls(campaign, calls))
         .select_related("contact", "batch")
-        .order_by("contact_id")  # the list's order, read along the (campaign, contact) key
+        .order_by("contact_id", "attempt")  # the list's order, read along the (campaign, contact, attempt) key
         .only(
             "client_identifier",
             "state",
@@ -83,6 +94,7 @@ def export_results_csv(campaign, out) -> int:
             "provider_code",
             "provider_message",
             "batch_id",
+            "attempt",
             "contact__numbers",
             "contact__primary_number",
             "contact__external_id",
@@ -113,6 +125,8 @@ def export_results_csv(campaign, out) -> int:
                 excel_safe(outcome_words(call.state)),
                 *[excel_safe(cell) for cell in outcome_cells(call, zone)],
                 contact.line,
+                call.attempt,
+                excel_safe(keys_in_words(call.keys, labels)),
                 *[excel_safe(variables.get(name, "")) for name in names],
             ]
         )
@@ -123,11 +137,15 @@ def export_results_csv(campaign, out) -> int:
 EXPORT_CHUNK = 64 * 1024
 
 
-def results_csv_chunks(campaign):
+def attempts_filename(campaign) -> str:
+    return results_filename(campaign).removesuffix("_results.csv") + "_attempts.csv"
+
+
+def results_csv_chunks(campaign, *, every_attempt: bool = False):
     """The results CSV as byte chunks for a streaming response. It is written first, inside the
     request where the database connection is ours, to a spooled file (memory up to 4 MB, disk beyond)."""
     spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")
-    export_results_csv(campaign, spooled)
+    export_results_csv(campaign, spooled, every_attempt=every_attempt)
 
     def chunks():
         try:

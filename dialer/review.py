@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from campaigns.clock import clock_in_utc, starts_words, zone_label, zoned_time
 from campaigns.models import Campaign, ContactList
+from campaigns.redial_rules import NO_REDIALS, RedialRules
 from campaigns.windows import WEEKDAY_NAMES, Window, parse_window
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS, CalledSummary, contact_list_called_summary
+from dialer.redials.review import RedialReview, redial_review, redial_review_lines
 from dialer.sharing import Share, limit_share
 from dialer.skip_forecast import Skip, contact_list_skips
 from dialer.start_times import StartTimes, contact_list_start_times
@@ -47,6 +49,12 @@ class LaunchReview:
     share: Share
     confirmations: list[Confirmation] = field(default_factory=list)
     now: datetime.datetime = field(default_factory=timezone.now)
+    redial_rules: RedialRules = NO_REDIALS
+
+    @property
+    def redials(self) -> RedialReview:
+        """What the redial rules add (dialer.redials.review)."""
+        return redial_review(rules=self.redial_rules, to_call=self.to_call, account=self.flow.account)
 
     @property
     def flow(self):
@@ -178,6 +186,7 @@ def launch_review(
     window_days: list[int] | None = None, timezone_name: str = "", look_back_days: int = DEFAULT_LOOK_BACK_DAYS,
     skip_called: bool = True, priority: str = Campaign.Priority.NORMAL,
     outside_window: str = Campaign.OutsideWindow.MOVE, now: datetime.datetime | None = None,
+    redial_rules: RedialRules | None = None,
 ) -> LaunchReview:
     """Who, on which flow, when, how long, and who will be skipped and why: nothing is written."""
     now = now or timezone.now()
@@ -203,6 +212,7 @@ def launch_review(
         confirmations=launch_confirmations(contact_list=contact_list, start_at=start_at, window=window,
                                            timezone_name=zone),
         now=now,
+        redial_rules=redial_rules or NO_REDIALS,
     )
 
 
@@ -228,4 +238,5 @@ def review_lines(review: LaunchReview) -> list[str]:
         if confirmation.name != "listener":  # the command warns about the listener itself
             lines.append(f"Check:     {confirmation.label.split('. ')[0]}.")
     lines.append(f"Will call: {review.to_call:,} contact{'s' if review.to_call != 1 else ''}")
+    lines.extend(redial_review_lines(review.redials))
     return lines

@@ -19,6 +19,7 @@ from campaigns.lifecycle import (
 from campaigns.models import Campaign
 from dialer import tallies
 from dialer.models import Batch, Call
+from dialer.redials.waiting import campaign_redials_settled
 
 log = logging.getLogger(__name__)
 CANCELLED_BEFORE_SENT = "Campaign cancelled before this call was sent."
@@ -143,6 +144,8 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         return False
     if Batch.objects.filter(campaign_id=campaign_id).exclude(status__in=Batch.FINAL_STATUSES).exists():
         return False
+    if not campaign_redials_settled(campaign_id=campaign_id):
+        return False  # redials wait, or outcomes that may ask for one (dialer.redials)
     # Still planned in the same UPDATE: contacts added to the running campaign meanwhile unset it.
     return campaign_transition(
         campaign_id,

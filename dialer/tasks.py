@@ -11,6 +11,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign
 from dialer import dispatch, planning, pumping, steering
 from dialer.models import Batch
+from dialer.redials.planning import running_campaigns_plan_redials
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def dispatch_tick_task() -> None:
             plan_campaign_task.delay(campaign_id)
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED).values_list("pk", flat=True):
         _start_if_due(campaign_id)
+    running_campaigns_plan_redials(now=now)  # before the pump below, which queues their batches
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
         steering.campaign_complete_if_done(campaign_id=campaign_id)
         enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id, now=now))

@@ -16,6 +16,7 @@ from campaigns.windows import WEEKDAY_NAMES, parse_window
 from dialer.models import CallOutcome
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from flows.models import Flow
+from pages.redial_forms import RedialFields
 from phonon.limits import MAX_CALLS_PER_REQUEST
 
 ENCODING_CHOICES = [
@@ -121,7 +122,7 @@ API_VERSION_CHOICES = [
 ]
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(RedialFields):  # redial rules and key words: pages.redial_forms
     name = forms.CharField(
         max_length=200, required=False, help_text="Optional; the list's name and the time otherwise.",
         error_messages={"max_length": "Keep the name to 200 characters or fewer."},
@@ -220,7 +221,7 @@ class CampaignForm(forms.Form):
         return {
             "timezone": campaign.timezone, "window_start": campaign.window_start.strftime("%H:%M"),
             "window_end": end, "window_days": list(campaign.window_days), "batch_size": campaign.batch_size,
-            "api_version": campaign.api_version,
+            "api_version": campaign.api_version, **RedialFields.redial_initial(campaign),
         }
 
 

@@ -41,6 +41,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", campaigns.campaign_duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/retry/", campaigns.campaign_retry, name="campaign_retry"),
+    path("campaigns/<int:pk>/answers/", campaigns.campaign_answer_list, name="campaign_answer_list"),
     # Do not call
     path("do-not-call/", donotcall.dnc_index, name="dnc_index"),
     path("do-not-call/<int:account_pk>/", donotcall.dnc_account, name="dnc_account"),

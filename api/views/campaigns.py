@@ -29,6 +29,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign
 from dialer import launching, steering
 from dialer.models import Call
+from dialer.redials.survey import calls_pressed
 from dialer.results import results_csv_chunks, results_filename
 
 
@@ -72,7 +73,8 @@ class CampaignIndex(ListModelMixin, AccountView):
                     window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
                     batch_size=options["batch_size"], api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
-                    priority=options["priority"], by=_actor(request),
+                    priority=options["priority"], by=_actor(request), key_labels=options["key_labels"],
+                    redials=options["redial"]["rules"] if "redial" in options else None,
                 )
         except ValueError as error:
             raise unprocessable(str(error)) from error
@@ -161,6 +163,9 @@ class CallList(ListModelMixin, AccountView):
             calls = calls.filter(updated_at__gte=query.validated_data["updated_after"])
         if "updated_before" in query.validated_data:
             calls = calls.filter(updated_at__lt=query.validated_data["updated_before"])
+        if "pressed" in query.validated_data:  # dialer.redials.survey
+            calls = calls_pressed(calls, key=query.validated_data["pressed"],
+                                  question=query.validated_data.get("question"))
         return calls
 
     @extend_schema(parameters=[CallFilterSerializer])

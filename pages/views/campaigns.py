@@ -1,6 +1,5 @@
 """Campaign pages: the list, the live view, pause, resume, priority, cancel, the results export."""
 
-
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -21,13 +20,18 @@ from dialer.models import Batch, Call, CallOutcome
 from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.read_model import campaign_reading, campaign_readings
-from dialer.results import results_csv_chunks, results_filename
+from dialer.redials.best_time import best_time
+from dialer.redials.editing import campaign_redials_edit
+from dialer.redials.survey import answer_list, calls_pressed, survey_results
+from dialer.redials.waiting import redials_panel
+from dialer.results import attempts_filename, results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
 from dialer.review import launch_confirmations
 from dialer.sharing import limit_per_minute
 from dialer.status import cancelled_words
 from pages import selectors as queries
 from pages.forms import CampaignEditForm, CancelForm, ContactSearchForm, DuplicateForm, PriorityForm, TableFilterForm
+from pages.redial_forms import PressedForm
 from pages.search import calls_matching
 from pages.views import page
 from phonon.codes import describe
@@ -91,6 +95,7 @@ def _live_context(campaign):
         "cancelled_text": cancelled_words(campaign, progress) if campaign.status == Campaign.Status.CANCELLED else "",
         "priority_form": PriorityForm(initial={"priority": campaign.priority}),
         "outcomes": outcome_tallies.summary_of(campaign.pk),
+        "redials": redials_panel(campaign),  # None without redial rules
     }
 
 
@@ -102,6 +107,8 @@ def campaign_detail(request, pk):
     context.update(_batches_context(request, campaign))
     context.update(_calls_context(request, campaign))
     context["audit_trail"] = campaign_audit_trail(campaign)
+    context["survey"] = survey_results(campaign)  # what people pressed (dialer.redials.survey)
+    context["best"] = best_time(account_id=campaign.flow.account_id, zone=campaign.timezone)
     return render(request, "pages/campaign_detail.html", context)
 
 
@@ -137,7 +144,8 @@ def _calls_context(request, campaign):
     form = ContactSearchForm(request.GET or None)
     # In list order, through the (campaign, contact) key: ordering by id walked the primary key
     # past every older campaign's calls to find this one's first page.
-    calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id")
+    # A contact's attempts one under the other (redials), first to last.
+    calls = Call.objects.filter(campaign=campaign).select_related("contact", "batch").order_by("contact_id", "attempt")
     searching = False
     name_key = first_variable_name(campaign.contact_list)
     if form.is_bound and form.is_valid() and form.cleaned_data["number"]:
@@ -146,6 +154,11 @@ def _calls_context(request, campaign):
     outcome = form.cleaned_data.get("outcome", "") if form.is_bound and form.is_valid() else ""
     if outcome:
         calls = calls.filter(outcome=outcome)
+    pressed = PressedForm(request.GET if "pressed" in request.GET else None)  # dialer.redials.survey
+    if pressed.is_bound and pressed.is_valid() and pressed.cleaned_data["pressed"]:
+        searching = True
+        calls = calls_pressed(calls, key=pressed.cleaned_data["pressed"], question=pressed.cleaned_data["question"])
+    pressed_data = pressed.cleaned_data if pressed.is_bound and pressed.is_valid() else {}
     paginator = Paginator(calls, CALLS_PER_PAGE)
     if outcome and not searching:
         # The stored outcome tallies know the count (unknown: every call still without one).
@@ -160,10 +173,13 @@ def _calls_context(request, campaign):
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj, "name_key": name_key,
         "number": form.cleaned_data.get("number", "") if form.is_bound and form.is_valid() else "",
         "outcome": outcome,
+        "pressed_form": pressed,
+        "pressed": pressed_data,
         "filter_query": "".join(
-            f"&{name}={quote(value)}"
+            f"&{name}={quote(str(value))}"
             for name, value in (("number", form.cleaned_data.get("number", "") if form.is_bound and form.is_valid()
-                                 else ""), ("outcome", outcome))
+                                 else ""), ("outcome", outcome), ("pressed", pressed_data.get("pressed") or ""),
+                                ("question", pressed_data.get("question") or ""))
             if value
         ),
         "polling": not campaign.is_final,
@@ -236,8 +252,11 @@ def campaign_cancel(request, pk):
 def campaign_export(request, pk):
     """The results CSV, named after the campaign and its day, streamed in chunks."""
     campaign = access.campaign_or_404(request.user, pk)
-    response = StreamingHttpResponse(results_csv_chunks(campaign), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{results_filename(campaign)}"'
+    every_attempt = request.GET.get("attempts") == "1"  # one row per call, each redial too
+    chunks = results_csv_chunks(campaign, every_attempt=every_attempt)
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    filename = attempts_filename(campaign) if every_attempt else results_filename(campaign)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -256,6 +275,7 @@ def campaign_edit(request, pk):
                 editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
                                       window=data["window"], window_days=data["window_days"],
                                       timezone_name=data["timezone"], by=request.user)
+                campaign_redials_edit(campaign=campaign, rules=data["redials"], key_labels=data["key_labels"])
             except (ValueError, lifecycle.TransitionRefused) as error:
                 form.add_error(None, str(error))
             else:
@@ -274,6 +294,26 @@ def _window_unconfirmed(request, campaign, data) -> list:
     asked = launch_confirmations(contact_list=campaign.contact_list, start_at=None, window=data["window"],
                                  timezone_name=data["timezone"])
     return [c for c in asked if c.name != "listener" and not request.POST.get(f"confirm_{c.name}")]
+
+
+@page
+@require_POST
+def campaign_answer_list(request, pk):
+    """The contacts who gave one answer become a new list, launched through the review."""
+    campaign = access.campaign_or_404(request.user, pk)
+    form = PressedForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["pressed"]:
+        messages.error(request, "Choose the answer whose contacts to list.")
+        return redirect("campaign_detail", pk=campaign.pk)
+    try:
+        chosen = answer_list(campaign=campaign, key=form.cleaned_data["pressed"],
+                             question=form.cleaned_data["question"], created_by=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("campaign_detail", pk=campaign.pk)
+    messages.success(request, f"“{chosen.name}”: {chosen.imported_count:,} contact"
+                              f"{'s' if chosen.imported_count != 1 else ''}. Review and launch.")
+    return redirect(f"{reverse('list_launch', args=[chosen.pk])}?from={campaign.pk}")
 
 
 @page

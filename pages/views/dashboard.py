@@ -1,8 +1,10 @@
 """The dashboard: today's numbers per flow, active campaigns, what needs attention."""
 
+from django.conf import settings
 from django.shortcuts import render
 
 from campaigns import access, editing
+from dialer.redials.best_time import best_time
 from pages import selectors as queries
 from pages.attention import without_dismissed
 from pages.views import page
@@ -34,4 +36,9 @@ def dashboard(request):
     }
     if request.htmx:
         return render(request, "pages/_dashboard_live.html", context)
+    # The best time to call for each account the manager runs (a few; cached, read outside the poll).
+    context["best_times"] = [
+        (account, best_time(account_id=account.pk, zone=settings.PHONON_TIMEZONE))
+        for account in access.accounts_for(user).order_by("name")[:3]
+    ]
     return render(request, "pages/dashboard.html", context)

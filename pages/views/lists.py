@@ -36,6 +36,7 @@ from campaigns.tasks import contact_list_import_soon
 from campaigns.windows import Window
 from dialer import launching
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
+from dialer.redials.best_time import best_time
 from dialer.review import launch_confirmations, launch_review
 from dialer.start_times import preview_start_times
 from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm, posted_column_mapping
@@ -201,7 +202,10 @@ def list_rejected_csv(request, pk):
 
 
 def _launch_form(request, contact_list, form, status=200):
-    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form}, status=status)
+    # The window the account's answered calls suggest (dialer.redials.best_time).
+    best = best_time(account_id=contact_list.flow.account_id, zone=form["timezone"].value() or settings.PHONON_TIMEZONE)
+    return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form, "best": best},
+                  status=status)
 
 
 @page
@@ -240,7 +244,7 @@ def list_launch(request, pk):
     review = launch_review(
         contact_list=contact_list, start_at=data["start_at"], window=data["window"], window_days=data["window_days"],
         timezone_name=data["timezone"], look_back_days=choices["look_back_days"], skip_called=choices["skip_called"],
-        priority=data["priority"], outside_window=outside_window,
+        priority=data["priority"], outside_window=outside_window, redial_rules=data.get("redials"),
     )
     if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:
@@ -251,6 +255,7 @@ def list_launch(request, pk):
                     api_version=data["api_version"], priority=data["priority"], created_by=request.user,
                     skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
                     outside_window=outside_window,
+                    redials=data.get("redials"), key_labels=data.get("key_labels", ""),
                 )
         except (ValueError, lifecycle.TransitionRefused) as error:
             review_form.add_error(None, str(error))

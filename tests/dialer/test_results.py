@@ -106,12 +106,12 @@ def test_results_keep_the_documented_column_order_and_are_excel_safe(campaign):
         "'=cmd|' /C calc'!A0",
     ]
     # then, for managers: the campaign, when the request went (in its zone), the result in words,
-    # the call's outcome (none reported yet), the file's line and the variables
+    # the call's outcome (none reported yet), the file's line, the contact's attempts and the variables
     assert rows[1][9:] == [
         "June", "2026-12-02T10:30:00+05:30",
         "Placed: the provider accepted the call request and gave it a UUID; not that the customer answered.",
         "unknown", "", "", "", "", "", "",
-        "2", "Asha", "'=1+1",
+        "2", "1", "", "Asha", "'=1+1",
     ]
     assert rows[2][:9] == ["tok1-2", "919812345679", "", "", "skipped", "", "'-dnc list", "919812345679", ""]
     assert rows[2][9:11] == ["June", ""] and rows[2][-2:] == ["Ravi", ""]

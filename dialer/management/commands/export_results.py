@@ -12,6 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("campaign_id", type=int)
         parser.add_argument("-o", "--output", default=None, help="File to write; stdout when omitted.")
+        parser.add_argument("--attempts", action="store_true",
+                            help="One row per call (every redial too, with its attempt number) instead of "
+                            "one row per contact.")
 
     def handle(self, *args, **options):
         campaign = Campaign.objects.filter(pk=options["campaign_id"]).first()
@@ -19,6 +22,6 @@ class Command(BaseCommand):
             raise CommandError(f"No campaign {options['campaign_id']} exists.")
         if options["output"]:
             with open(options["output"], "w", newline="", encoding="utf-8") as out:
-                export_results_csv(campaign, out)
+                export_results_csv(campaign, out, every_attempt=options["attempts"])
         else:
-            export_results_csv(campaign, self.stdout)
+            export_results_csv(campaign, self.stdout, every_attempt=options["attempts"])

@@ -4,6 +4,7 @@ import datetime
 import sys
 
 from campaigns.models import Campaign, ContactList
+from campaigns.redial_rules import redial_rules
 from dialer import launching
 from dialer.outcomes.tallies import SUMMARY_KEYS, outcomes_wait
 from dialer.progress import campaign_summary
@@ -35,6 +36,11 @@ class Command(JsonCommand):
                             default=Campaign.OutsideWindow.MOVE,
                             help="Rows whose own start time is outside the window: move them to its next opening "
                                  "(default) or skip them.")
+        parser.add_argument("--redial", help="Outcomes to call again, e.g. busy,no_answer (also failed, "
+                            "unreachable, rejected).")
+        parser.add_argument("--redial-after", help="How long after the call a redial waits: 90s, 30m, 2h (default 2h).")
+        parser.add_argument("--max-attempts", type=int, help="Calls per contact in all, the first included "
+                            "(default 3 once --redial is given; 1: no redials).")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600.0)
         parser.add_argument("--wait-outcomes", type=float, default=0.0, metavar="S",
@@ -58,11 +64,17 @@ class Command(JsonCommand):
         if not 1 <= options["look_back_days"] <= 365:
             self.refuse("--look-back-days must be 1 to 365.")
         skip_called = not options["include_called"]
+        try:
+            redials = redial_rules(outcomes=options["redial"], after=options["redial_after"],
+                                   max_attempts=options["max_attempts"])
+        except ValueError as error:
+            self.refuse(str(error))
         if contact_list.status == ContactList.Status.IMPORTED:
             try:
                 review = launch_review(contact_list=contact_list, start_at=start_at, window=options["window"],
                                        look_back_days=options["look_back_days"], skip_called=skip_called,
-                                       priority=options["priority"], outside_window=options["outside_window"])
+                                       priority=options["priority"], outside_window=options["outside_window"],
+                                       redial_rules=redials)
             except ValueError as error:
                 self.refuse(str(error))
             # The review goes to stderr: stdout stays one JSON object for scripts.
@@ -75,6 +87,7 @@ class Command(JsonCommand):
                 batch_size=options["batch_size"], api_version=options["api_version"], priority=options["priority"],
                 outside_window=options["outside_window"],
                 skip_called_days=None if options["include_called"] else options["look_back_days"],
+                redials=redials,
             )
         except ValueError as error:
             self.refuse(str(error))

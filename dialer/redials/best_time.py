@@ -1,0 +1,195 @@
+"""The best time to call: how often the account's recent calls were answered by hour of day and day
+of week (in a campaign's zone), the redial delay that reached most people, and a calling window
+suggested from them.
+
+A call's time is when its outcome came (Call.outcome_at, a minute or two after the call ended):
+close enough for hours. Only calls with an outcome count. Read for a page at most every few
+minutes (cached): the answer does not change by the second.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.utils import timezone
+
+from campaigns.windows import WEEKDAY_NAMES
+from dialer.models import Call, CallOutcome
+
+LOOK_BACK_DAYS = 28
+CACHE_SECONDS = 300
+# An hour or delay with fewer calls than this says too little to suggest anything.
+ENOUGH_CALLS = 20
+SUGGESTED_HOURS = 4
+# Redial delays, grouped: (label, up to this many seconds).
+DELAY_GROUPS = (
+    ("under 30 min", 1800),
+    ("30 min to 2 h", 7200),
+    ("2 to 6 h", 21600),
+    ("6 to 24 h", 86400),
+    ("over a day", None),
+)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    calls: int
+    answered: int
+
+    @property
+    def rate(self) -> int | None:
+        """Answered, in percent of the calls; None without calls."""
+        return round(100 * self.answered / self.calls) if self.calls else None
+
+    @property
+    def height(self) -> int:
+        return self.rate or 0
+
+    @property
+    def y(self) -> int:
+        """The top of its column in a chart 100 high (SVG: y grows downwards)."""
+        return 100 - self.height
+
+    @property
+    def title(self) -> str:
+        if not self.calls:
+            return f"{self.label}: no calls"
+        return f"{self.label}: {self.rate}% answered ({self.answered:,} of {self.calls:,} calls)"
+
+
+@dataclass(frozen=True)
+class BestTime:
+    zone: str
+    days: int
+    hours: list[Bar] = field(default_factory=list)
+    weekdays: list[Bar] = field(default_factory=list)
+    delays: list[Bar] = field(default_factory=list)
+    calls: int = 0
+    answered: int = 0
+
+    @property
+    def rate(self) -> int | None:
+        return round(100 * self.answered / self.calls) if self.calls else None
+
+    @property
+    def hour_columns(self) -> list[dict]:
+        """The hours as SVG columns 8 wide, 10 apart; every third hour labelled."""
+        return [
+            {"bar": bar, "x": 10 * hour + 1, "label": bar.label[:2] if hour % 3 == 0 else ""}
+            for hour, bar in enumerate(self.hours)
+        ]
+
+    @property
+    def weekday_columns(self) -> list[dict]:
+        return [{"bar": bar, "x": 14 * day + 2, "label": bar.label} for day, bar in enumerate(self.weekdays)]
+
+    @property
+    def best_delay(self) -> Bar | None:
+        known = [bar for bar in self.delays if bar.calls >= ENOUGH_CALLS]
+        return max(known, key=lambda bar: (bar.answered / bar.calls, bar.calls)) if known else None
+
+    @property
+    def suggested_window(self) -> tuple[str, int] | None:
+        """The SUGGESTED_HOURS in a row (within one day) answered most often, as `HH:00-HH:00`, with
+        its answer rate in percent; None while too few calls say so."""
+        best = None
+        for start in range(0, 24 - SUGGESTED_HOURS + 1):
+            block = self.hours[start : start + SUGGESTED_HOURS]
+            calls = sum(bar.calls for bar in block)
+            if calls < ENOUGH_CALLS * SUGGESTED_HOURS // 2:
+                continue
+            rate = sum(bar.answered for bar in block) / calls
+            if best is None or (rate, calls) > (best[1], best[2]):  # a tie goes to the hours with more calls
+                best = (start, rate, calls)
+        if best is None:
+            return None
+        end = best[0] + SUGGESTED_HOURS
+        return f"{best[0]:02d}:00-{end:02d}:00" if end < 24 else f"{best[0]:02d}:00-24:00", round(100 * best[1])
+
+    @property
+    def suggestion_text(self) -> str:
+        suggested = self.suggested_window
+        if suggested is None:
+            return ""
+        window, rate = suggested
+        overall = f" against {self.rate}% over the day" if self.rate is not None else ""
+        return f"{window} ({self.zone}): {rate}% of calls answered in those hours{overall}"
+
+
+def best_time(*, account_id: int, zone: str, days: int = LOOK_BACK_DAYS, now=None) -> BestTime:
+    """Cached for a few minutes per account and zone (a zone not known, as a form may carry, reads as
+    PHONON_TIMEZONE)."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = settings.PHONON_TIMEZONE
+    key = f"redials:best-time:{account_id}:{zone}:{days}"
+    found = cache.get(key)
+    if found is None:
+        found = best_time_read(account_id=account_id, zone=zone, days=days, now=now)
+        cache.set(key, found, CACHE_SECONDS)
+    return found
+
+
+def best_time_read(*, account_id: int, zone: str, days: int = LOOK_BACK_DAYS, now=None) -> BestTime:
+    now = now or timezone.now()
+    tz = ZoneInfo(zone)
+    calls = Call.objects.filter(
+        campaign__flow__account_id=account_id, outcome_at__gte=now - datetime.timedelta(days=days)
+    ).exclude(outcome=CallOutcome.UNKNOWN)
+    answered = Count("pk", filter=Q(outcome=CallOutcome.ANSWERED))
+    by_hour = {
+        row["hour"]: row
+        for row in calls.annotate(hour=ExtractHour("outcome_at", tzinfo=tz))
+        .values("hour")
+        .annotate(calls=Count("pk"), answered=answered)
+        .order_by()
+    }
+    by_day = {
+        row["day"]: row
+        for row in calls.annotate(day=ExtractIsoWeekDay("outcome_at", tzinfo=tz))
+        .values("day")
+        .annotate(calls=Count("pk"), answered=answered)
+        .order_by()
+    }
+    hours = [
+        Bar(f"{hour:02d}:00", by_hour.get(hour, {}).get("calls", 0), by_hour.get(hour, {}).get("answered", 0))
+        for hour in range(24)
+    ]
+    weekdays = [
+        Bar(WEEKDAY_NAMES[day - 1], by_day.get(day, {}).get("calls", 0), by_day.get(day, {}).get("answered", 0))
+        for day in range(1, 8)
+    ]
+    return BestTime(
+        zone=zone,
+        days=days,
+        hours=hours,
+        weekdays=weekdays,
+        delays=_delays(calls),
+        calls=sum(bar.calls for bar in hours),
+        answered=sum(bar.answered for bar in hours),
+    )
+
+
+def _delays(calls) -> list[Bar]:
+    """Each redial's outcome by how long after the previous attempt's outcome it went."""
+    previous = Call.objects.filter(
+        campaign_id=OuterRef("campaign_id"), contact_id=OuterRef("contact_id"), attempt=OuterRef("attempt") - 1
+    ).values("outcome_at")[:1]
+    rows = (
+        calls.filter(attempt__gt=1).annotate(before=Subquery(previous)).values_list("outcome_at", "before", "outcome")
+    )
+    counts = {label: [0, 0] for label, _ in DELAY_GROUPS}
+    for outcome_at, before, outcome in rows.iterator(chunk_size=5000):
+        if before is None:
+            continue
+        seconds = (outcome_at - before).total_seconds()
+        label = next(label for label, most in DELAY_GROUPS if most is None or seconds <= most)
+        counts[label][0] += 1
+        counts[label][1] += outcome == CallOutcome.ANSWERED
+    return [Bar(label, *counts[label]) for label, _ in DELAY_GROUPS]

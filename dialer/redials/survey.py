@@ -1,0 +1,140 @@
+"""What people pressed: a campaign's keys summarised per question, in the manager's words.
+
+A flow that asks several questions gets the keys in order (Call.keys, "12" = 1 to the first
+question, 2 to the second); question N is the N-th key a person pressed. The manager's mapping
+(Campaign.key_labels, `1=confirmed, 2=cancel`, campaigns.key_labels) turns digits into words on the
+page, in the export and the API. Only answered calls carry keys, and an answered contact is never
+called again, so each contact counts once. A "pressed" filter narrows calls to one answer, and a
+contact list of the people who gave it can be launched as a new campaign.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from campaigns.key_labels import parse_key_labels
+from campaigns.models import Campaign, Contact, ContactList
+from dialer.models import Call
+
+MAX_QUESTIONS = 10
+
+
+def key_labels_of(campaign: Campaign) -> dict[str, str]:
+    try:
+        return parse_key_labels(campaign.key_labels)
+    except ValueError:
+        return {}  # stored before a rule tightened: shown as digits
+
+
+def keys_in_words(keys: str, labels: dict[str, str]) -> str:
+    """`12` -> `confirmed, cancel` (a key without words stays a digit)."""
+    return ", ".join(labels.get(key, key) for key in keys)
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: str
+    words: str
+    contacts: int
+    percent: int  # of the question's answers, rounded
+
+
+@dataclass(frozen=True)
+class Question:
+    number: int
+    answered: int
+    answers: list[Answer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SurveyResults:
+    pressed: int  # contacts who pressed anything
+    questions: list[Question]
+    labels: dict[str, str]
+
+    @property
+    def several_questions(self) -> bool:
+        return len(self.questions) > 1
+
+
+def survey_results(campaign: Campaign) -> SurveyResults:
+    """One GROUP BY over the campaign's calls with keys: few distinct key strings, counted in Python."""
+    labels = key_labels_of(campaign)
+    rows = (
+        Call.objects.filter(campaign=campaign)
+        .exclude(keys="")
+        .values("keys")
+        .annotate(n=Count("pk"))
+        .values_list("keys", "n")
+    )
+    counts: dict[int, dict[str, int]] = {}
+    pressed = 0
+    for keys, n in rows:
+        pressed += n
+        for position, key in enumerate(keys[:MAX_QUESTIONS], start=1):
+            question = counts.setdefault(position, {})
+            question[key] = question.get(key, 0) + n
+    questions = []
+    for number in sorted(counts):
+        answered = sum(counts[number].values())
+        answers = [
+            Answer(key=key, words=labels.get(key, ""), contacts=n, percent=round(100 * n / answered))
+            for key, n in sorted(counts[number].items(), key=lambda item: (-item[1], item[0]))
+        ]
+        questions.append(Question(number=number, answered=answered, answers=answers))
+    return SurveyResults(pressed=pressed, questions=questions, labels=labels)
+
+
+def pressed_filter(*, key: str, question: int | None = None) -> Q:
+    """Calls whose person pressed `key` (to question N, or to any)."""
+    if question:
+        return Q(pressed_at_question=key)
+    return Q(keys__contains=key)
+
+
+def calls_pressed(calls, *, key: str, question: int | None = None):
+    if question:
+        calls = calls.annotate(pressed_at_question=Substr("keys", question, 1))
+    return calls.filter(pressed_filter(key=key, question=question))
+
+
+def answer_list(*, campaign: Campaign, key: str, question: int | None = None, created_by=None) -> ContactList:
+    """A new imported list holding a copy of each contact who gave this answer (one INSERT ...
+    SELECT, as dialer.retrying does), to launch through the review. Raises ValueError in words."""
+    labels = key_labels_of(campaign)
+    said = labels.get(key, f"pressed {key}")
+    to = f" to question {question}" if question else ""
+    count = calls_pressed(Call.objects.filter(campaign=campaign), key=key, question=question).count()
+    if not count:
+        raise ValueError(f"Nobody in this campaign gave the answer “{said}”{to}.")
+    contact_table, call_table = Contact._meta.db_table, Call._meta.db_table
+    if question:
+        condition, params = "SUBSTR(k.keys, %s, 1) = %s", [question, key]
+    else:
+        condition, params = "k.keys LIKE %s", [f"%{key}%"]
+    with transaction.atomic():
+        chosen = ContactList.objects.create(
+            flow=campaign.flow,
+            name=f"{campaign.name}: {said}{to}"[:200],
+            source=ContactList.Source.RETRY,
+            status=ContactList.Status.IMPORTED,
+            rows_done=count,
+            imported_count=count,
+            created_by=created_by,
+            header=campaign.contact_list.header,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {contact_table} (contact_list_id, line, primary_number, numbers, variables, start_at, "
+                f"external_id) "
+                f"SELECT %s, c.line, c.primary_number, c.numbers, c.variables, NULL, c.external_id "
+                f"FROM {call_table} k JOIN {contact_table} c ON c.id = k.contact_id "
+                f"WHERE k.campaign_id = %s AND k.keys <> '' AND {condition} ORDER BY c.id",
+                [chosen.pk, campaign.pk, *params],
+            )
+    return chosen
