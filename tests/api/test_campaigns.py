@@ -46,6 +46,7 @@ def test_a_campaign_launched_round_the_clock_places_every_call(acme_api):
         "accepted_unknown": 0,
         "rejected": 0,
         "skipped": 0,
+        "maybe_placed": 0,
     }
     assert campaign["batches"] == 2 and campaign["list"] == list_id and campaign["flow"] == "AcmeFlw1"
 
