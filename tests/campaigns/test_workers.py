@@ -278,11 +278,12 @@ def test_a_reading_process_killed_half_way_fails_the_import_with_a_sentence(impo
     def step_then_kill_the_readers(self):
         steps["count"] += 1
         if steps["count"] == 2:
-            for child in psutil.Process().children(recursive=True):
-                child.kill()
+            for child in set(psutil.Process().children(recursive=True)) - children_before:
+                child.kill()  # the import's processes only (the session's own Redis is a child too)
         real_step(self)
 
     monkeypatch.setattr(rows._Import, "_step", step_then_kill_the_readers)
+    children_before = set(psutil.Process().children(recursive=True))
     data = ("tel1,tel2,starttime,$flow.key.name,$flow.key.n\r\n" + "\r\n".join(mixed_rows(3000, 9))).encode()
 
     # when it is imported by a reading process and a checking worker
