@@ -143,6 +143,7 @@ class CountsSerializer(serializers.Serializer):
     accepted_unknown = serializers.IntegerField()
     rejected = serializers.IntegerField()
     skipped = serializers.IntegerField()
+    maybe_placed = serializers.IntegerField(help_text="Cancelled after an unanswered send: may have been placed.")
 
 
 class ShareWithSerializer(serializers.Serializer):
