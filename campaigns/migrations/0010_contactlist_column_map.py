@@ -4,18 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("campaigns", "0009_contact_number_hash_index"),
+        ('campaigns', '0009_contact_number_hash_index'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="contactlist",
-            name="column_map",
-            field=models.JSONField(
-                blank=True,
-                default=dict,
-                help_text="The manager's mapping of header cells to tel1..tel10, starttime or flow keys, from the preview.",
-            ),
+            model_name='contactlist',
+            name='column_map',
+            field=models.JSONField(blank=True, default=dict, help_text="The manager's mapping of header cells to tel1..tel10, starttime or flow keys, from the preview."),
         ),
     ]

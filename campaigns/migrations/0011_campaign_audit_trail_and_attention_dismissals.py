@@ -6,99 +6,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("campaigns", "0010_contactlist_column_map"),
+        ('campaigns', '0010_contactlist_column_map'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AttentionDismissal",
+            name='AttentionDismissal',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("dismissed_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "campaign",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="campaigns.campaign",
-                    ),
-                ),
-                (
-                    "contact_list",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="campaigns.contactlist",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('dismissed_at', models.DateTimeField(auto_now_add=True)),
+                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.campaign')),
+                ('contact_list', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.contactlist')),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("contact_list__isnull", True), ("campaign__isnull", True), _connector="XOR"
-                        ),
-                        name="attention_dismissal_one_target",
-                    ),
-                    models.UniqueConstraint(fields=("user", "contact_list"), name="attention_dismissal_list_once"),
-                    models.UniqueConstraint(fields=("user", "campaign"), name="attention_dismissal_campaign_once"),
-                ],
+                'constraints': [models.CheckConstraint(condition=models.Q(('contact_list__isnull', True), ('campaign__isnull', True), _connector='XOR'), name='attention_dismissal_one_target'), models.UniqueConstraint(fields=('user', 'contact_list'), name='attention_dismissal_list_once'), models.UniqueConstraint(fields=('user', 'campaign'), name='attention_dismissal_campaign_once')],
             },
         ),
         migrations.CreateModel(
-            name="CampaignEvent",
+            name='CampaignEvent',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[
-                            ("launched", "Launched"),
-                            ("paused", "Paused"),
-                            ("resumed", "Resumed"),
-                            ("cancelled", "Cancelled"),
-                            ("edited", "Edited"),
-                            ("priority", "Priority changed"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                (
-                    "actor_label",
-                    models.CharField(blank=True, help_text="Who, in words: a username, an API key.", max_length=200),
-                ),
-                ("detail", models.CharField(blank=True, max_length=500)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
-                    ),
-                ),
-                (
-                    "campaign",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="audit_events",
-                        to="campaigns.campaign",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('action', models.CharField(choices=[('launched', 'Launched'), ('paused', 'Paused'), ('resumed', 'Resumed'), ('cancelled', 'Cancelled'), ('edited', 'Edited'), ('priority', 'Priority changed')], max_length=16)),
+                ('actor_label', models.CharField(blank=True, help_text='Who, in words: a username, an API key.', max_length=200)),
+                ('detail', models.CharField(blank=True, max_length=500)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='campaigns.campaign')),
             ],
             options={
-                "ordering": ["-created_at", "-id"],
-                "indexes": [models.Index(fields=["campaign", "-created_at"], name="campaign_event_by_campaign")],
+                'ordering': ['-created_at', '-id'],
+                'indexes': [models.Index(fields=['campaign', '-created_at'], name='campaign_event_by_campaign')],
             },
         ),
     ]
