@@ -72,7 +72,8 @@ def one_round(index: int, contacts: int) -> tuple[Clock, Clock, int]:
     Account.objects.filter(pk=flow.account_id).update(calls_per_number=10)
     contact_list = contact_list_in_sql(flow, contacts, first=index * contacts, name=f"round {index}")
     campaign = lifecycle.campaign_create(
-        contact_list=contact_list, window="00:00-24:00",
+        contact_list=contact_list,
+        window="00:00-24:00",
         redials=redial_rules(outcomes="busy,no_answer", after="1m", max_attempts=2),
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
@@ -126,8 +127,10 @@ def main() -> int:
     print(f"  first calls: {first.cpu:6.2f} s CPU ({first.wall:6.2f} s wall)")
     print(f"  redials:     {redials.cpu:6.2f} s CPU ({redials.wall:6.2f} s wall)")
     print(f"  ratio {ratio:.2f}x on CPU (target <= {TARGET_RATIO}x: {verdict}); wall {redials.wall / first.wall:.2f}x")
-    print(f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
-          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
+    print(
+        f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
+        f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs"
+    )
     return 0 if ratio <= TARGET_RATIO else 1
 
 

@@ -97,11 +97,19 @@ class PressedForm(forms.Form):
     """The calls table's "pressed" filter: calls whose person pressed a key (to one question, or any)."""
 
     pressed = forms.RegexField(
-        regex=r"^[0-9*#]$", required=False, label="Pressed",
+        regex=r"^[0-9*#]$",
+        required=False,
+        label="Pressed",
         error_messages={"invalid": "Choose one key: 0-9, * or #."},
     )
     question = forms.IntegerField(
-        required=False, min_value=1, max_value=10, label="To question",
-        error_messages={"invalid": "A question is a number, 1 to 10.", "min_value": "Questions count from 1.",
-                        "max_value": "At most 10 questions."},
+        required=False,
+        min_value=1,
+        max_value=10,
+        label="To question",
+        error_messages={
+            "invalid": "A question is a number, 1 to 10.",
+            "min_value": "Questions count from 1.",
+            "max_value": "At most 10 questions.",
+        },
     )

@@ -94,7 +94,7 @@ def test_the_pages_draw_the_chart_and_the_launch_form_suggests_the_window(client
     acme_list = make_contact_list(acme_flow, 3, name="Next list")
     client.force_login(alice)
     page = client.get(reverse("campaign_detail", args=[history.pk])).content.decode()
-    assert "Best time to call" in page and "id=\"best-hours\"" in page
+    assert "Best time to call" in page and 'id="best-hours"' in page
     assert "Answered most often: 10:00-14:00" in page and "30 min to 2 h" in page
     assert "Best time to call · " in client.get(reverse("dashboard")).content.decode()
     form = client.get(reverse("list_launch", args=[acme_list.pk])).content.decode()
