@@ -12,7 +12,7 @@ from django.conf import settings
 
 from api.keys import api_key_find
 from api.models import AccountAPIKey
-from flows.client_address import client_address
+from core.client_address import client_address
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from campaigns.donotcall.loading import dnc_upload_create
 from campaigns.importing import FileRefused
 from campaigns.models import ContactList, DoNotCallEntry, DoNotCallList, DoNotCallUpload, RejectedRow
 from campaigns.tasks import load_dnc_upload_task
+from core.readonly_admin import ReadOnlyAdmin
 from flows.account_scope import AccountScopedAdmin, only_related
-from flows.readonly_admin import ReadOnlyAdmin
 
 REJECTED_ROWS_SHOWN = 100
 

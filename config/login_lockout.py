@@ -3,11 +3,11 @@
 from django.conf import settings
 from django.shortcuts import render
 
-from flows.client_address import client_address
+from core.client_address import client_address
 
 
 def client_ip(request) -> str | None:
-    """The address a login came from (X-Forwarded-For only from TRUSTED_PROXIES: flows/client_address.py)."""
+    """The address a login came from (X-Forwarded-For only from TRUSTED_PROXIES: core/client_address.py)."""
     return client_address(request)
 
 

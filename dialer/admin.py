@@ -12,14 +12,14 @@ from django.utils.html import format_html
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
+from core.encrypted_fields import mask_secret
+from core.readonly_admin import ReadOnlyAdmin
 from dialer import planning, steering
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.outcomes.admin import CallLegInline, CallMessageInline
 from dialer.progress import progress_by_campaign
 from dialer.requeue import RequeueRefused, batches_requeue_failed
 from flows.account_scope import AccountScopedAdmin, only_related
-from flows.encrypted_fields import mask_secret
-from flows.readonly_admin import ReadOnlyAdmin
 from phonon.codes import describe
 
 BODY_SHOWN_BYTES = 200_000

@@ -3,7 +3,7 @@
 from django.db import models
 
 from campaigns.models import Campaign, Contact
-from flows.encrypted_fields import EncryptedBinaryField
+from core.encrypted_fields import EncryptedBinaryField
 from phonon.causes import OUTCOME_WORDS, Outcome, cause_words
 from phonon.limits import MAX_CALLS_PER_REQUEST
 

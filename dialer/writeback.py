@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from campaigns import lifecycle
 from campaigns.models import Campaign
+from core.backoff import backoff_seconds as retry_backoff_seconds
 from dialer import steering, tallies
 from dialer.claims import claimed
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.splitting import batch_split, why_not_split
-from flows.backoff import backoff_seconds as retry_backoff_seconds
 from phonon import client
 from phonon.codes import Handling, ResponseCode, describe, handling_of
 
@@ -29,7 +29,7 @@ ACCEPTED_MISSING = (
 
 
 def backoff_seconds(attempt: int) -> float:
-    """The wait before a batch is sent again (flows.backoff, with the dispatch's base and cap)."""
+    """The wait before a batch is sent again (core.backoff, with the dispatch's base and cap)."""
     return retry_backoff_seconds(attempt, base=settings.DISPATCH_BACKOFF_BASE, cap=settings.DISPATCH_BACKOFF_CAP)
 
 

@@ -11,11 +11,11 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
 
+from core.encrypted_fields import mask_secret
+from core.secret_admin import MaskedSecretsAdmin, mask_intake_tokens
 from flows import services
 from flows.account_scope import AccountScopedAdmin, only_related
-from flows.encrypted_fields import mask_secret
 from flows.models import DID, Account, Flow
-from flows.secret_admin import MaskedSecretsAdmin, mask_intake_tokens
 from flows.services import flow_intake_address, flow_report_token_rotate, flow_report_url
 
 KEEP_SECRET_HELP = "Leave blank to keep the current one; type a new one to replace it."

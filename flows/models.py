@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from flows.encrypted_fields import EncryptedTextField
+from core.encrypted_fields import EncryptedTextField
 from phonon.envelope import PublicKeyRefused, validate_public_key
 from phonon.limits import FLOW_ID_LENGTH, FLOW_ID_PATTERN
 

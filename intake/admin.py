@@ -5,9 +5,9 @@ needs its own permission (intake.test_connection), since it logs in with the sto
 from django import forms
 from django.contrib import admin, messages
 
+from core.readonly_admin import ReadOnlyAdmin
+from core.secret_admin import MaskedSecretsAdmin, mask_intake_tokens
 from flows.account_scope import AccountScopedAdmin
-from flows.readonly_admin import ReadOnlyAdmin
-from flows.secret_admin import MaskedSecretsAdmin, mask_intake_tokens
 from intake.connections import file_intake_check, mail_intake_check
 from intake.models import IntakeFile, MailIntake, ProcessedMail, SeenRemoteFile, SftpIntake
 

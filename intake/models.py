@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from campaigns.models import ContactList
-from flows.encrypted_fields import EncryptedTextField
+from core.encrypted_fields import EncryptedTextField
 from flows.models import Account, Flow
 from intake.host_keys import parse_host_key
 

@@ -20,8 +20,8 @@ from api.webhooks.addresses import AddressRefused, target_resolve
 from api.webhooks.bodies import event_body
 from api.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from api.webhooks.signing import HEADER, signature_header, standard_headers
+from core.backoff import backoff_seconds as retry_backoff_seconds
 from events.models import Event
-from flows.backoff import backoff_seconds as retry_backoff_seconds
 
 FAN_OUT_BATCH = 200
 DUE_BATCH = 200
@@ -31,7 +31,7 @@ NO_OUTCOME = "No answer recorded: the worker stopped during this attempt."
 
 
 def backoff_seconds(attempt: int) -> float:
-    """The wait before a delivery is tried again (flows.backoff, with the webhooks' base and cap)."""
+    """The wait before a delivery is tried again (core.backoff, with the webhooks' base and cap)."""
     return retry_backoff_seconds(attempt, base=settings.WEBHOOK_BACKOFF_BASE, cap=settings.WEBHOOK_BACKOFF_CAP)
 
 

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.encrypted_fields import EncryptedTextField
 from events.models import Event
-from flows.encrypted_fields import EncryptedTextField
 from flows.models import Account
 
 

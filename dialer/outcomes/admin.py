@@ -5,8 +5,8 @@ import json
 
 from django.contrib import admin
 
+from core.readonly_admin import ReadOnlyAdmin
 from dialer.models import CallLeg, CallMessage, OutcomeReport
-from flows.readonly_admin import ReadOnlyAdmin
 from phonon.causes import cause_words
 
 

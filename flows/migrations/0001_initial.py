@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import flows.encrypted_fields
+import core.encrypted_fields
 from django.conf import settings
 from django.db import migrations, models
 
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('multicast', 'Outbound multicast'), ('dialer', 'Outbound dialer')], default='multicast', max_length=16)),
                 ('mode', models.CharField(choices=[('realtime', 'Real time'), ('bulk', 'Bulk')], default='realtime', max_length=16)),
                 ('api_version', models.CharField(choices=[('1.0', '1.0 (production version)'), ('TEST', 'TEST (version in testing)')], default='1.0', max_length=8)),
-                ('security_id', flows.encrypted_fields.EncryptedTextField(help_text="From the flow's Edit Flow page at the provider.", verbose_name='security-id')),
+                ('security_id', core.encrypted_fields.EncryptedTextField(help_text="From the flow's Edit Flow page at the provider.", verbose_name='security-id')),
                 ('encrypted', models.BooleanField(default=False, help_text='Send through the encrypted dialer endpoint (dialer flows only).')),
                 ('encryption_profile', models.CharField(choices=[('oaep-gcm', 'RSA-OAEP-SHA256 + AES-256-GCM'), ('pkcs1-cbc', 'RSA PKCS#1 v1.5 + AES-256-CBC'), ('pkcs1-ecb', 'RSA PKCS#1 v1.5 + AES-256-ECB (legacy)')], default='oaep-gcm', max_length=16)),
                 ('public_key_pem', models.TextField(blank=True, help_text='RSA, at least 2048 bits.', verbose_name='provider public key (PEM)')),

@@ -10,9 +10,9 @@ from django.views.decorators.http import require_POST
 from campaigns import access, editing
 from campaigns.models import ContactList
 from campaigns.reports import template_csv
+from core.encrypted_fields import mask_secret
 from dialer.listener_test_call import ListenerNotActivated, test_call_launch
 from flows import services
-from flows.encrypted_fields import mask_secret
 from pages.forms import TestCallForm
 from pages.intake_channels import flow_intake_channels
 from pages.views import csv_attachment, page

@@ -3,8 +3,8 @@
 import random
 
 from api.webhooks import delivery
+from core.backoff import backoff_seconds
 from dialer import writeback
-from flows.backoff import backoff_seconds
 
 
 def test_each_attempt_waits_between_half_and_all_of_a_ceiling_that_doubles_up_to_the_cap():

@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from flows.logging import JsonFormatter, RedactSecretsFilter
+from core.logging import JsonFormatter, RedactSecretsFilter
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Zq81-secret-7f3d9c"
@@ -161,7 +161,7 @@ def test_every_handler_django_configures_redacts_with_debug_on():
         "handlers = {h for name in ['', *logging.Logger.manager.loggerDict]"
         "            for h in getattr(logging.getLogger(name), 'handlers', [])"
         "            if not isinstance(h, logging.NullHandler)};"
-        "from flows.logging import RedactSecretsFilter;"
+        "from core.logging import RedactSecretsFilter;"
         "redacting = lambda h: any(isinstance(f, RedactSecretsFilter) for f in h.filters);"
         "assert handlers and all(redacting(h) for h in handlers), handlers;"
         f"logging.getLogger('django.request').error('Internal Server Error: %s', 'security_id={SECRET}');"

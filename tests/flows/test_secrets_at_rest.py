@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from campaigns.models import Campaign
+from core.encrypted_fields import TOKEN_PREFIX, encrypted_models
 from dialer.models import Batch
-from flows.encrypted_fields import TOKEN_PREFIX, encrypted_models
 from flows.models import Flow
 from intake.models import MailIntake, SftpIntake
 from tests.factories import make_contact_list, make_flow

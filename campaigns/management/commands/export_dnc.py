@@ -9,7 +9,7 @@ from pathlib import Path
 
 from campaigns.donotcall.lists import dnc_list_choose, dnc_list_export_csv
 from campaigns.management.commands.import_dnc import add_list_arguments
-from flows.json_command import JsonCommand
+from core.json_command import JsonCommand
 
 
 class Command(JsonCommand):

@@ -12,7 +12,7 @@ from django.conf import settings
 from campaigns.importing import FileRefused, contact_list_create, contact_list_import
 from campaigns.models import ContactList
 from campaigns.reports import rejected_rows_csv
-from flows.json_command import JsonCommand
+from core.json_command import JsonCommand
 from flows.models import Flow
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from campaigns.donotcall.lists import dnc_list_choose
 from campaigns.donotcall.loading import dnc_file_load
 from campaigns.models import DoNotCallEntry, DoNotCallUpload
-from flows.json_command import JsonCommand
+from core.json_command import JsonCommand
 
 
 def add_list_arguments(parser):

@@ -1,7 +1,7 @@
 """`flow_report_url --flow-id ID [--rotate]`: the address the provider pushes the flow's delivery
 reports to; --rotate gives it a new secret first (the old address is refused from then on)."""
 
-from flows.json_command import JsonCommand
+from core.json_command import JsonCommand
 from flows.models import Flow
 from flows.services import flow_report_token_rotate, flow_report_url
 

@@ -5,13 +5,13 @@ import sys
 
 from campaigns.models import Campaign, ContactList
 from campaigns.redial_rules import redial_rules
+from core.json_command import JsonCommand
 from dialer import launching
 from dialer.outcomes.tallies import SUMMARY_KEYS, outcomes_wait
 from dialer.progress import campaign_summary
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.review import launch_review, review_lines
 from dialer.waiting import DatabaseAway, campaign_wait
-from flows.json_command import JsonCommand
 
 
 class Command(JsonCommand):

@@ -1,8 +1,8 @@
 """`recount_calls [--campaign ID]`: rebuild the stored call tallies from the calls (a repair)."""
 
 from campaigns.models import Campaign
+from core.json_command import JsonCommand
 from dialer.tallies import calls_recount
-from flows.json_command import JsonCommand
 
 
 class Command(JsonCommand):

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from flows.encrypted_fields import secrets_not_under_newest_key, secrets_rotate
+from core.encrypted_fields import secrets_not_under_newest_key, secrets_rotate
 
 
 class Command(BaseCommand):

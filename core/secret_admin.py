@@ -6,7 +6,7 @@ import re
 
 from django.contrib import admin
 
-from flows.encrypted_fields import mask_secret
+from core.encrypted_fields import mask_secret
 
 STORED = "stored"
 

@@ -1,0 +1,1 @@
+"""What every app uses: the JSON command base, log redaction, admin mixins, encrypted fields, retries."""
