@@ -77,6 +77,7 @@ def test_rows_added_to_a_running_campaign_are_answered_row_by_row_and_dialled_by
         "accepted_unknown": 0,
         "rejected": 0,
         "skipped": 1,
+        "maybe_placed": 0,
     }
 
 
