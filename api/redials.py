@@ -15,7 +15,14 @@ class RedialRulesInSerializer(serializers.Serializer):
         required=False,
         help_text="Outcomes called again; busy and no_answer by default.",
     )
-    after = serializers.CharField(required=False, help_text="How long after the call: 90s, 30m, 2h, 1d (2h).")
+    # Whole numbers of one unit, each bounded so that a match is always within 1 second to 30 days: the
+    # schema then states exactly what the rules accept.
+    after = serializers.RegexField(
+        r"^(?:[1-9][0-9]{0,5}s?|[1-9][0-9]{0,3}m|(?:[1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|(?:[1-9]|[12][0-9]|30)d)$",
+        required=False,
+        help_text="How long after the call: 90s, 30m, 2h, 1d (2h); 1 second to 30 days.",
+        error_messages={"invalid": "Write how long after the call as 90s, 30m, 2h or 1d (1 second to 30 days)."},
+    )
     max_attempts = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ATTEMPTS, help_text="Calls per contact in all (3)."
     )
