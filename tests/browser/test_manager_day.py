@@ -277,7 +277,7 @@ def test_cancel_asks_for_confirmation_and_works_from_the_keyboard(page, live_ser
     page.keyboard.press("Enter")
 
     expect(page.locator("#campaign-live .badge")).to_have_text("Cancelled")
-    expect(page.locator("#status-detail")).to_contain_text("Cancelled by a manager (alice).")
+    expect(page.locator("#campaign-live")).to_contain_text("Cancelled by a manager (alice).")
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.CANCELLED
 
 
