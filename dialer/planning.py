@@ -57,7 +57,7 @@ def campaign_plan(*, campaign_id: int, slice_size: int = PLAN_SLICE) -> bool | N
         return True  # deleted meanwhile (its next slice was already queued), planned, or ended
     slice_size = max(campaign.batch_size, slice_size - slice_size % campaign.batch_size)
     with transaction.atomic():
-        if not _planner_lock(campaign_id):
+        if not planner_lock(campaign_id):
             return None
         locked = planner_locks(account_id=campaign.flow.account_id, campaign_id=campaign_id)
         if locked is None or locked[1] is not None or locked[0] in Campaign.FINAL_STATUSES:
@@ -131,7 +131,7 @@ def planner_campaign_lock(*, campaign_id: int) -> tuple[str, object] | None:
     return row[0], row[1]
 
 
-def _planner_lock(campaign_id: int) -> bool:
+def planner_lock(campaign_id: int) -> bool:
     """One planner per campaign: a second chain (re-queued by the tick while the first was only
     slow) steps aside instead of queueing behind the locks. SQLite runs one writer at a time anyway."""
     if connection.vendor != "postgresql":
@@ -170,20 +170,11 @@ def _plan_slice(
             for index in range((count + size - 1) // size)
         ]
     )
-    call_table, batch_table = Call._meta.db_table, Batch._meta.db_table
+    call_table = Call._meta.db_table
     reason_sql, reason_params = eligibility.skip_reason_sql(rules)
-    if connection.vendor == "postgresql":
-        # The contact id zero-padded (IDENTIFIER_DIGITS): identifiers sort as their calls were planned.
-        padded = f"LPAD(CAST(numbered.id AS TEXT), {IDENTIFIER_DIGITS}, '0')"
-        # The batch's id picked from the slice's own (fresh batches have no statistics yet, and a join
-        # to them was planned as a scan of every batch for every call).
-        batch_id, join, join_params = "(CAST(%s AS BIGINT[]))[1 + (numbered.n - 1) / %s]", "", []
-        batch_params = [[batch.pk for batch in batches], size]
-    else:
-        padded = f"printf('%%0{IDENTIFIER_DIGITS}d', numbered.id)"
-        batch_id, batch_params = "b.id", []
-        join = f"LEFT JOIN {batch_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
-        join_params = [campaign.pk, first_sequence, size]
+    padded, batch_id, batch_params, join, join_params = numbered_into_batches_sql(
+        campaign_id=campaign.pk, batches=batches, first_sequence=first_sequence, size=size
+    )
     # MATERIALIZED: the reason is worked out once per contact, however often the rest reads it. The
     # calls to be made are numbered in contact order (n), and each run of `batch_size` goes into its
     # batch; a skipped call has no number and no batch.
@@ -218,11 +209,11 @@ def _plan_slice(
     tallies.calls_added(campaign_id=campaign.pk, counts={Call.State.PENDING: count - skipped,
                                                          Call.State.SKIPPED: skipped})
     if skipped:
-        _drop_unused_batches(campaign, count - skipped, first_sequence)
+        drop_unused_batches(campaign, count - skipped, first_sequence)
     return count
 
 
-def _drop_unused_batches(campaign: Campaign, eligible: int, first_sequence: int) -> None:
+def drop_unused_batches(campaign: Campaign, eligible: int, first_sequence: int) -> None:
     """The skipped calls joined no batch: drop the batches left empty and count the last one right."""
     size = campaign.batch_size
     needed = (eligible + size - 1) // size
@@ -231,3 +222,19 @@ def _drop_unused_batches(campaign: Campaign, eligible: int, first_sequence: int)
         Batch.objects.filter(campaign=campaign, sequence=first_sequence + needed - 1).update(
             call_count=eligible - (needed - 1) * size
         )
+
+
+def numbered_into_batches_sql(*, campaign_id: int, batches: list, first_sequence: int, size: int):
+    """SQL pieces that put the `n`-th call to be made (numbered.n) into its batch, and write its
+    contact id (numbered.id) zero-padded for the identifier: (padded, batch_id, batch_params, join,
+    join_params). Shared by first calls and redials (dialer.redials.planning)."""
+    if connection.vendor == "postgresql":
+        # The contact id zero-padded (IDENTIFIER_DIGITS): identifiers sort as their calls were planned.
+        padded = f"LPAD(CAST(numbered.id AS TEXT), {IDENTIFIER_DIGITS}, '0')"
+        # The batch's id picked from the slice's own (fresh batches have no statistics yet, and a join
+        # to them was planned as a scan of every batch for every call).
+        batch_params = [[batch.pk for batch in batches], size]
+        return padded, "(CAST(%s AS BIGINT[]))[1 + (numbered.n - 1) / %s]", batch_params, "", []
+    padded = f"printf('%%0{IDENTIFIER_DIGITS}d', numbered.id)"
+    join = f"LEFT JOIN {Batch._meta.db_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
+    return padded, "b.id", [], join, [campaign_id, first_sequence, size]

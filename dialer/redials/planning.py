@@ -24,7 +24,7 @@ from campaigns.redial_rules import campaign_rules
 from campaigns.windows import campaign_in_window
 from dialer import eligibility, tallies
 from dialer.models import Batch, Call
-from dialer.planning import IDENTIFIER_DIGITS, PLAN_SLICE, _drop_unused_batches, _planner_lock
+from dialer.planning import PLAN_SLICE, drop_unused_batches, numbered_into_batches_sql, planner_lock
 from dialer.redials.waiting import LATE_REPORTS
 from flows.models import Account
 
@@ -48,7 +48,7 @@ def campaign_plan_redials(
     if not campaign_in_window(campaign, now):
         return planned  # planned inside the window only: a redial planned at night would wait as a batch
     with transaction.atomic():
-        if not _planner_lock(campaign_id):
+        if not planner_lock(campaign_id):
             return planned  # the first-call planner or another redial planner is at it
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -173,16 +173,10 @@ def _plan_attempt(
         reason_sql, reason_params = f"COALESCE({listed_sql}, %s)", [*listed_params, cap.cap_reason]
     else:
         reason_sql, reason_params = eligibility.skip_reason_sql(cap)
-    call_table, batch_table, contact_table = Call._meta.db_table, Batch._meta.db_table, Contact._meta.db_table
-    if connection.vendor == "postgresql":
-        padded = f"LPAD(CAST(numbered.id AS TEXT), {IDENTIFIER_DIGITS}, '0')"
-        batch_id, join, join_params = "(CAST(%s AS BIGINT[]))[1 + (numbered.n - 1) / %s]", "", []
-        batch_params = [[batch.pk for batch in batches], size]
-    else:
-        padded = f"printf('%%0{IDENTIFIER_DIGITS}d', numbered.id)"
-        batch_id, batch_params = "b.id", []
-        join = f"LEFT JOIN {batch_table} b ON b.campaign_id = %s AND b.sequence = %s + (numbered.n - 1) / %s "
-        join_params = [campaign.pk, first_sequence, size]
+    call_table, contact_table = Call._meta.db_table, Contact._meta.db_table
+    padded, batch_id, batch_params, join, join_params = numbered_into_batches_sql(
+        campaign_id=campaign.pk, batches=batches, first_sequence=first_sequence, size=size
+    )
     sql = (
         f"WITH due AS MATERIALIZED ({due_sql}), "
         f"judged AS MATERIALIZED (SELECT c.id, {reason_sql} AS reason FROM due "
@@ -230,7 +224,7 @@ def _plan_attempt(
         campaign_id=campaign.pk, counts={Call.State.PENDING: count - skipped, Call.State.SKIPPED: skipped}
     )
     if skipped:
-        _drop_unused_batches(campaign, count - skipped, first_sequence)
+        drop_unused_batches(campaign, count - skipped, first_sequence)
     return count, skipped, (count - skipped + size - 1) // size, more
 
 

@@ -50,7 +50,9 @@ def test_an_unknown_filter_is_a_400_naming_the_filters_that_exist(acme_api):
     assert response.status_code == 400
     [error] = response.json()["errors"]
     assert error["field"] == "status"
-    assert error["detail"].startswith("'status' is not a parameter of this operation; it takes: state, outcome, pressed, question, number")
+    assert error["detail"].startswith(
+        "'status' is not a parameter of this operation; it takes: state, outcome, pressed, question, number"
+    )
     assert "cursor, limit" in error["detail"]
 
 
