@@ -29,5 +29,6 @@ RUN DEBUG=0 \
 USER phonon
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "120", \
-     "--access-logfile", "-"]
+# The same command as docker-compose.yml's web service (gthread: see there).
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", \
+     "--threads", "8", "--timeout", "120", "--access-logfile", "-"]

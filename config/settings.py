@@ -423,6 +423,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 OUTCOME_REPORT_MAX_BYTES = env.int("OUTCOME_REPORT_MAX_BYTES", default=256 * 1024)
 # Addresses or networks the provider pushes from (e.g. 203.0.113.0/24); empty: any sender with the URL.
 OUTCOME_REPORT_ALLOWED_ADDRESSES = env.list("OUTCOME_REPORT_ALLOWED_ADDRESSES", default=[])
+# How long a web process trusts a report URL's secret it has looked up: after a rotation the old URL
+# is refused at once by the process that rotated it and within this many seconds by every other.
+OUTCOME_REPORT_URL_CACHE_SECONDS = env.float("OUTCOME_REPORT_URL_CACHE_SECONDS", default=2.0)
 # Stored reports a worker applies in one transaction, and how often beat sweeps for any left.
 OUTCOME_APPLY_BATCH = env.int("OUTCOME_APPLY_BATCH", default=500)
 OUTCOME_SWEEP_SECONDS = env.float("OUTCOME_SWEEP_SECONDS", default=5.0)

@@ -1,4 +1,5 @@
-"""The address a request came from, for the login lockout and the API-key failure throttle.
+"""The address a request came from, for the login lockout, the API-key failure throttle and the
+delivery-report allow-list.
 
 `X-Forwarded-For` is honoured only when the connection itself comes from one of TRUSTED_PROXIES (our own
 TLS proxy): a client that reaches gunicorn directly could write any address there, and spread its
@@ -26,9 +27,14 @@ def is_trusted_proxy(address: str | None) -> bool:
 
 
 def client_address(request) -> str | None:
-    remote = request.META.get("REMOTE_ADDR")
+    return address_of(request.META)
+
+
+def address_of(meta) -> str | None:
+    """The same, from a request's META or a WSGI environ (the report URL's lean path has no request)."""
+    remote = meta.get("REMOTE_ADDR")
     count = settings.TRUSTED_PROXY_COUNT
     if not count or not is_trusted_proxy(remote):
         return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     return forwarded[-count] if len(forwarded) >= count else remote

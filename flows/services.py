@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from flows.models import DID, Account, Flow, new_intake_token, new_report_token
+from flows.report_tokens import report_tokens_forget
 
 
 def flow_upsert(
@@ -87,4 +88,5 @@ def flow_report_token_rotate(*, flow: Flow) -> str:
     the new one). Returns the new URL."""
     flow.report_token = new_report_token()
     Flow.objects.filter(pk=flow.pk).update(report_token=flow.report_token, updated_at=timezone.now())
+    report_tokens_forget()
     return flow_report_url(flow)
