@@ -1,15 +1,18 @@
 """Outcomes benchmark: the push receiver, applying stored reports, and the Pull API reconciler.
 
     DEBUG=1 .venv/bin/python benchmarks/bench_outcomes.py [--database sqlite|postgres|both]
-        [--reports N] [--clients C] [--outcomes N] [--pull-calls N]
+        [--reports N] [--clients C] [--through-django N] [--outcomes N] [--pull-calls N]
 
 Each database gets a freshly migrated database of its own (a temp SQLite file, or a
 `bench_outcomes` database on PG_URL) and an embedded Redis. Three measures, each with a baseline
 from the same run:
-  - receiver: N delivery reports POSTed by C client threads to a flow's report URL served by ONE
-    gunicorn sync worker process (each answered only once stored); reports/s and p50/p99 latency,
-    against POSTs to a report URL no flow has (404 after one query: the framework's floor). Targets: >= 1,000 reports/s,
-    p99 < 50 ms.
+  - receiver: N delivery reports POSTed by C client threads (a new connection each, with the TLS
+    proxy's headers) to a flow's report URL served by ONE gunicorn worker process, started with
+    docker-compose.yml's web command and production settings (DEBUG=0); each answered only once
+    stored. Reports/s, p50/p99 latency and the worker's CPU a request, against POSTs to a report URL
+    no flow has on the same worker (404 after one query: the server's floor), and against the same
+    reports through Django's middleware and view (config.wsgi:django_application, the path before
+    the lean one; --through-django N). Targets: >= 1,000 reports/s, p99 < 50 ms, on PostgreSQL.
   - applying: N stored reports applied to N placed calls by one process, as the worker does
     (dialer.outcomes.applying), in transactions of OUTCOME_APPLY_BATCH; against one UPDATE of the
     same calls (the floor). Target: 1,000,000 in under 60 s of worker time (extrapolated when
