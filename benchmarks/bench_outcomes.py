@@ -1,18 +1,19 @@
 """Outcomes benchmark: the push receiver, applying stored reports, and the Pull API reconciler.
 
     DEBUG=1 .venv/bin/python benchmarks/bench_outcomes.py [--database sqlite|postgres|both]
-        [--reports N] [--clients C] [--through-django N] [--outcomes N] [--pull-calls N]
+        [--reports N] [--clients C] [--through-django N] [--keep-alive] [--outcomes N] [--pull-calls N]
 
 Each database gets a freshly migrated database of its own (a temp SQLite file, or a
 `bench_outcomes` database on PG_URL) and an embedded Redis. Three measures, each with a baseline
 from the same run:
-  - receiver: N delivery reports POSTed by C client threads (a new connection each, with the TLS
-    proxy's headers) to a flow's report URL served by ONE gunicorn worker process, started with
-    docker-compose.yml's web command and production settings (DEBUG=0); each answered only once
-    stored. Reports/s, p50/p99 latency and the worker's CPU a request, against POSTs to a report URL
-    no flow has on the same worker (404 after one query: the server's floor), and against the same
-    reports through Django's middleware and view (config.wsgi:django_application, the path before
-    the lean one; --through-django N). Targets: >= 1,000 reports/s, p99 < 50 ms, on PostgreSQL.
+  - receiver: N delivery reports POSTed by C client threads (a new connection each, or one kept
+    with --keep-alive; with the TLS proxy's headers) to a flow's report URL served by ONE gunicorn
+    worker process, started with docker-compose.yml's web command and production settings
+    (DEBUG=0); each answered only once stored. Reports/s, p50/p99 latency and the worker's CPU a
+    request, against POSTs to a report URL no flow has on the same worker (404 after one query:
+    the server's floor), and against the same reports through Django's middleware and view
+    (config.wsgi:django_application, the path before the lean one; --through-django N).
+    Targets: >= 1,000 reports/s, p99 < 50 ms, on PostgreSQL.
   - applying: N stored reports applied to N placed calls by one process, as the worker does
     (dialer.outcomes.applying), in transactions of OUTCOME_APPLY_BATCH; against one UPDATE of the
     same calls (the floor). Target: 1,000,000 in under 60 s of worker time (extrapolated when
@@ -251,35 +252,58 @@ def web_command(port: int, app: str = "config.wsgi") -> list[str]:
     return [sys.executable, "-m", *command]
 
 
-def _post(port: int, path: str, body: bytes) -> int:
-    """One POST on a new connection, as the TLS proxy in front of gunicorn sends it (HTTPS said in
-    X-Forwarded-Proto, the sender's address appended to X-Forwarded-For); the answer's status."""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        sock.sendall(head.encode() + body)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return int(answer[9:12])
+class _Client:
+    """POSTs as the TLS proxy in front of gunicorn sends them (HTTPS said in X-Forwarded-Proto, the
+    sender's address appended to X-Forwarded-For): each on a new connection, or, with keep_alive,
+    all on one kept open (a proxy that keeps its connections to gunicorn, e.g. nginx `keepalive`)."""
+
+    def __init__(self, port: int, keep_alive: bool):
+        self.port, self.keep_alive = port, keep_alive
+        self.sock, self.buffer = None, b""
+
+    def post(self, path: str, body: bytes) -> int:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n"
+            + ("" if self.keep_alive else "Connection: close\r\n")
+            + "\r\n"
+        )
+        if self.sock is None:
+            self.sock, self.buffer = socket.create_connection(("127.0.0.1", self.port), timeout=60), b""
+        self.sock.sendall(head.encode() + body)
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._read()
+        header, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(self.buffer) < length:
+            self.buffer += self._read()
+        self.buffer = self.buffer[length:]
+        if not self.keep_alive or b"connection: close" in header.lower():
+            self.sock.close()
+            self.sock = None
+        return int(header[9:12])
+
+    def _read(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection mid-answer")
+        return chunk
 
 
-def _hammer(port: int, paths_and_bodies, clients: int) -> tuple[list[float], float, dict]:
+def _hammer(port: int, paths_and_bodies, clients: int, keep_alive: bool = False) -> tuple[list[float], float, dict]:
     """POST each body from `clients` threads at once (a light client: the server is measured)."""
     latencies, statuses, lock = [], {}, threading.Lock()
     work = iter(paths_and_bodies)
 
     def client():
+        connection = _Client(port, keep_alive)
         while True:
             with lock:
                 item = next(work, None)
             if item is None:
                 return
             started = time.perf_counter()
-            status = _post(port, *item)
+            status = connection.post(*item)
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
@@ -298,14 +322,14 @@ def _percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(len(values) * share))] * 1000
 
 
-def _measure(server: subprocess.Popen, port: int, paths_and_bodies, clients: int) -> dict:
+def _measure(server: subprocess.Popen, port: int, paths_and_bodies, clients: int, keep_alive: bool = False) -> dict:
     """Rate and latency, and the CPU the worker process spent a request: on a machine shared with
     other work the rate follows the load, the CPU much less."""
     import psutil
 
     worker = psutil.Process(server.pid).children()[0]
     cpu = sum(worker.cpu_times()[:2])
-    latencies, seconds, statuses = _hammer(port, paths_and_bodies, clients)
+    latencies, seconds, statuses = _hammer(port, paths_and_bodies, clients, keep_alive)
     return {
         "count": len(latencies),
         "rate": len(latencies) / seconds,
@@ -331,7 +355,7 @@ def _serve(env, port: int, app: str) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start within 60 s")
 
 
-def bench_receiver(env, count: int, clients: int, through_django: int) -> dict:
+def bench_receiver(env, count: int, clients: int, through_django: int, keep_alive: bool = False) -> dict:
     """The receiver on one worker, against the same worker refusing a report URL no flow has (the
     floor: the server and one query); then, for comparison, reports through Django's middleware
     and view (config.wsgi:django_application, the path every report took before the lean one)."""
@@ -345,8 +369,9 @@ def bench_receiver(env, count: int, clients: int, through_django: int) -> dict:
     server = _serve(env, port, "config.wsgi")
     try:
         _hammer(port, [("/reports/warm-up/", b"{}")] * clients * 4, clients)
-        result["floor"] = _measure(server, port, [("/reports/no-such-secret/", b"{}")] * count, clients)
-        result["receiver"] = _measure(server, port, bodies, clients)
+        floor = [("/reports/no-such-secret/", b"{}")] * count
+        result["floor"] = _measure(server, port, floor, clients, keep_alive)
+        result["receiver"] = _measure(server, port, bodies, clients, keep_alive)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -354,7 +379,7 @@ def bench_receiver(env, count: int, clients: int, through_django: int) -> dict:
         port = free_port()
         server = _serve(env, port, "config.wsgi:django_application")
         try:
-            result["django"] = _measure(server, port, bodies[:through_django], clients)
+            result["django"] = _measure(server, port, bodies[:through_django], clients, keep_alive)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -368,6 +393,7 @@ def main() -> int:
     parser.add_argument("--reports", type=int, default=5_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--through-django", type=int, default=1000, help="reports sent the old way too (0: none)")
+    parser.add_argument("--keep-alive", action="store_true", help="clients keep their connection (as a proxy may)")
     parser.add_argument("--outcomes", type=int, default=100_000)
     parser.add_argument("--pull-calls", type=int, default=100_000)
     parser.add_argument("--only", choices=["receiver", "apply", "pull"], action="append")
@@ -406,9 +432,10 @@ def main() -> int:
                 if "receiver" in only:
                     print(
                         f"  receiver: {' '.join(web_command(0)[2:])} (the compose web command, 1 worker), "
-                        f"{args.clients} clients, a new connection each, load {os.getloadavg()[0]:.1f}"
+                        f"{args.clients} clients, {'one kept connection' if args.keep_alive else 'a new connection'} "
+                        f"each, load {os.getloadavg()[0]:.1f}"
                     )
-                    r = bench_receiver(env, args.reports, args.clients, args.through_django)
+                    r = bench_receiver(env, args.reports, args.clients, args.through_django, args.keep_alive)
                     lines = [
                         ("receiver, stored before 200", r["receiver"]),
                         ("baseline: unknown report URL (404), same worker", r["floor"]),
