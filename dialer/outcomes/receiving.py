@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from dialer.models import Call, OutcomeReport
 from dialer.outcomes import matching, tasks
 from flows.models import Flow
-from flows.report_tokens import flow_for_report_token
+from flows.report_tokens import flow_for_report_token, report_tokens_forget
 from phonon.reports import ReportMalformed, parse_push
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,15 @@ def report_take(*, token: str, body: bytes, remote_addr: str | None) -> Answer:
         return Answer(404, {"error": NO_FLOW})
     if not sender_allowed(remote_addr):
         return Answer(403, {"error": SENDER_REFUSED})
-    received = report_receive(flow=flow, body=body, remote_addr=remote_addr)
+    try:
+        received = report_receive(flow=flow, body=body, remote_addr=remote_addr)
+    except IntegrityError:
+        # The flow was deleted while this process still remembered its secret: nothing to keep
+        # the body against, so the sender hears what it would hear a moment later.
+        report_tokens_forget()
+        if flow_for_report_token(token) is None:
+            return Answer(404, {"error": NO_FLOW})
+        raise
     if received.stored_for_applying:
         tasks.apply_soon()
         return Answer(received.http_status, {"status": "stored", "report": received.report_id})

@@ -162,6 +162,18 @@ def test_a_rotated_secret_is_refused_at_once_here_and_soon_in_other_processes(pl
     assert post(application, "/reports/rotated-elsewhere/", body)[0] == 200
 
 
+def test_a_flow_deleted_while_its_secret_is_remembered_is_a_404_not_a_500(placed, settings):
+    settings.OUTCOME_REPORT_URL_CACHE_SECONDS = 3600
+    unused = make_flow(flow_id="UnUsEd12", client_id="C200003")
+    path = url_path(unused)
+    body = report("0b7c0e2a-0000-4000-8000-00000000dead", leg("h##1", "91"))
+    assert post(application, path, body)[0] == 422  # no call of ours: kept as unmatched
+    Flow.objects.filter(pk=unused.pk).delete()
+    status, answer = post(application, path, body)
+    assert status == 404
+    assert "No flow has this report URL" in answer["error"]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a SQLite file has no server to restart")
 def test_a_connection_lost_since_the_last_report_is_replaced_and_the_report_stored(placed):
     flow, calls, _ = placed
