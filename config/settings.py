@@ -423,8 +423,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 OUTCOME_REPORT_MAX_BYTES = env.int("OUTCOME_REPORT_MAX_BYTES", default=256 * 1024)
 # Addresses or networks the provider pushes from (e.g. 203.0.113.0/24); empty: any sender with the URL.
 OUTCOME_REPORT_ALLOWED_ADDRESSES = env.list("OUTCOME_REPORT_ALLOWED_ADDRESSES", default=[])
-# Stored reports a worker applies in one transaction, and how often beat sweeps for any left.
-OUTCOME_APPLY_BATCH = env.int("OUTCOME_APPLY_BATCH", default=500)
+# Stored reports a worker applies in one transaction (on PostgreSQL in a few statements a chunk:
+# larger chunks cost fewer statements a report), and how often beat sweeps for any left.
+OUTCOME_APPLY_BATCH = env.int("OUTCOME_APPLY_BATCH", default=5000)
 OUTCOME_SWEEP_SECONDS = env.float("OUTCOME_SWEEP_SECONDS", default=5.0)
 # The outcome webhook event: at most one per campaign this often, carrying every change since.
 OUTCOME_EVENT_SECONDS = env.float("OUTCOME_EVENT_SECONDS", default=5.0)

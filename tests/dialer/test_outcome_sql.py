@@ -30,8 +30,20 @@ T0 = datetime.datetime(2026, 12, 7, 10, 0, tzinfo=IST)
 CAUSES = [None, *range(0, 128)]
 
 
-def _leg(call_id, cdr, *, minute=0, cause=None, connected=False, rang=False, duration=None, ended=True, keys=(),
-         started=True, number="919800000001"):
+def _leg(
+    call_id,
+    cdr,
+    *,
+    minute=0,
+    cause=None,
+    connected=False,
+    rang=False,
+    duration=None,
+    ended=True,
+    keys=(),
+    started=True,
+    number="919800000001",
+):
     start = T0 + datetime.timedelta(minutes=minute)
     return CallLeg(
         call_id=call_id,
@@ -97,8 +109,13 @@ def _calls(count, *, flow_id="SQLPARSE"):
     )
     Call.objects.bulk_create(
         [
-            Call(campaign=campaign, contact=contact, client_identifier=f"t-{contact.pk}", state="placed",
-                 phonon_uuid=f"{flow_id}-uuid-{i}")
+            Call(
+                campaign=campaign,
+                contact=contact,
+                client_identifier=f"t-{contact.pk}",
+                state="placed",
+                phonon_uuid=f"{flow_id}-uuid-{i}",
+            )
             for i, contact in enumerate(contact_list.contacts.order_by("id"))
         ]
     )
@@ -174,9 +191,20 @@ BODIES = [
 
 def _stored_legs(call_id):
     return sorted(
-        (leg.cdr_id, leg.callee_number, leg.did_number, leg.started_at, leg.ringing_at, leg.rang, leg.connected_at,
-         leg.ended_at, leg.duration_ms, leg.hangup_cause, leg.remote_hangup,
-         tuple((key.key, key.at, key.label) for key in leg.keys))
+        (
+            leg.cdr_id,
+            leg.callee_number,
+            leg.did_number,
+            leg.started_at,
+            leg.ringing_at,
+            leg.rang,
+            leg.connected_at,
+            leg.ended_at,
+            leg.duration_ms,
+            leg.hangup_cause,
+            leg.remote_hangup,
+            tuple((key.key, key.at, key.label) for key in leg.keys),
+        )
         for leg in map(leg_of, CallLeg.objects.filter(call_id=call_id))
     )
 
@@ -186,9 +214,20 @@ def _parsed_legs(body):
     for leg in parse_push(body.encode(), zone="Asia/Kolkata").legs:
         legs.setdefault(leg.cdr_id, leg)
     return sorted(
-        (leg.cdr_id, leg.callee_number, leg.did_number, leg.started_at, leg.ringing_at, leg.rang, leg.connected_at,
-         leg.ended_at, leg.duration_ms, leg.hangup_cause, leg.remote_hangup,
-         tuple((key.key, key.at, key.label) for key in leg.keys))
+        (
+            leg.cdr_id,
+            leg.callee_number,
+            leg.did_number,
+            leg.started_at,
+            leg.ringing_at,
+            leg.rang,
+            leg.connected_at,
+            leg.ended_at,
+            leg.duration_ms,
+            leg.hangup_cause,
+            leg.remote_hangup,
+            tuple((key.key, key.at, key.label) for key in leg.keys),
+        )
         for leg in legs.values()
     )
 
@@ -255,15 +294,17 @@ def _mixed_stream(calls):
     stream = []
     for i, call in enumerate(calls):
         cause = ["16", "17", "19", "21", "1", "34"][i % 6]
-        silent = dict(hangupCause=cause, connectTime=..., duration=..., dtmfPressesd=[], ringingStartTime=...,
-                      is_ringing=...)
+        silent = dict(
+            hangupCause=cause, connectTime=..., duration=..., dtmfPressesd=[], ringingStartTime=..., is_ringing=...
+        )
         first = _entry("a", **silent)
         stream.append(_body(call.phonon_uuid, first))
         if i % 4 == 1:  # a second leg that connected, sent with the first again
             stream.append(_body(call.phonon_uuid, _entry("b", startTime="2026-12-07T10:02:00+05:30"), first))
         if i % 3 == 1:  # a poorer copy of the second leg (no connect, no end), or a second leg that failed
-            stream.append(_body(call.phonon_uuid, _entry("b", startTime="2026-12-07T10:02:00+05:30", endTime=...,
-                                                         **silent)))
+            stream.append(
+                _body(call.phonon_uuid, _entry("b", startTime="2026-12-07T10:02:00+05:30", endTime=..., **silent))
+            )
         if i % 5 == 0:  # a leg with its duration as a number: left to Python
             stream.append(_body(call.phonon_uuid, _entry("c", duration=7)))
     return stream
