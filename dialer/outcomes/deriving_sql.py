@@ -70,6 +70,7 @@ pressed AS (
            left(string_agg(p.value ->> 'key', '' ORDER BY
                 coalesce((p.value ->> 'at')::timestamptz, {EPOCH_SQL}), o.pos, p.n), {KEYS_MAX}) AS keys
     FROM ordered o CROSS JOIN LATERAL jsonb_array_elements(o.keys) WITH ORDINALITY AS p(value, n)
+    WHERE o.keys <> '[]'::jsonb
     GROUP BY o.call_id
 ),
 derived AS (

@@ -15,7 +15,7 @@ malformed. So both read every report the same way: the SQL reads a report or lea
 # statements took ten times longer than running them.
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS outcome_apply_report (
-    id bigint PRIMARY KEY, flow_id bigint, b jsonb, uuid text, fast boolean,
+    id bigint, flow_id bigint, b jsonb, uuid text, fast boolean,
     call_id bigint, campaign_id bigint
 );
 CREATE TEMP TABLE IF NOT EXISTS outcome_apply_leg (
@@ -119,13 +119,13 @@ FROM (
                AND NOT {_list_bad("b -> 'callDetails'")}
                AND NOT {_list_bad("b -> 'smsDetails'")}
                AND NOT {_list_bad("b -> 'emailDetails'")}
-               AND NOT EXISTS (
+               AND (NOT (b ? 'smsDetails' OR b ? 'emailDetails') OR NOT EXISTS (
                    SELECT 1 FROM jsonb_array_elements(
                        {_list_or_empty("b -> 'smsDetails'")} || {_list_or_empty("b -> 'emailDetails'")}
                    ) AS m(item)
                    WHERE jsonb_typeof(item) = 'object'
                      AND ({" OR ".join(plain_text_bad(f"item -> '{name}'") for name in MESSAGE_FIELDS)})
-               ),
+               )),
                false) AS fast
     FROM (
         SELECT id, flow_id,
