@@ -1,6 +1,12 @@
 """Stored delivery reports applied to their calls: legs kept once per cdrId, the outcome derived
 again from all of a call's legs and written only forward, the tallies moved in the same
 transaction. Safe to run twice and in any order; a worker killed half way applies nothing.
+
+Two paths, one transaction a chunk. On PostgreSQL the bulk goes through applying_sql (set-based:
+parsed, derived and written in the database), and only the reports it does not read come here.
+On SQLite (development and tests, one writer) every report comes here: its JSON functions could
+read the bodies, but its date functions keep milliseconds only and have no time-zone arithmetic,
+so the times would differ from Python's reading; Python is the reference the SQL is tested against.
 """
 
 import datetime
