@@ -429,8 +429,9 @@ OUTCOME_REPORT_ALLOWED_ADDRESSES = env.list("OUTCOME_REPORT_ALLOWED_ADDRESSES", 
 # How long a web process trusts a report URL's secret it has looked up: after a rotation the old URL
 # is refused at once by the process that rotated it and within this many seconds by every other.
 OUTCOME_REPORT_URL_CACHE_SECONDS = env.float("OUTCOME_REPORT_URL_CACHE_SECONDS", default=2.0)
-# Stored reports a worker applies in one transaction, and how often beat sweeps for any left.
-OUTCOME_APPLY_BATCH = env.int("OUTCOME_APPLY_BATCH", default=500)
+# Stored reports a worker applies in one transaction (on PostgreSQL in a few statements a chunk:
+# larger chunks cost fewer statements a report), and how often beat sweeps for any left.
+OUTCOME_APPLY_BATCH = env.int("OUTCOME_APPLY_BATCH", default=5000)
 OUTCOME_SWEEP_SECONDS = env.float("OUTCOME_SWEEP_SECONDS", default=5.0)
 # The outcome webhook event: at most one per campaign this often, carrying every change since.
 OUTCOME_EVENT_SECONDS = env.float("OUTCOME_EVENT_SECONDS", default=5.0)

@@ -69,15 +69,14 @@ def _talk_ms(leg: Leg) -> int:
     return 0
 
 
+def richness(leg: Leg) -> tuple[bool, bool, int]:
+    """How much a copy of a cdrId tells: a connect, then an end, then more keys. A total order, so
+    that the copy kept does not depend on the order the copies came in (the SQL applier orders
+    copies by the same three, dialer.outcomes.applying_sql)."""
+    return (leg.connected_at is not None, leg.ended_at is not None, len(leg.keys))
+
+
 def leg_richer(new: Leg, old: Leg) -> bool:
-    """True when a repeated cdrId brings more than the stored entry (a connect or an end it lacked):
-    a copy with less never replaces one with more."""
-    if old.connected_at is None and new.connected_at is not None:
-        return True
-    if (
-        old.ended_at is None
-        and new.ended_at is not None
-        and (new.connected_at is not None) >= (old.connected_at is not None)
-    ):
-        return True
-    return len(new.keys) > len(old.keys) and (new.connected_at is not None) >= (old.connected_at is not None)
+    """True when a repeated cdrId brings more than the stored entry (a connect, an end or keys it
+    lacked): a copy with less never replaces one with more, nor does an equal one."""
+    return richness(new) > richness(old)

@@ -36,3 +36,34 @@ def report(uuid, *legs, sms=()):
     if sms:
         body["smsDetails"] = list(sms)
     return json.dumps({"body": body}).encode()
+
+
+KINDS = [
+    ("answered", dict(connected=True, keys="1")),
+    ("busy", dict(cause="17", rang=False)),
+    ("no_answer", dict(cause="19")),
+    ("unreachable", dict(cause="27", rang=False)),
+]
+
+
+def report_stream(calls, rng) -> tuple[list[bytes], dict, int]:
+    """Reports for these calls as the provider really sends them: one of each kind of outcome,
+    some sent twice, some with a first busy attempt whose report comes after the report with both
+    legs (out of order). Returns (bodies in the order sent, {call id: outcome}, distinct legs)."""
+    bodies, expected, legs = [], {}, 0
+    for call in calls:
+        number = call.contact.primary_number
+        kind, shape = KINDS[rng.randrange(len(KINDS))]
+        last = leg(f"cdr-{call.pk}-b", number, minute=1, **shape)
+        if call.pk % 3 == 0:  # a busy first attempt, then the deciding one: the full report, then the first alone
+            first = leg(f"cdr-{call.pk}-a", number, minute=0, cause="17", rang=False)
+            sent = [report(call.phonon_uuid, first, last), report(call.phonon_uuid, first)]
+            legs += 2
+        else:
+            sent = [report(call.phonon_uuid, last)]
+            legs += 1
+        if call.pk % 2:
+            sent.append(sent[0])  # the same report twice
+        bodies.extend(sent)
+        expected[call.pk] = kind
+    return bodies, expected, legs

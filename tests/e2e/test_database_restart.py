@@ -54,9 +54,10 @@ class PrivatePostgres:
     def stop(self, mode: str = "fast") -> None:
         self._pg_ctl("-m", mode, "stop")
 
-    def restart_after(self, seconds_down: float) -> None:
-        """Stop (every connection is cut), stay down a while, start again."""
-        self.stop("fast")
+    def restart_after(self, seconds_down: float, mode: str = "fast") -> None:
+        """Stop (every connection is cut; "immediate" is a crash, recovered from the WAL at the start),
+        stay down a while, start again."""
+        self.stop(mode)
         time.sleep(seconds_down)
         self._pg_ctl("-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
 
