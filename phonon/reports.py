@@ -107,7 +107,7 @@ def _leg(entry: dict, index: int, tz) -> Leg:
         connected_at=_time(entry.get("connectTime"), f"{where}.connectTime", tz),
         ended_at=_time(entry.get("endTime"), f"{where}.endTime", tz),
         duration_ms=_integer(entry.get("duration"), f"{where}.duration"),
-        hangup_cause=_integer(entry.get("hangupCause"), f"{where}.hangupCause"),
+        hangup_cause=_integer(entry.get("hangupCause"), f"{where}.hangupCause", most=HANGUP_CAUSE_MOST),
         remote_hangup=entry.get("remoteHangup") if isinstance(entry.get("remoteHangup"), bool) else None,
         keys=tuple(
             Key(
@@ -126,14 +126,19 @@ def _digits(value) -> str:
     return "".join(ch for ch in str(value or "") if ch.isdigit())[:20]
 
 
-def _integer(value, where: str) -> int | None:
+# Q.850 causes are 0-127; a larger code is kept (its words say it is not one), up to what the
+# stored column holds. Beyond that the report is malformed, not a row that fails on every apply.
+HANGUP_CAUSE_MOST = 32767
+
+
+def _integer(value, where: str, *, most: int = 2**31 - 1) -> int | None:
     if value in (None, ""):
         return None
     try:
         number = int(str(value).strip())
     except ValueError:
         raise ReportMalformed(f"{where} is not a whole number: {str(value)[:40]!r}.") from None
-    if number < 0 or number > 2**31 - 1:
+    if number < 0 or number > most:
         raise ReportMalformed(f"{where} is out of range: {number}.")
     return number
 
