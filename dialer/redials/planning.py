@@ -48,12 +48,8 @@ def campaign_plan_redials(
     if not campaign_in_window(campaign, now):
         return planned  # planned inside the window only: a redial planned at night would wait as a batch
     with transaction.atomic():
-        if not planner_lock(campaign_id):
+        if not planner_lock(campaign_id):  # (which also turns JIT off for this transaction)
             return planned  # the first-call planner or another redial planner is at it
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # The probes' summed cost reads as large: compiling them (JIT) cost more than running them.
-                cursor.execute("SET LOCAL jit = off")
         # The same locks, in the same order, as first-call planning: the cap counts what the
         # account's other planners committed before us.
         Account.objects.select_for_update().filter(pk=campaign.flow.account_id).first()
