@@ -132,9 +132,16 @@ def _due_sql(outcomes, *, attempt: int, since, cutoff, after_contact_id: int) ->
     call_table = Call._meta.db_table
     PROBE = probe_each_row()  # noqa: N806 - read as a piece of SQL
     window = "AND x.outcome_at > %s " if since is not None else ""
+    outcome = f"x.outcome IN ({', '.join(['%s'] * len(outcomes))})"
+    if since is None:
+        # Every call may be due: read along the (campaign, contact, attempt) key in contact order, so
+        # that a slice stops after its own contacts. IS TRUE hides the test from the partial
+        # call_redial_due_idx (in outcome_at order), which the planner's estimates chose for a first
+        # slice: every call of the campaign read, probed and sorted to keep 100,000.
+        outcome = f"({outcome}) IS TRUE"
     sql = (
         f"SELECT x.contact_id AS id FROM {call_table} x WHERE x.campaign_id = %s AND x.contact_id > %s "
-        f"AND x.outcome IN ({', '.join(['%s'] * len(outcomes))}) AND x.outcome_at <= %s {window}"
+        f"AND {outcome} AND x.outcome_at <= %s {window}"
         f"AND x.attempt = %s AND NOT EXISTS (SELECT 1 FROM {call_table} y WHERE y.campaign_id = x.campaign_id "
         f"AND y.contact_id = x.contact_id AND y.attempt = %s{PROBE}) "
         f"ORDER BY x.contact_id LIMIT %s"
