@@ -154,13 +154,18 @@ def _due_sql(outcomes, *, attempt: int, since, cutoff, after_contact_id: int) ->
     return sql, params
 
 
-def _contact_among_sql(ids: list[int]) -> tuple[str, list]:
-    """A condition on the contact row `c`: its id is one of `ids`. Each is looked up by the primary
-    key: PostgreSQL joined a CTE of them to the contacts by hashing the whole table (every list's
-    contacts, millions) for a slice of 100,000."""
+def _contacts_of_sql(ids: list[int]) -> tuple[str, list]:
+    """A FROM clause naming the contacts of `ids` as `c`, each looked up by its primary key. On
+    PostgreSQL OFFSET 0 keeps it a lookup per id: a join (or `= ANY`) was planned as a scan of the
+    whole contact table, every list's millions, for each slice of 100,000."""
+    table = Contact._meta.db_table
     if connection.vendor == "postgresql":
-        return "c.id = ANY(CAST(%s AS BIGINT[]))", [ids]
-    return "c.id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
+        return (
+            f"unnest(CAST(%s AS BIGINT[])) AS due(id) CROSS JOIN LATERAL "
+            f"(SELECT * FROM {table} one WHERE one.id = due.id OFFSET 0) AS c",
+            [ids],
+        )
+    return f"{table} c WHERE c.id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
 
 
 def _plan_attempt(
@@ -210,13 +215,13 @@ def _plan_attempt(
         reason_sql, reason_params = f"COALESCE({listed_sql}, %s)", [*listed_params, cap.cap_reason]
     else:
         reason_sql, reason_params = eligibility.skip_reason_sql(cap)
-    call_table, contact_table = Call._meta.db_table, Contact._meta.db_table
+    call_table = Call._meta.db_table
     padded, batch_id, batch_params, join, join_params = numbered_into_batches_sql(
         campaign_id=campaign.pk, batches=batches, first_sequence=first_sequence, size=size
     )
-    among_sql, among_params = _contact_among_sql(due_ids)
+    contacts_sql, contacts_params = _contacts_of_sql(due_ids)
     sql = (
-        f"WITH judged AS MATERIALIZED (SELECT c.id, {reason_sql} AS reason FROM {contact_table} c WHERE {among_sql}) "
+        f"WITH judged AS MATERIALIZED (SELECT c.id, {reason_sql} AS reason FROM {contacts_sql}) "
         f"INSERT INTO {call_table} (campaign_id, contact_id, attempt, batch_id, client_identifier, state, "
         f"phonon_uuid, provider_message, updated_at) "
         f"SELECT %s, numbered.id, %s, {batch_id}, CAST(%s AS TEXT) || {padded} || CAST(%s AS TEXT), "
@@ -232,7 +237,7 @@ def _plan_attempt(
             sql,
             [
                 *reason_params,
-                *among_params,
+                *contacts_params,
                 campaign.pk,
                 attempt,
                 *batch_params,
