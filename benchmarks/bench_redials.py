@@ -90,10 +90,10 @@ def one_round(index: int, contacts: int) -> tuple[Clock, Clock, int]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Call._meta.db_table}")  # as the first planner's last slice leaves it
-    made = 0
+    made, planned = 0, None
     with Clock() as redials:
-        while True:
-            planned = campaign_plan_redials(campaign_id=campaign.pk)
+        while True:  # as the dispatch tick's rounds run (dialer.redials.planning.running_campaigns_plan_redials)
+            planned = campaign_plan_redials(campaign_id=campaign.pk, resume=planned)
             made += planned.redials
             if not planned.more:
                 break

@@ -183,6 +183,11 @@ class _Load:
                 raise FileRefused(self._nothing_valid())
             staged = time.monotonic()
             added, removed = self._merge(cursor)
+            if self.postgres and (added or removed):
+                # The list's statistics now, not when autovacuum comes by: a registry's millions
+                # read as the few thousand of the last analysis misled every plan that joins the
+                # entries (a hash join over the whole list instead of a probe per number).
+                cursor.execute(f"ANALYZE {DoNotCallEntry._meta.db_table}")
         logger.info(
             "do-not-call upload %s: %s numbers read and staged in %.1f s, list changed in %.1f s",
             self.upload.pk, self.imported, staged - self.started, time.monotonic() - staged,

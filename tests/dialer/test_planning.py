@@ -80,3 +80,20 @@ def test_each_slice_marks_the_campaign_touched_and_the_last_one_planned():
     assert planning.campaign_plan(campaign_id=campaign.pk, slice_size=1_000) is True
     assert Campaign.objects.get(pk=campaign.pk).planned_at is not None
     assert list(Batch.objects.filter(campaign=campaign).values_list("call_count", flat=True)) == [500, 500, 200]
+
+
+@pytest.mark.django_db(transaction=True)  # a transaction of its own, not a savepoint: SET LOCAL ends with it
+def test_the_planners_transaction_runs_without_jit_and_leaves_the_session_as_it_was():
+    if connection.vendor != "postgresql":
+        pytest.skip("JIT compilation is PostgreSQL's")
+
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('jit')")
+            return cursor.fetchone()[0]
+
+    before = jit()
+    with transaction.atomic():
+        assert planning.planner_lock(campaign_of(1).pk) is True
+        assert jit() == "off"  # compiling the per-contact probes cost more than running them
+    assert jit() == before

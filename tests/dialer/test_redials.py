@@ -287,3 +287,34 @@ def test_redials_planned_in_slices_make_each_contacts_redial_once(sandbox):
     assert Call.objects.filter(campaign=campaign, attempt=2).values("contact").distinct().count() == 6
     assert sorted(Batch.objects.filter(calls__attempt=2).distinct().values_list("call_count", flat=True)) == [2, 4]
     assert not tallies_differ(campaign_id=campaign.pk)
+
+
+@pytest.mark.django_db
+def test_a_series_of_rounds_reads_on_after_the_last_contact_planned_with_the_first_rounds_cutoff(sandbox):
+    flow, campaign = with_rules()
+    report_round(flow, campaign, ["busy"] * 6)
+    later = timezone.now() + LATER
+    first = campaign_plan_redials(campaign_id=campaign.pk, now=later, limit=4)
+    assert (first.redials, first.more) == (4, True)
+    planned_first = set(Call.objects.filter(campaign=campaign, attempt=2).values_list("contact_id", flat=True))
+    assert first.after == {2: max(planned_first)}  # the third attempt had nobody due: not read again
+
+    rest = campaign_plan_redials(campaign_id=campaign.pk, now=later, limit=4, resume=first)
+    assert (rest.redials, rest.more) == (2, False)
+    contacts = list(Call.objects.filter(campaign=campaign, attempt=2).values_list("contact_id", flat=True))
+    assert len(contacts) == len(set(contacts)) == 6 and min(set(contacts) - planned_first) > max(planned_first)
+    assert Campaign.objects.get(pk=campaign.pk).redials_checked_until == first.cutoff
+
+
+@pytest.mark.django_db
+def test_a_round_after_the_rules_changed_reads_every_contact_again(sandbox):
+    flow, campaign = with_rules(outcomes="busy", max_attempts=2)
+    report_round(flow, campaign, ["no_answer", "busy", "busy", "busy", "busy", "busy"])
+    later = timezone.now() + LATER
+    first = campaign_plan_redials(campaign_id=campaign.pk, now=later, limit=4)
+    assert (first.redials, first.more) == (4, True)
+
+    campaign_redials_edit(campaign=campaign, rules=redial_rules(outcomes="busy,no_answer", after="1s", max_attempts=2))
+    # The first contact (no answer) lies before where the series stopped: it is read again all the same.
+    assert campaign_plan_redials(campaign_id=campaign.pk, now=later, limit=4, resume=first).redials == 2
+    assert Call.objects.filter(campaign=campaign, attempt=2).count() == 6
