@@ -89,9 +89,10 @@ local function asking_update(key, campaign, weight, cost, now, idle)
 end
 """
 
-# KEYS: the log, the pace, the asking campaigns.
+# KEYS: the log, the pace, the asking campaigns, the journal.
 # ARGV: limit, window seconds (margin included), cost, grant id, campaign, weight, burst calls
-# (0: not paced), idle seconds, seconds of lateness a grant is forgiven.
+# (0: not paced), idle seconds, seconds of lateness a grant is forgiven, seconds the journal keeps
+# grants (0: no journal).
 # Returns {1, "0", "granted"}, {0, "<seconds to wait>", "rate"}, {0, "<seconds to wait>", "share", "<the
 # campaign whose turn it is>"}, or {-1, "0", "never"}.
 ACQUIRE_LUA = ASKING_LUA + """
@@ -164,6 +165,10 @@ if wait > 0 then return {0, string.format('%.6f', wait), 'rate'} end
 
 redis.call('ZADD', KEYS[1], now, cost .. ':' .. campaign .. ':' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[1], keep_ms)
+if tonumber(ARGV[10]) > 0 then
+  redis.call('HSET', KEYS[4], ARGV[4], string.format('%.6f', now) .. ' ' .. cost .. ' ' .. campaign)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(tonumber(ARGV[10]) * 1000))
+end
 if burst > 0 then
   redis.call('SET', KEYS[2], string.format('%.6f', start + cost * interval), 'PX', keep_ms)
 end
@@ -174,12 +179,13 @@ end
 return {1, '0', 'granted'}
 """
 
-# KEYS: the log, the pace, the asking campaigns. ARGV: member, seconds to take off the pace (0:
-# none), campaign, its step in the turns (calls / weight).
+# KEYS: the log, the pace, the asking campaigns, the journal. ARGV: member, seconds to take off the
+# pace (0: none), campaign, its step in the turns (calls / weight), grant id.
 # A grant given back never left: its calls leave the window, its place in the pace, and the turn it
 # moved its campaign on by (else every grant a slow worker gives back costs its campaign a turn).
 GIVE_BACK_LUA = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[4], ARGV[5])
   if tonumber(ARGV[2]) > 0 then
     local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
     if tat > 0 then
@@ -251,7 +257,7 @@ def limiter_key(endpoint: str, account_client_id: str) -> str:
 
 
 def _keys(key: str) -> list[str]:
-    return [key, f"{key}:pace", f"{key}:asking"]
+    return [key, f"{key}:pace", f"{key}:asking", f"{key}:granted"]
 
 
 @lru_cache(maxsize=8)
@@ -279,7 +285,7 @@ def try_acquire(*, endpoint: str, account_client_id: str, calls: int, rate: Rate
         granted, wait, reason, *turn_of = _script(settings.REDIS_URL, ACQUIRE_LUA)(
             keys=_keys(key),
             args=[rate.calls, window, calls, grant_id, campaign, weight, burst, settings.PHONON_SHARE_IDLE_SECONDS,
-                  settings.PHONON_RATE_MARGIN / 2],
+                  settings.PHONON_RATE_MARGIN / 2, settings.PHONON_RATE_JOURNAL_SECONDS],
         )
     except redis.RedisError as error:
         raise LimiterUnavailable(f"The rate limiter's Redis cannot be reached: {error}") from error
@@ -302,7 +308,9 @@ def give_back(decision: Decision) -> None:
     """Return an unused grant (the request did not leave soon enough after it; see dispatch)."""
     try:
         _script(settings.REDIS_URL, GIVE_BACK_LUA)(
-            keys=_keys(decision.key), args=[decision.member, decision.paced_seconds, decision.campaign, decision.step]
+            keys=_keys(decision.key),
+            args=[decision.member, decision.paced_seconds, decision.campaign, decision.step,
+                  decision.member.rpartition(":")[2]],
         )
     except redis.RedisError:
         pass  # the grant then simply counts as used: never more calls than the limit
@@ -350,11 +358,27 @@ def campaign_gone(*, endpoint: str, account_client_id: str, campaign: str) -> No
         pass  # it drops out by itself after PHONON_SHARE_IDLE_SECONDS
 
 
+def granted_journal(*, endpoint: str, account_client_id: str) -> list[tuple[float, int, str]]:
+    """Every grant kept (not given back) over the last PHONON_RATE_JOURNAL_SECONDS, oldest first: (the
+    time it was granted, on Redis's clock; calls; campaign). What the limiter let leave, on its one clock,
+    for the tests and an audit; empty when the journal is off (the default)."""
+    journal = _keys(limiter_key(endpoint, account_client_id))[3]
+    try:
+        entries = _client(settings.REDIS_URL).hvals(journal)
+    except redis.RedisError as error:
+        raise LimiterUnavailable(f"The rate limiter's Redis cannot be reached: {error}") from error
+    grants = []
+    for entry in entries:
+        at, calls, campaign = (entry.decode().split(" ") + [""])[:3]
+        grants.append((float(at), int(calls), campaign))
+    return sorted(grants)
+
+
 def limiter_usage(*, endpoint: str, account_client_id: str, rate: Rate | None = None) -> Usage:
     """Calls granted in the window per campaign, and the campaigns asking now (for the pages)."""
     rate = rate or rate_for(endpoint)
     window = _window(rate)
-    log, _, asking_key = _keys(limiter_key(endpoint, account_client_id))
+    log, _, asking_key, _ = _keys(limiter_key(endpoint, account_client_id))
     client = _client(settings.REDIS_URL)
     try:
         seconds, micros = client.time()

@@ -393,3 +393,20 @@ def test_a_grant_given_back_gives_back_its_campaigns_turn(account):
 
     # then the first is not held back for the grants it never used
     assert take(account, 50, rate=rate, campaign="1").granted
+
+
+def test_the_journal_keeps_each_grant_used_on_the_limiters_clock(account, settings):
+    # given the journal off (the default), then on
+    rate = Rate(1000, 60)
+    take(account, 10, rate=rate, campaign="1")
+    assert ratelimit.granted_journal(endpoint="bulk", account_client_id=account) == []
+    settings.PHONON_RATE_JOURNAL_SECONDS = 60
+
+    # when three grants are taken and the second is given back
+    grants = [take(account, calls, rate=rate, campaign="1") for calls in (20, 30, 40)]
+    ratelimit.give_back(grants[1])
+
+    # then the journal holds the two used, oldest first, at Redis's time
+    journal = ratelimit.granted_journal(endpoint="bulk", account_client_id=account)
+    assert [(calls, campaign) for _, calls, campaign in journal] == [(20, "1"), (40, "1")]
+    assert journal[0][0] <= journal[1][0] and abs(journal[0][0] - time.time()) < 60
