@@ -182,10 +182,11 @@ return {1, '0', 'granted'}
 # KEYS: the log, the pace, the asking campaigns, the journal. ARGV: member, seconds to take off the
 # pace (0: none), campaign, its step in the turns (calls / weight), grant id.
 # A grant given back never left: its calls leave the window, its place in the pace, and the turn it
-# moved its campaign on by (else every grant a slow worker gives back costs its campaign a turn).
+# moved its campaign on by (else every grant a slow worker gives back costs its campaign a turn); it
+# leaves the journal even when it is too old to leave the window (then it still counts there).
 GIVE_BACK_LUA = """
+redis.call('HDEL', KEYS[4], ARGV[5])
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HDEL', KEYS[4], ARGV[5])
   if tonumber(ARGV[2]) > 0 then
     local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
     if tat > 0 then
