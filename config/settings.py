@@ -392,6 +392,9 @@ PHONON_RATE_BURST = env.int("PHONON_RATE_BURST", default=PHONON_BATCH_SIZE)
 # Sharing: a campaign that has not asked the limiter for this long no longer holds a share of it.
 # (The dispatch tick says so for campaigns whose batches wait for a worker: keep it above the tick.)
 PHONON_SHARE_IDLE_SECONDS = env.float("PHONON_SHARE_IDLE_SECONDS", default=3.0)
+# A journal of the limiter's grants, kept this many seconds (0: none): when each request was let
+# leave, on the limiter's one clock (ratelimit.granted_journal; the end-to-end tests read it).
+PHONON_RATE_JOURNAL_SECONDS = env.float("PHONON_RATE_JOURNAL_SECONDS", default=0.0)
 PHONON_TIMEZONE = env.str("PHONON_TIMEZONE", default="Asia/Kolkata")
 PHONON_DEFAULT_REGION = env.str("PHONON_DEFAULT_REGION", default="IN")
 PHONON_CONNECT_TIMEOUT = env.float("PHONON_CONNECT_TIMEOUT", default=5.0)

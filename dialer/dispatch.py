@@ -26,7 +26,7 @@ from dialer.claims import LostClaim, attempt_taken_back, batch_claim, batch_rele
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch
 from dialer.payload import body_never_left, build_request_body, flow_url
-from dialer.pumping import campaign_not_asking
+from dialer.pumping import batch_for_turn, campaign_not_asking
 from dialer.steering import CANCELLED_MAYBE_SENT, calls_settle_cancelled_batch
 from dialer.writeback import batch_apply_answer
 from phonon import client
@@ -95,6 +95,7 @@ class Prepared:
 class Sent:
     outcome: str  # a word saying what happened (for logs and tests)
     campaign_id: int | None = None  # None: the batch was not ours to look at
+    turn_of: str = ""  # handed back for the share: the campaign whose turn it is, as the limiter names it
 
 
 def batch_prepare(*, batch_id: int) -> Prepared | Sent:
@@ -123,6 +124,26 @@ def batch_prepare(*, batch_id: int) -> Prepared | Sent:
     return Prepared(batch, token, body, delivered_before)
 
 
+# How many times a worker turns from a batch whose campaign has had its turn to one of the campaign
+# whose turn it is (the limiter names it), in one task.
+TURN_HOPS = 3
+
+
+def batch_dispatch_in_turn(*, batch_id: int) -> list[Sent]:
+    """Send the batch; or, if the limiter says that another campaign's turn comes first, hand it back
+    and send one of that campaign's batches instead, now. A worker never waits on a campaign that has
+    had its turn while another's batch could go, and the campaign whose turn it is is served even
+    while its own batches wait behind other work for a worker. Returns what happened to each batch."""
+    sent = [batch_dispatch(batch_id=batch_id)]
+    for _ in range(TURN_HOPS):
+        turn_of = sent[-1].turn_of
+        other = batch_for_turn(campaign_id=int(turn_of)) if turn_of.isdigit() else None
+        if other is None:
+            break
+        sent.append(batch_dispatch(batch_id=other))
+    return sent
+
+
 def batch_send(*, batch_id: int) -> str:
     """Send one batch if it is ours to send. Returns a word saying what happened (for logs/tests)."""
     return batch_dispatch(batch_id=batch_id).outcome
@@ -145,9 +166,9 @@ def batch_dispatch(*, batch_id: int) -> Sent:
                 batch_release(batch_id=batch_id, token=token, wait_seconds=1,
                               unsent_delivered_before=prepared.delivered_before)
                 return replace(sent, outcome="too-slow-after-grant")
-            grant, waited = _wait_for_grant(prepared)
+            grant, waited, turn_of = _wait_for_grant(prepared)
             if isinstance(grant, str):
-                return replace(sent, outcome=grant)
+                return replace(sent, outcome=grant, turn_of=turn_of)
             # A pause or cancel stops this request: a grant given at once comes a Redis round trip
             # after batch_prepare read the status under the claim; one that waited is checked again.
             if (waited or tries) and (status := lifecycle.campaign_status(campaign.pk)) != Campaign.Status.RUNNING:
@@ -178,8 +199,9 @@ def batch_dispatch(*, batch_id: int) -> Sent:
     return replace(sent, outcome=outcome)
 
 
-def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool]:
-    """The grant, or a word saying why the batch went back; and whether the limiter made it wait."""
+def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool, str]:
+    """The grant, or a word saying why the batch went back; whether the limiter made it wait; and,
+    refused for the share, the campaign whose turn it is."""
     batch, token = prepared.batch, prepared.token
     campaign = batch.campaign
     started, slept = time.monotonic(), []
@@ -201,20 +223,22 @@ def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool]
     except ratelimit.LimiterUnavailable as error:
         log.error("rate limiter unavailable, batch %s held back: %s", batch.pk, error)
         batch_release(batch_id=batch.pk, token=token, wait_seconds=5, unsent_delivered_before=prepared.delivered_before)
-        return "limiter-unavailable", False
+        return "limiter-unavailable", False, ""
     if slept or not decision.granted:
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted and not decision.reason:
         campaign_not_asking(campaign)  # acquire gave up: the campaign stopped running while it waited
         if lifecycle.campaign_status(campaign.pk) == Campaign.Status.CANCELLED:
             _cancel_batch(batch, token, unsent_delivered_before=prepared.delivered_before)
-            return "cancelled", True
+            return "cancelled", True, ""
     if not decision.granted:
         # Hand the batch back rather than hold a worker: other campaigns' work goes on.
         batch_release(batch_id=batch.pk, token=token, wait_seconds=decision.wait_seconds,
                       unsent_delivered_before=prepared.delivered_before)
-        return "waiting-for-share" if decision.reason == "share" else "rate-limited", True
-    return decision, bool(slept)
+        if decision.reason == "share":
+            return "waiting-for-share", True, decision.turn_of
+        return "rate-limited", True, ""
+    return decision, bool(slept), ""
 
 
 def _cancel_batch(batch: Batch, token: str, *, unsent_delivered_before: bool | None = None) -> None:

@@ -92,6 +92,23 @@ def batches_queue_due(*, campaign_id: int, room: int, now: datetime.datetime) ->
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def batch_for_turn(*, campaign_id: int, now: datetime.datetime | None = None) -> int | None:
+    """A batch of the campaign whose turn it is, for a worker to send now: one already queued (its
+    message may wait behind other work), else a due one, queued for it while the campaign has room in
+    flight. None: the campaign has nothing to send now."""
+    queued = (
+        Batch.objects.filter(campaign_id=campaign_id, status=S.QUEUED)
+        .order_by("queued_at", "sequence").values_list("pk", flat=True).first()
+    )
+    if queued is not None:
+        return queued
+    sending = Batch.objects.filter(campaign_id=campaign_id, status=S.SENDING).count()
+    if sending >= settings.DISPATCH_INFLIGHT_PER_CAMPAIGN:
+        return None
+    due = batches_queue_due(campaign_id=campaign_id, room=1, now=now or timezone.now())
+    return due[0] if due else None
+
+
 def campaign_asking(campaign: Campaign) -> None:
     """Tell the limiter that this campaign wants to send, so that its share of the account's limit
     is kept for it while its batches wait for a worker."""

@@ -31,8 +31,12 @@ that worker clocks, worker counts and machine counts never matter:
   every request; the dispatch tick also marks campaigns whose batches wait for a worker.
 
 A refusal says how long to wait and why: `rate` (the cap or the pace: everyone waits), or `share`
-(this campaign has had its turn; the worker hands the batch back and serves another campaign's
-batch meanwhile). The share is said before the pace's wait, so that the worker turns in time.
+(this campaign has had its turn), naming the campaign whose turn it is: the worker hands its batch
+back and sends one of that campaign's instead (dispatch.batch_dispatch_in_turn), so no worker waits
+on a campaign whose turn is not due while another's batch could go, and the campaign whose turn it
+is gets it even while its batches wait behind other work for a worker. A campaign told to wait stays
+in the turns until its turn is due, asked for or not. The share is said before the pace's wait, so
+that the worker turns in time.
 """
 
 import time
@@ -56,7 +60,7 @@ from phonon.limits import Rate
 ASKING_LUA = """
 local function asking_update(key, campaign, weight, cost, now, idle)
   local asking = redis.call('HGETALL', key)
-  local claims, lowest, quiet = {}, nil, nil
+  local claims, lowest, lowest_id, quiet = {}, nil, nil, nil
   for i = 1, #asking, 2 do
     local w, c, at, pass = string.match(asking[i + 1], '^(%S+) (%S+) (%S+) (%S+)$')
     if w == nil or tonumber(at) < now - 10 * idle then
@@ -64,29 +68,33 @@ local function asking_update(key, campaign, weight, cost, now, idle)
     elseif tonumber(at) < now - idle then
       if asking[i] == campaign then quiet = tonumber(pass) end
     else
-      claims[asking[i]] = {tonumber(w), tonumber(c), tonumber(pass)}
-      if asking[i] ~= campaign and (lowest == nil or tonumber(pass) < lowest) then lowest = tonumber(pass) end
+      claims[asking[i]] = {tonumber(w), tonumber(c), tonumber(pass), tonumber(at)}
+      if asking[i] ~= campaign and (lowest == nil or tonumber(pass) < lowest) then
+        lowest, lowest_id = tonumber(pass), asking[i]
+      end
     end
   end
   local mine = claims[campaign]
-  local pass = lowest or 0
+  local pass, at = lowest or 0, now
   if mine then
-    pass = mine[3]
+    pass, at = mine[3], math.max(mine[4], now)
   elseif quiet ~= nil then
     pass = lowest and math.max(quiet, lowest - cost) or quiet
   end
-  claims[campaign] = {weight, cost, pass}
-  redis.call('HSET', key, campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
+  claims[campaign] = {weight, cost, pass, at}
+  redis.call('HSET', key, campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', at) .. ' ' ..
              string.format('%.6f', pass))
   redis.call('PEXPIRE', key, math.ceil(10 * idle * 1000) + 1000)
-  return claims, lowest
+  return claims, lowest, lowest_id
 end
 """
 
-# KEYS: the log, the pace, the asking campaigns.
+# KEYS: the log, the pace, the asking campaigns, the journal.
 # ARGV: limit, window seconds (margin included), cost, grant id, campaign, weight, burst calls
-# (0: not paced), idle seconds, seconds of lateness a grant is forgiven.
-# Returns {1, "0", "granted"}, {0, "<seconds to wait>", "rate"|"share"}, or {-1, "0", "never"}.
+# (0: not paced), idle seconds, seconds of lateness a grant is forgiven, seconds the journal keeps
+# grants (0: no journal).
+# Returns {1, "0", "granted"}, {0, "<seconds to wait>", "rate"}, {0, "<seconds to wait>", "share", "<the
+# campaign whose turn it is>"}, or {-1, "0", "never"}.
 ACQUIRE_LUA = ASKING_LUA + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -101,8 +109,8 @@ local forgiven = tonumber(ARGV[9])
 if cost > limit then return {-1, '0', 'never'} end
 local keep_ms = math.ceil(window * 1000) + 1000
 -- No campaign (the API's throttle): the cap alone.
-local claims, lowest = {}, nil
-if campaign ~= '' then claims, lowest = asking_update(KEYS[3], campaign, weight, cost, now, idle) end
+local claims, lowest, lowest_id = {}, nil, nil
+if campaign ~= '' then claims, lowest, lowest_id = asking_update(KEYS[3], campaign, weight, cost, now, idle) end
 
 -- The cap: what was granted in the window.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.6f', now - window))
@@ -136,32 +144,48 @@ end
 -- The share: a campaign ahead of the furthest behind of the others waits for them (so none
 -- leads by more than one request), even with nothing of its own in the window: where a window
 -- holds only a few requests, serving such a campaign at once gave a low one every other grant.
--- Said before the cap's or the pace's wait, so that its worker turns to another campaign's batch
--- in time for the next grant.
+-- Said before the cap's or the pace's wait, with the campaign whose turn it is, so that the worker
+-- turns to one of that campaign's batches in time for the next grant. The campaign told to wait
+-- stays in the turns until its turn is due (the others' places reach its own at the full limit,
+-- then `idle` more), asked for or not: its batches wait for a worker meanwhile, and dropped, it would
+-- leave the others every grant until a worker asked for it again, and then take its turns in a row.
 local pass = campaign ~= '' and claims[campaign][3] or 0
 local step = cost / weight
 if lowest ~= nil and pass > lowest + 1e-6 then
-  return {0, string.format('%.6f', math.min(math.max(wait, cost * interval, 0.05), 1.0)), 'share'}
+  local others = 0
+  for who, claim in pairs(claims) do
+    if who ~= campaign then others = others + claim[1] end
+  end
+  local due = math.max(claims[campaign][4], now + (pass - lowest) * others * window / limit)
+  redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', due) .. ' ' ..
+             string.format('%.6f', pass))
+  return {0, string.format('%.6f', math.min(math.max(wait, cost * interval, 0.05), 1.0)), 'share', lowest_id}
 end
 if wait > 0 then return {0, string.format('%.6f', wait), 'rate'} end
 
 redis.call('ZADD', KEYS[1], now, cost .. ':' .. campaign .. ':' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[1], keep_ms)
+if tonumber(ARGV[10]) > 0 then
+  redis.call('HSET', KEYS[4], ARGV[4], string.format('%.6f', now) .. ' ' .. cost .. ' ' .. campaign)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(tonumber(ARGV[10]) * 1000))
+end
 if burst > 0 then
   redis.call('SET', KEYS[2], string.format('%.6f', start + cost * interval), 'PX', keep_ms)
 end
 if campaign ~= '' then
-  redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', now) .. ' ' ..
-             string.format('%.6f', pass + step))
+  redis.call('HSET', KEYS[3], campaign, weight .. ' ' .. cost .. ' ' .. string.format('%.6f', claims[campaign][4]) ..
+             ' ' .. string.format('%.6f', pass + step))
 end
 return {1, '0', 'granted'}
 """
 
-# KEYS: the log, the pace, the asking campaigns. ARGV: member, seconds to take off the pace (0:
-# none), campaign, its step in the turns (calls / weight).
+# KEYS: the log, the pace, the asking campaigns, the journal. ARGV: member, seconds to take off the
+# pace (0: none), campaign, its step in the turns (calls / weight), grant id.
 # A grant given back never left: its calls leave the window, its place in the pace, and the turn it
-# moved its campaign on by (else every grant a slow worker gives back costs its campaign a turn).
+# moved its campaign on by (else every grant a slow worker gives back costs its campaign a turn); it
+# leaves the journal even when it is too old to leave the window (then it still counts there).
 GIVE_BACK_LUA = """
+redis.call('HDEL', KEYS[4], ARGV[5])
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   if tonumber(ARGV[2]) > 0 then
     local tat = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -205,6 +229,7 @@ class Decision:
     paced_seconds: float = 0.0  # the grant's place in the pace, taken back with it
     campaign: str = ""
     step: float = 0.0  # how far the grant moved its campaign on in the turns, taken back with it
+    turn_of: str = ""  # refused for the share: the campaign whose turn it is
 
     def age(self) -> float:
         return time.monotonic() - self.granted_at
@@ -233,7 +258,7 @@ def limiter_key(endpoint: str, account_client_id: str) -> str:
 
 
 def _keys(key: str) -> list[str]:
-    return [key, f"{key}:pace", f"{key}:asking"]
+    return [key, f"{key}:pace", f"{key}:asking", f"{key}:granted"]
 
 
 @lru_cache(maxsize=8)
@@ -258,17 +283,17 @@ def try_acquire(*, endpoint: str, account_client_id: str, calls: int, rate: Rate
     window = _window(rate)
     key, grant_id = key or limiter_key(endpoint, account_client_id), uuid.uuid4().hex
     try:
-        granted, wait, reason = _script(settings.REDIS_URL, ACQUIRE_LUA)(
+        granted, wait, reason, *turn_of = _script(settings.REDIS_URL, ACQUIRE_LUA)(
             keys=_keys(key),
             args=[rate.calls, window, calls, grant_id, campaign, weight, burst, settings.PHONON_SHARE_IDLE_SECONDS,
-                  settings.PHONON_RATE_MARGIN / 2],
+                  settings.PHONON_RATE_MARGIN / 2, settings.PHONON_RATE_JOURNAL_SECONDS],
         )
     except redis.RedisError as error:
         raise LimiterUnavailable(f"The rate limiter's Redis cannot be reached: {error}") from error
     if int(granted) == -1:
         raise ValueError(f"A request of {calls} calls can never fit a limit of {rate.calls}.")
     if not int(granted):
-        return Decision(False, float(wait), reason=reason.decode() if isinstance(reason, bytes) else reason)
+        return Decision(False, float(wait), reason=_text(reason), turn_of=_text(turn_of[0]) if turn_of else "")
     return Decision(
         True, 0.0, key=key, member=f"{calls}:{campaign}:{grant_id}", granted_at=time.monotonic(),
         paced_seconds=calls * window / rate.calls if burst else 0.0, campaign=campaign,
@@ -276,11 +301,17 @@ def try_acquire(*, endpoint: str, account_client_id: str, calls: int, rate: Rate
     )
 
 
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def give_back(decision: Decision) -> None:
     """Return an unused grant (the request did not leave soon enough after it; see dispatch)."""
     try:
         _script(settings.REDIS_URL, GIVE_BACK_LUA)(
-            keys=_keys(decision.key), args=[decision.member, decision.paced_seconds, decision.campaign, decision.step]
+            keys=_keys(decision.key),
+            args=[decision.member, decision.paced_seconds, decision.campaign, decision.step,
+                  decision.member.rpartition(":")[2]],
         )
     except redis.RedisError:
         pass  # the grant then simply counts as used: never more calls than the limit
@@ -328,11 +359,27 @@ def campaign_gone(*, endpoint: str, account_client_id: str, campaign: str) -> No
         pass  # it drops out by itself after PHONON_SHARE_IDLE_SECONDS
 
 
+def granted_journal(*, endpoint: str, account_client_id: str) -> list[tuple[float, int, str]]:
+    """Every grant kept (not given back) over the last PHONON_RATE_JOURNAL_SECONDS, oldest first: (the
+    time it was granted, on Redis's clock; calls; campaign). What the limiter let leave, on its one clock,
+    for the tests and an audit; empty when the journal is off (the default)."""
+    journal = _keys(limiter_key(endpoint, account_client_id))[3]
+    try:
+        entries = _client(settings.REDIS_URL).hvals(journal)
+    except redis.RedisError as error:
+        raise LimiterUnavailable(f"The rate limiter's Redis cannot be reached: {error}") from error
+    grants = []
+    for entry in entries:
+        at, calls, campaign = (entry.decode().split(" ") + [""])[:3]
+        grants.append((float(at), int(calls), campaign))
+    return sorted(grants)
+
+
 def limiter_usage(*, endpoint: str, account_client_id: str, rate: Rate | None = None) -> Usage:
     """Calls granted in the window per campaign, and the campaigns asking now (for the pages)."""
     rate = rate or rate_for(endpoint)
     window = _window(rate)
-    log, _, asking_key = _keys(limiter_key(endpoint, account_client_id))
+    log, _, asking_key, _ = _keys(limiter_key(endpoint, account_client_id))
     client = _client(settings.REDIS_URL)
     try:
         seconds, micros = client.time()

@@ -50,6 +50,7 @@ class LaunchReview:
     confirmations: list[Confirmation] = field(default_factory=list)
     now: datetime.datetime = field(default_factory=timezone.now)
     redial_rules: RedialRules = NO_REDIALS
+    batch_size: int = 0  # calls a request (0: PHONON_BATCH_SIZE)
 
     @property
     def redials(self) -> RedialReview:
@@ -144,6 +145,11 @@ class LaunchReview:
         return f"{rate}, its share ({self.share.fraction_in_words}) while {names} also send"
 
     @property
+    def share_note(self) -> str:
+        """Said when the shares cannot hold within each window of the limit, and why (sharing.Share)."""
+        return self.share.turns_in_words(self.batch_size or settings.PHONON_BATCH_SIZE)
+
+    @property
     def start_times_text(self) -> str:
         return self.start_times.in_words()
 
@@ -186,7 +192,7 @@ def launch_review(
     window_days: list[int] | None = None, timezone_name: str = "", look_back_days: int = DEFAULT_LOOK_BACK_DAYS,
     skip_called: bool = True, priority: str = Campaign.Priority.NORMAL,
     outside_window: str = Campaign.OutsideWindow.MOVE, now: datetime.datetime | None = None,
-    redial_rules: RedialRules | None = None,
+    redial_rules: RedialRules | None = None, batch_size: int | None = None,
 ) -> LaunchReview:
     """Who, on which flow, when, how long, and who will be skipped and why: nothing is written."""
     now = now or timezone.now()
@@ -213,6 +219,7 @@ def launch_review(
                                            timezone_name=zone),
         now=now,
         redial_rules=redial_rules or NO_REDIALS,
+        batch_size=batch_size or 0,
     )
 
 
@@ -226,6 +233,8 @@ def review_lines(review: LaunchReview) -> list[str]:
         f"Window:    {review.window_text}, {review.days_text.lower()}",
         f"Duration:  {review.duration_text} at {review.rate_text}",
     ]
+    if review.share_note:
+        lines.append(f"Shares:    {review.share_note}")
     if review.start_times.own:
         what = "moved to the window's next opening" if review.outside_window == "move" else "skipped"
         lines.append(f"Own start: {review.start_times_text}{f' ({what})' if review.start_times.outside else ''}")

@@ -6,6 +6,7 @@ read, the account's running campaigns on the endpoint stand in, with their prior
 """
 
 import datetime
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -27,6 +28,9 @@ class Share:
     limit_per_minute: int
     sharing_with: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, priority) asking too
     others_elsewhere: int = 0  # campaigns of other accounts on the same limit (PHONON_RATE_SCOPE=endpoint)
+    weights: tuple[int, ...] = ()  # this campaign's and each other asking campaign's, as the limiter weighs them
+    window_calls: int = 0  # the limit: this many calls
+    window_seconds: float = 0.0  # per this many seconds
 
     @property
     def calls_per_minute(self) -> int:
@@ -49,6 +53,26 @@ class Share:
             text += ", shared with " + _joined(names)
         return text
 
+    def turns_in_words(self, calls_per_request: int) -> str:
+        """Why the shares hold over several windows and not within each one, when a window of the limit
+        holds fewer requests than one round of the limiter's turns (the lowest weight's one request,
+        each other campaign's in proportion); "" when a window holds a round, or nobody shares."""
+        if len(self.weights) < 2 or not self.window_calls or calls_per_request < 1:
+            return ""
+        per_window = max(self.window_calls // calls_per_request, 1)
+        round_requests = math.ceil(sum(self.weights) / min(self.weights))
+        if round_requests <= per_window:
+            return ""
+        windows = math.ceil(round_requests / per_window)
+        return (
+            f"The shares hold over every {windows} windows of the limit, not within each one: a window "
+            f"({self.window_calls:,} calls per {self.window_seconds:g} s) holds {per_window} request"
+            f"{'s' if per_window > 1 else ''} of {calls_per_request:,} calls, and one round of the turns between "
+            f"these campaigns takes {round_requests} requests, so the one of lowest priority sends nothing in some "
+            f"windows. Batches of {max(self.window_calls // round_requests, 1):,} calls or fewer would share "
+            "every window."
+        )
+
     def finish_at(self, pending_calls: int, now: datetime.datetime | None = None) -> datetime.datetime | None:
         """When the calls still waiting would have left at the whole share (the fastest allowed)."""
         if not self.calls_per_minute:
@@ -69,13 +93,14 @@ def limit_share(*, flow, weight: int, exclude_campaign_id: int | None = None) ->
                                          flow__endpoint=flow.endpoint)
     others = [other for other in others.exclude(pk=exclude_campaign_id).select_related("flow").order_by("name")]
     # The limiter's own weights, so the figures say what it does even mid-way through a change.
-    total = weight + sum(asking[other.pk] if asking is not None else other.weight for other in others)
+    weights = (weight, *(asking[other.pk] if asking is not None else other.weight for other in others))
     mine = [other for other in others if other.flow.account_id == flow.account_id]
     return Share(
-        fraction=Fraction(weight, total),
+        fraction=Fraction(weight, sum(weights)),
         limit_per_minute=rate.per_minute,
         sharing_with=[(other.pk, other.name, other.get_priority_display().lower()) for other in mine],
         others_elsewhere=len(others) - len(mine),
+        weights=weights, window_calls=rate.calls, window_seconds=rate.seconds,
     )
 
 

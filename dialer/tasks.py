@@ -54,12 +54,14 @@ def _start_if_due(campaign_id: int) -> None:
 
 @shared_task(ignore_result=True, acks_late=True)
 def send_batch_task(batch_id: int) -> str:
-    sent = dispatch.batch_dispatch(batch_id=batch_id)
-    campaign_id = sent.campaign_id or Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
-    if campaign_id is not None:
-        # Keep the campaign's pipeline full without waiting for the next tick.
-        enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id))
-    return sent.outcome
+    # The batch, or, when the limiter says so, another campaign's whose turn it is (dispatch).
+    sent = dispatch.batch_dispatch_in_turn(batch_id=batch_id)
+    first = sent[0].campaign_id or Batch.objects.filter(pk=batch_id).values_list("campaign_id", flat=True).first()
+    for campaign_id in dict.fromkeys([first, *(each.campaign_id for each in sent[1:])]):
+        if campaign_id is not None:
+            # Keep the campaign's pipeline full without waiting for the next tick.
+            enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id))
+    return ", ".join(each.outcome for each in sent)
 
 
 def cancelled_with_open_batches() -> list[int]:

@@ -245,6 +245,7 @@ def list_launch(request, pk):
         contact_list=contact_list, start_at=data["start_at"], window=data["window"], window_days=data["window_days"],
         timezone_name=data["timezone"], look_back_days=choices["look_back_days"], skip_called=choices["skip_called"],
         priority=data["priority"], outside_window=outside_window, redial_rules=data.get("redials"),
+        batch_size=data.get("batch_size"),
     )
     if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:

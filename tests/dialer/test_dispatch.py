@@ -28,8 +28,8 @@ def fast_dispatch(settings):
     settings.PHONON_BULK_RATE = "100000/60"
 
 
-def running_campaign(flow, contacts=1200, **options) -> Campaign:
-    contact_list = make_contact_list(flow, contacts)
+def running_campaign(flow, contacts=1200, *, first=0, **options) -> Campaign:
+    contact_list = make_contact_list(flow, contacts, first=first)
     options.setdefault("window", "00:00-24:00")
     campaign = lifecycle.campaign_create(contact_list=contact_list, **options)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
@@ -340,3 +340,23 @@ def test_an_attempt_whose_request_never_left_is_taken_back_with_the_batch(sandbo
     assert batch.body is not None and batch.next_attempt_at is not None
     assert len(sandbox.provider.ledger()) == 500
     assert Batch.objects.get(pk=first).attempts == 1
+
+
+def test_a_worker_refused_for_the_share_sends_a_batch_of_the_campaign_whose_turn_it_is(sandbox):
+    # given a low and a high campaign of one account, both asking, and the low one's first batch sent
+    flow = make_flow(client_id=f"turns-{time.monotonic_ns()}")
+    low = running_campaign(flow, 1000, priority="low")
+    high = running_campaign(flow, 1000, first=10_000, priority="high")
+    low_first, low_second = pumping.campaign_pump(campaign_id=low.pk)
+    high_first, _ = pumping.campaign_pump(campaign_id=high.pk)
+    assert dispatch.batch_send(batch_id=low_first) == "placed"
+
+    # when a worker takes the low one's second batch, while the high one's batches wait for a worker
+    sent = dispatch.batch_dispatch_in_turn(batch_id=low_second)
+
+    # then it hands that batch back and sends the high one's first instead, at once
+    assert [(each.outcome, each.campaign_id) for each in sent] == [("waiting-for-share", low.pk), ("placed", high.pk)]
+    assert sent[0].turn_of == str(high.pk)
+    assert Batch.objects.get(pk=low_second).status == Batch.Status.PLANNED
+    assert Batch.objects.get(pk=high_first).status == Batch.Status.PLACED
+    assert len(sandbox.provider.ledger()) == 1000

@@ -295,6 +295,37 @@ def test_an_idle_campaigns_share_goes_to_the_others(account, settings):
     assert grants[8].reason == "rate"
 
 
+def test_a_refusal_for_the_share_names_the_campaign_whose_turn_it_is(account):
+    # given three campaigns that each sent 100 calls: "2" (normal) is furthest behind, as "3" (high)
+    # moved on half as far and joined level with it, and "1" (normal) joined level with it too
+    rate = Rate(1000, 60)
+    assert take(account, 100, rate=rate, campaign="2").granted
+    assert take(account, 100, rate=rate, campaign="3", weight=4).granted
+    assert take(account, 100, rate=rate, campaign="1").granted
+    # when "1" asks again, then it is told that it is the turn of "2"
+    ahead = take(account, 100, rate=rate, campaign="1")
+    assert (ahead.reason, ahead.turn_of) == ("share", "2")
+
+
+def test_a_campaign_told_to_wait_for_its_turn_keeps_it_while_no_worker_asks_for_it(account, settings):
+    # given a high and a low campaign that each sent a request, the low one then told to wait
+    settings.PHONON_SHARE_IDLE_SECONDS = 0.3
+    rate = Rate(1000, 60)
+    assert take(account, 100, rate=rate, campaign="high", weight=4).granted
+    assert take(account, 100, rate=rate, campaign="low", weight=1).granted
+    assert take(account, 100, rate=rate, campaign="low", weight=1).reason == "share"
+
+    # when no worker asks for the low one for longer than the idle time (its batches wait for a
+    # worker, each busy with the high one's)
+    time.sleep(0.4)
+
+    # then the high one gets its four turns (and a fifth, level with the low one) and is then told
+    # that it is the low one's turn: the low one was not dropped from the turns
+    grants = [take(account, 100, rate=rate, campaign="high", weight=4) for _ in range(6)]
+    assert [g.granted for g in grants] == [True] * 5 + [False]
+    assert (grants[5].reason, grants[5].turn_of) == ("share", "low")
+
+
 def test_a_campaign_marked_as_asking_keeps_its_turn_while_no_worker_asks_for_it(account):
     rate = Rate(1000, 60)
     ratelimit.campaign_asking(endpoint="bulk", account_client_id=account, campaign="2", weight=2, calls=100)
@@ -362,3 +393,20 @@ def test_a_grant_given_back_gives_back_its_campaigns_turn(account):
 
     # then the first is not held back for the grants it never used
     assert take(account, 50, rate=rate, campaign="1").granted
+
+
+def test_the_journal_keeps_each_grant_used_on_the_limiters_clock(account, settings):
+    # given the journal off (the default), then on
+    rate = Rate(1000, 60)
+    take(account, 10, rate=rate, campaign="1")
+    assert ratelimit.granted_journal(endpoint="bulk", account_client_id=account) == []
+    settings.PHONON_RATE_JOURNAL_SECONDS = 60
+
+    # when three grants are taken and the second is given back
+    grants = [take(account, calls, rate=rate, campaign="1") for calls in (20, 30, 40)]
+    ratelimit.give_back(grants[1])
+
+    # then the journal holds the two used, oldest first, at Redis's time
+    journal = ratelimit.granted_journal(endpoint="bulk", account_client_id=account)
+    assert [(calls, campaign) for _, calls, campaign in journal] == [(20, "1"), (40, "1")]
+    assert journal[0][0] <= journal[1][0] and abs(journal[0][0] - time.time()) < 60

@@ -68,3 +68,29 @@ def test_skipping_the_called_contacts_lowers_the_count_and_the_lines_say_so(cont
     assert "Skipped:   1,000 over the dialling cap (1 call per 1 day)" in review_lines(skip)
     assert "Will call: 5,000 contacts" in review_lines(skip)
     assert "CALLED AGAIN" in "\n".join(review_lines(call_all))
+
+
+def test_the_review_says_when_the_shares_cannot_hold_within_each_window_and_why(settings):
+    # given a limit of 1,000 calls per 5 s, and a high campaign sending on the account
+    settings.PHONON_REALTIME_RATE = "1000/5"
+    flow = make_flow(client_id=f"few-requests-{datetime.datetime.now().timestamp()}")
+    contact_list = make_contact_list(flow, 100)
+    other = lifecycle.campaign_create(contact_list=contact_list, name="Payment reminders", priority="high")
+    Campaign.objects.filter(pk=other.pk).update(status=Campaign.Status.RUNNING)
+    ratelimit.campaign_asking(endpoint="realtime", account_client_id=flow.account.client_id,
+                              campaign=str(other.pk), weight=other.weight, calls=500)
+
+    # when a low one is reviewed in requests of 500 calls (two a window), and in requests of 200
+    review = launch_review(contact_list=contact_list, window="00:00-24:00", priority="low", batch_size=500, now=NOW)
+    small = launch_review(contact_list=contact_list, window="00:00-24:00", priority="low", batch_size=200, now=NOW)
+
+    # then the first says that the four-to-one turns take five requests, three windows, and why
+    assert review.share_note == (
+        "The shares hold over every 3 windows of the limit, not within each one: a window (1,000 calls per 5 s) "
+        "holds 2 requests of 500 calls, and one round of the turns between these campaigns takes 5 requests, so "
+        "the one of lowest priority sends nothing in some windows. Batches of 200 calls or fewer would share "
+        "every window."
+    )
+    assert f"Shares:    {review.share_note}" in review_lines(review)
+    # and five requests of 200 fit a window: nothing to say
+    assert small.share_note == ""

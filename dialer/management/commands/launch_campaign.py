@@ -74,7 +74,7 @@ class Command(JsonCommand):
                 review = launch_review(contact_list=contact_list, start_at=start_at, window=options["window"],
                                        look_back_days=options["look_back_days"], skip_called=skip_called,
                                        priority=options["priority"], outside_window=options["outside_window"],
-                                       redial_rules=redials)
+                                       redial_rules=redials, batch_size=options["batch_size"])
             except ValueError as error:
                 self.refuse(str(error))
             # The review goes to stderr: stdout stays one JSON object for scripts.
