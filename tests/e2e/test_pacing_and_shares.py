@@ -5,9 +5,8 @@ import time
 
 import pytest
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import launching, steering
+from dialer import campaign_actions
 from phonon.sandbox.provider import max_in_window
 from tests.factories import make_contact_list, make_flow
 from tests.processes import wait_until
@@ -58,7 +57,7 @@ def test_calls_leave_spread_across_the_window_at_1000_per_5_s(sandbox, start_pro
     start_processes(workers=4)
 
     # when 4,000 calls go out
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
     assert finished(campaign).status == Campaign.Status.COMPLETED
 
     # then no second held more than the even rate plus one request, no 5 s more than the limit,
@@ -79,7 +78,7 @@ def test_calls_leave_spread_across_the_window_at_30000_per_minute(sandbox, start
     start_processes(workers=4)
 
     # when two windows' worth of calls go out
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
     assert finished(campaign, timeout=300).status == Campaign.Status.COMPLETED
 
     # then no second held more than 500 + 500 calls (not 30,000 in the first second of a minute)
@@ -103,7 +102,7 @@ def shared(paced):
 
 
 def launch(contact_list, *, priority="normal"):
-    return launching.campaign_launch(
+    return campaign_actions.campaign_launch(
         contact_list=contact_list, window="00:00-24:00", batch_size=REQUEST, priority=priority,
         name=contact_list.name,
     )
@@ -112,7 +111,7 @@ def launch(contact_list, *, priority="normal"):
 def still_sending(campaign) -> bool:
     """Whether the campaign had work left when the other finished; it is cancelled so the test ends."""
     running = Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
-    steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign_actions.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
     finished(campaign)
     return running
 
@@ -205,7 +204,7 @@ def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(san
     wait_for_first_call(sandbox, paused, then=WINDOW)
 
     # when one is paused
-    lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=paused.pk))
+    campaign_actions.campaign_pause(campaign=Campaign.objects.get(pk=paused.pk))
     paused_at = time.time()
     time.sleep(2 * WINDOW + 0.5)
 
@@ -213,7 +212,7 @@ def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(san
     times = arrivals(sandbox, staying)
     next_window = sum(1 for t in times if paused_at + WINDOW <= t < paused_at + 2 * WINDOW)
     assert next_window >= MOSTLY_USED * LIMIT, next_window
-    lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=staying.pk))
+    campaign_actions.campaign_pause(campaign=Campaign.objects.get(pk=staying.pk))
 
 
 @pytest.mark.xfail(
@@ -230,8 +229,10 @@ def test_a_high_campaign_gets_four_fifths_against_a_low_one_with_two_requests_a_
     flow = make_flow()
     high_list, low_list = make_contact_list(flow, 5000, name="High"), make_contact_list(flow, 5000, first=10_000)
     start_processes(workers=3)
-    high = launching.campaign_launch(contact_list=high_list, window="00:00-24:00", batch_size=500, priority="high")
-    low = launching.campaign_launch(contact_list=low_list, window="00:00-24:00", batch_size=500, priority="low")
+    high = campaign_actions.campaign_launch(
+        contact_list=high_list, window="00:00-24:00", batch_size=500, priority="high"
+    )
+    low = campaign_actions.campaign_launch(contact_list=low_list, window="00:00-24:00", batch_size=500, priority="low")
 
     # when the high one runs to the end (the low one, still sending, is then cancelled)
     assert finished(high).status == Campaign.Status.COMPLETED
