@@ -1,7 +1,8 @@
 """What a campaign's end does to its batches and calls: settle a cancelled one, skip calls, complete.
 
-The allowed transitions themselves are the compare-and-set in dialer.campaign_states; the cancel
-that settles here first is dialer.campaign_actions.campaign_cancel.
+The allowed transitions themselves are the compare-and-set in dialer.campaign_states. A manager's
+cancel (dialer.campaign_actions.campaign_cancel) settles here right after its transition commits;
+the workers and the tick settle what it leaves, with the same functions.
 """
 
 from django.db import transaction
