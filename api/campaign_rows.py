@@ -18,9 +18,8 @@ from api.rows import check_rows_fit
 from campaigns.importing import FileRefused, Limits, parse_header
 from campaigns.importing.checking import Rejected, RowChecker, raw_json
 from campaigns.importing.writing import contact_rows
-from campaigns.lifecycle import TransitionRefused
 from campaigns.models import Campaign, Contact, ContactList, RejectedRow
-from dialer.launching import campaign_plan_soon
+from dialer.campaign_actions import ActionRefused, campaign_plan_soon
 
 ADDABLE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING, Campaign.Status.PAUSED)
 
@@ -44,7 +43,7 @@ def _cells(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 
 def campaign_contacts_add(*, campaign: Campaign, rows: list[dict]) -> list[RowAnswer]:
-    """Add rows to a scheduled, running or paused campaign. Raises TransitionRefused (its state, or its
+    """Add rows to a scheduled, running or paused campaign. Raises ActionRefused (its state, or its
     list shared with another unfinished campaign) or ValueError (rows no list could hold) in words."""
     limits = Limits.from_settings(from_rows=True)
     check_rows_fit(rows, limits)
@@ -58,7 +57,7 @@ def campaign_contacts_add(*, campaign: Campaign, rows: list[dict]) -> list[RowAn
         # The campaign's row, held to the commit: its planner and its completion wait for these rows.
         locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).values_list("status", flat=True).first()
         if locked not in ADDABLE:
-            raise TransitionRefused(
+            raise ActionRefused(
                 f"Contacts are added to a scheduled, running or paused campaign; this one is {locked}."
             )
         sharing = (
@@ -69,7 +68,7 @@ def campaign_contacts_add(*, campaign: Campaign, rows: list[dict]) -> list[RowAn
             .first()
         )
         if sharing is not None:
-            raise TransitionRefused(
+            raise ActionRefused(
                 f"Campaign {sharing} calls the same list and has not finished; contacts added here would be "
                 "called by both. Add them once it ends, or launch them as a new list."
             )

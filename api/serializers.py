@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.redials import RedialRulesInSerializer, RedialsField, validated_key_labels
-from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign, ContactList
+from dialer.campaign_actions import MAX_LOOK_BACK_DAYS
 from dialer.models import Batch, Call, CallOutcome
 from dialer.outcomes.tallies import summary_of as outcome_summary_of
 from dialer.progress import campaign_progress

@@ -165,7 +165,7 @@ def run_campaigns(contacts: list[int], *, workers: int, env: dict, batch_size: i
     """Campaigns on one flow, each launched `apart` seconds after the first call of the one before.
     `watch` (a CpuWatch): started once the processes are up, stopped before they are."""
     from campaigns.models import Campaign
-    from dialer import launching
+    from dialer import campaign_actions
     from tests.factories import make_contact_list, make_flow
     from tests.processes import Processes
 
@@ -187,7 +187,7 @@ def run_campaigns(contacts: list[int], *, workers: int, env: dict, batch_size: i
                     time.sleep(0.05)
                 time.sleep(apart)
             priority = priorities[index] if index < len(priorities) else "normal"
-            campaigns.append(launching.campaign_launch(
+            campaigns.append(campaign_actions.campaign_launch(
                 contact_list=contact_list, window="00:00-24:00", batch_size=batch_size, priority=priority,
                 name=f"{priority} {index + 1}",
             ))
@@ -389,20 +389,19 @@ def bench_round_trips(*, quick: bool, profile: bool = False) -> dict:
     from django.conf import settings
     from django.db import connection
 
-    from campaigns import lifecycle
-    from dialer import planning, pumping, tasks
+    from dialer import campaign_actions, campaign_states, planning, pumping, tasks
     from dialer.models import Batch
     from tests.factories import make_contact_list, make_flow
 
     settings.PHONON_REALTIME_RATE = "100000000/1"
     contacts = 20_000 if quick else 50_000
     flow = make_flow(flow_id="RTRIPbch", client_id="round-trips")
-    campaign = lifecycle.campaign_create(contact_list=make_contact_list(flow, contacts), window="00:00-24:00",
-                                         batch_size=500)
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(contact_list=make_contact_list(flow, contacts), window="00:00-24:00",
+                                                batch_size=500)
+    campaign_actions.campaign_schedule(campaign=campaign)
     while not planning.campaign_plan(campaign_id=campaign.pk):
         pass
-    lifecycle.campaign_start(campaign_id=campaign.pk)
+    campaign_states.campaign_start(campaign_id=campaign.pk)
     pumping.campaign_pump(campaign_id=campaign.pk)  # the first batches in flight, as the tick does
     queued = Batch.objects.filter(campaign=campaign, status=Batch.Status.QUEUED).order_by("sequence")
     # The profile counts this process's CPU time, not the wall clock: on a shared machine the wall
@@ -450,15 +449,14 @@ def bench_planning(*, quick: bool) -> dict:
     baseline: a plain ORM planner (Call objects built in Python)."""
     from bench_first_call import contact_list_in_sql
 
-    from campaigns import lifecycle
-    from dialer import planning
+    from dialer import campaign_actions, planning
     from dialer.models import Batch, Call
     from tests.factories import make_flow
 
     contacts = 200_000 if quick else 1_000_000
     flow = make_flow(flow_id="PLANbnch", client_id="plan-bench")
     contact_list = contact_list_in_sql(flow, contacts)
-    campaign = lifecycle.campaign_create(contact_list=contact_list)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list)
     server = server_counters()
     started = time.perf_counter()
     size = planning.FIRST_SLICE
@@ -472,7 +470,7 @@ def bench_planning(*, quick: bool) -> dict:
 
     # Baseline: the obvious ORM version, on a 100,000-contact slice.
     slice_size = 100_000
-    baseline_campaign = lifecycle.campaign_create(contact_list=contact_list)
+    baseline_campaign = campaign_actions.campaign_create(contact_list=contact_list)
     started = time.perf_counter()
     ids = list(contact_list.contacts.order_by("id").values_list("id", flat=True)[:slice_size])
     for number, start in enumerate(range(0, len(ids), 500), start=1):

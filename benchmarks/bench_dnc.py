@@ -208,12 +208,11 @@ def child_import(path: str, client_id: str) -> dict:
 
 def child_plan(list_id: str) -> dict:
     _setup_django()
-    from campaigns import lifecycle
     from campaigns.models import ContactList
-    from dialer import planning
+    from dialer import campaign_actions, planning
     from dialer.models import Call
 
-    campaign = lifecycle.campaign_create(contact_list=ContactList.objects.get(pk=int(list_id)))
+    campaign = campaign_actions.campaign_create(contact_list=ContactList.objects.get(pk=int(list_id)))
     with _Clock() as clock:
         while not planning.campaign_plan(campaign_id=campaign.pk):
             pass

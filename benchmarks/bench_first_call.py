@@ -5,7 +5,7 @@
 
 In a fresh database (a temp SQLite file, or `bench_first_call` on the PostgreSQL server) with an
 embedded Redis and the sandbox provider on loopback: a list of N contacts (300,000 by default;
-`--contacts` again for more sizes) is launched with dialer.launching.campaign_launch (create,
+`--contacts` again for more sizes) is launched with dialer.campaign_actions.campaign_launch (create,
 schedule, and a plan task queued in Redis that no worker takes). Then this process does what the
 worker does: the plan task (dialer.tasks.plan_campaign_task: its first slice, the start, the pump),
 and the first batch the pump handed out is sent (dialer.dispatch.batch_send) to the sandbox. The
@@ -58,7 +58,7 @@ def contact_list_in_sql(flow, count: int, *, first: int = 0, name: str = "list")
 def launch_to_first_call(flow, sandbox, contacts: int, *, first: int, analyze: bool = False) -> dict:
     from django.db import connection
 
-    from dialer import dispatch, launching, planning
+    from dialer import campaign_actions, dispatch, planning
     from dialer.models import Batch
     from dialer.tasks import plan_campaign_task
 
@@ -68,7 +68,7 @@ def launch_to_first_call(flow, sandbox, contacts: int, *, first: int, analyze: b
             cursor.execute("ANALYZE")
     ledger_before = len(sandbox.provider.ledger())
     started = time.perf_counter()
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", name=f"{contacts:,}")
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", name=f"{contacts:,}")
     launched = time.perf_counter() - started
     plan_campaign_task(campaign.pk)  # the worker's task: the first slice, the start, the pump
     first_slice = time.perf_counter() - started

@@ -50,8 +50,8 @@ def _placed_calls(count: int, *, flow_id="bEnChOut"):
     from django.db import connection
     from django.utils import timezone
 
-    from campaigns import lifecycle
     from campaigns.models import Campaign, Contact, ContactList
+    from dialer import campaign_actions
     from dialer.models import Batch, Call
     from dialer.planning import campaign_plan
     from dialer.tallies import calls_recount
@@ -69,7 +69,7 @@ def _placed_calls(count: int, *, flow_id="bEnChOut"):
         ],
         batch_size=10_000,
     )
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00")
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, window="00:00-24:00")
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
     while not campaign_plan(campaign_id=campaign.pk, slice_size=100_000):
         pass

@@ -80,14 +80,13 @@ def running_campaign(flow, calls: int, *, first: int, name: str):
     batches sent (5% of those calls rejected), the rest planned."""
     from django.db import connection
 
-    from campaigns import lifecycle
     from campaigns.models import Campaign
-    from dialer import planning, tallies
+    from dialer import campaign_actions, planning, tallies
     from dialer.models import Batch, Call
 
     contact_list = contact_list_of(flow, calls, first=first, name=name)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00")
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00")
+    campaign_actions.campaign_schedule(campaign=campaign)
     while not planning.campaign_plan(campaign_id=campaign.pk):
         pass
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, started_at=campaign.created_at)
@@ -136,12 +135,13 @@ def history_campaign(contact_list, index: int):
     """A completed campaign whose calls (one per contact of the list) are inserted in one statement."""
     from django.db import connection, transaction
 
-    from campaigns import lifecycle
     from campaigns.models import Campaign, Contact
-    from dialer import tallies
+    from dialer import campaign_actions, tallies
     from dialer.models import Call
 
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=f"history {index}", window="00:00-24:00")
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, name=f"history {index}", window="00:00-24:00"
+    )
     calls, contacts = Call._meta.db_table, Contact._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":

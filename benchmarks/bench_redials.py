@@ -59,10 +59,9 @@ def one_round(index: int, contacts: int) -> tuple[Clock, Clock, int]:
     from django.db import connection
     from django.utils import timezone
 
-    from campaigns import lifecycle
     from campaigns.models import Campaign
     from campaigns.redial_rules import redial_rules
-    from dialer import planning
+    from dialer import campaign_actions, planning
     from dialer.models import Call
     from dialer.redials.planning import campaign_plan_redials
     from flows.models import Account
@@ -71,7 +70,7 @@ def one_round(index: int, contacts: int) -> tuple[Clock, Clock, int]:
     flow = make_flow(flow_id=f"RDL{index:05d}", client_id=f"redials-{index}")
     Account.objects.filter(pk=flow.account_id).update(calls_per_number=10)
     contact_list = contact_list_in_sql(flow, contacts, first=index * contacts, name=f"round {index}")
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=contact_list,
         window="00:00-24:00",
         redials=redial_rules(outcomes="busy,no_answer", after="1m", max_attempts=2),

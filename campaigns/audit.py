@@ -1,8 +1,8 @@
 """The campaign's audit trail: who launched, paused, resumed, cancelled, edited or re-prioritised it.
 
-The actions (campaigns.lifecycle, campaigns.editing, dialer.steering, dialer.launching) take
-`by`: the user who asked (a page, admin), a label in words ("API key CRM nightly"), or None (the
-system, a script). They record the event in their own transaction, after the change succeeded.
+The actions (dialer.campaign_actions) take `actor`, passed here as `by`: the user who asked (a page,
+admin), a label in words ("API key CRM nightly"), or None (the system, a script). They record the
+event in their own transaction, after the change succeeded.
 """
 
 from campaigns.models import Campaign, CampaignEvent

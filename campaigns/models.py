@@ -274,7 +274,7 @@ def default_window_days():
 
 
 class Campaign(models.Model):
-    """A contact list run on its flow. The allowed transitions live in campaigns/lifecycle.py."""
+    """A contact list run on its flow. The allowed transitions live in dialer/campaign_states.py."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"

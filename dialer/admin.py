@@ -1,6 +1,6 @@
 """Admin for campaigns (actions through the same functions as the pages), batches, attempts and calls.
 
-Campaign state changes go through campaigns.lifecycle and dialer.steering (the same compare-and-set
+Campaign state changes go through dialer.campaign_actions (the same services and compare-and-set
 the pages use), never through the change form: status fields are read-only here.
 """
 
@@ -10,15 +10,14 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
 from core.encrypted_fields import mask_secret
 from core.readonly_admin import ReadOnlyAdmin
-from dialer import planning, steering
+from dialer import campaign_actions, planning
+from dialer.campaign_actions import ActionRefused
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.outcomes.admin import CallLegInline, CallMessageInline
 from dialer.progress import progress_by_campaign
-from dialer.requeue import RequeueRefused, batches_requeue_failed
 from flows.account_scope import AccountScopedAdmin, only_related
 from phonon.codes import describe
 
@@ -157,8 +156,8 @@ class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
         changed = 0
         for campaign in queryset:
             try:
-                action(campaign=campaign, by=request.user)
-            except lifecycle.TransitionRefused as refused:
+                action(campaign=campaign, actor=request.user)
+            except ActionRefused as refused:
                 self.message_user(request, f"{campaign.name}: {refused}", messages.WARNING)
             else:
                 changed += 1
@@ -172,19 +171,21 @@ class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
     def pause(self, request, queryset):
         self._each(
             request, queryset,
-            lambda campaign, by: lifecycle.campaign_pause(campaign=campaign, reason="Paused by an admin.", by=by),
+            lambda campaign, actor: campaign_actions.campaign_pause(campaign=campaign, actor=actor,
+                                                                   reason="Paused by an admin."),
             "paused",
         )
 
     @admin.action(description="Resume the selected campaigns", permissions=["change"])
     def resume(self, request, queryset):
-        self._each(request, queryset, steering.campaign_resume, "resumed")
+        self._each(request, queryset, campaign_actions.campaign_resume, "resumed")
 
     @admin.action(description="Cancel the selected campaigns", permissions=["change"])
     def cancel(self, request, queryset):
         self._each(
             request, queryset,
-            lambda campaign, by: steering.campaign_cancel(campaign=campaign, reason="Cancelled by an admin.", by=by),
+            lambda campaign, actor: campaign_actions.campaign_cancel(campaign=campaign, actor=actor,
+                                                                    reason="Cancelled by an admin."),
             "cancelled",
         )
 
@@ -192,8 +193,8 @@ class CampaignAdmin(AccountScopedAdmin, admin.ModelAdmin):
     def requeue_failed_batches(self, request, queryset):
         for campaign in queryset:
             try:
-                count = batches_requeue_failed(campaign=campaign)
-            except RequeueRefused as refused:
+                count = campaign_actions.campaign_requeue_failed(campaign=campaign)
+            except ActionRefused as refused:
                 self.message_user(request, f"{campaign.name}: {refused}", messages.WARNING)
                 continue
             if count:

@@ -18,16 +18,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
 from dialer import eligibility, ratelimit
+from dialer.campaign_states import campaign_status
 from dialer.claims import LostClaim, attempt_taken_back, batch_claim, batch_release, claimed, lease_until
 from dialer.metrics import record_limiter_wait
 from dialer.models import Batch
 from dialer.payload import body_never_left, build_request_body, flow_url
 from dialer.pumping import batch_for_turn, campaign_not_asking
-from dialer.steering import CANCELLED_MAYBE_SENT, calls_settle_cancelled_batch
+from dialer.settling import CANCELLED_MAYBE_SENT, calls_settle_cancelled_batch
 from dialer.writeback import batch_apply_answer
 from phonon import client
 
@@ -171,7 +171,7 @@ def batch_dispatch(*, batch_id: int) -> Sent:
                 return replace(sent, outcome=grant, turn_of=turn_of)
             # A pause or cancel stops this request: a grant given at once comes a Redis round trip
             # after batch_prepare read the status under the claim; one that waited is checked again.
-            if (waited or tries) and (status := lifecycle.campaign_status(campaign.pk)) != Campaign.Status.RUNNING:
+            if (waited or tries) and (status := campaign_status(campaign.pk)) != Campaign.Status.RUNNING:
                 ratelimit.give_back(grant)
                 campaign_not_asking(campaign)
                 if status == Campaign.Status.CANCELLED:
@@ -208,7 +208,7 @@ def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool,
 
     def keep_waiting() -> bool:
         slept.append(True)  # acquire() calls this before every sleep
-        if lifecycle.campaign_status(campaign.pk) != Campaign.Status.RUNNING:
+        if campaign_status(campaign.pk) != Campaign.Status.RUNNING:
             return False
         if not claimed(batch.pk, token).update(lease_until=lease_until()):
             raise LostClaim()
@@ -228,7 +228,7 @@ def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool,
         record_limiter_wait(batch.endpoint, time.monotonic() - started)
     if not decision.granted and not decision.reason:
         campaign_not_asking(campaign)  # acquire gave up: the campaign stopped running while it waited
-        if lifecycle.campaign_status(campaign.pk) == Campaign.Status.CANCELLED:
+        if campaign_status(campaign.pk) == Campaign.Status.CANCELLED:
             _cancel_batch(batch, token, unsent_delivered_before=prepared.delivered_before)
             return "cancelled", True, ""
     if not decision.granted:
@@ -244,7 +244,7 @@ def _wait_for_grant(prepared: Prepared) -> tuple[ratelimit.Decision | str, bool,
 def _cancel_batch(batch: Batch, token: str, *, unsent_delivered_before: bool | None = None) -> None:
     """`unsent_delivered_before` (not None): take back the attempt recorded for a request that never left.
     Its calls are skipped if no send of the batch may have reached the provider, else they "may have
-    been placed" (steering.calls_settle_cancelled_batch)."""
+    been placed" (settling.calls_settle_cancelled_batch)."""
     undo = {} if unsent_delivered_before is None else attempt_taken_back(unsent_delivered_before)
     maybe_sent = batch.maybe_delivered if unsent_delivered_before is None else unsent_delivered_before
     extra = {"response_message": CANCELLED_MAYBE_SENT} if maybe_sent else {}

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from campaigns.donotcall.lists import dnc_lists_binding, dnc_today
 from campaigns.models import Campaign, Contact, DoNotCallEntry
-from dialer import steering, tallies
+from dialer import settling, tallies
 from dialer.claims import LostClaim, claimed
 from dialer.models import Batch, Call
 from flows.models import Account
@@ -222,5 +222,5 @@ def batch_drop_listed_calls(*, batch: Batch, token: str, cap: bool = False) -> i
             )
     batch.call_count = left or batch.call_count
     if not left:
-        steering.campaign_complete_if_done(campaign_id=batch.campaign_id)
+        settling.campaign_complete_if_done(campaign_id=batch.campaign_id)
     return left

@@ -12,7 +12,7 @@ from django.db import transaction
 from campaigns.importing import NumberNormaliser
 from campaigns.models import Campaign, Contact, ContactList
 from dialer import eligibility
-from dialer.launching import campaign_launch
+from dialer.campaign_actions import campaign_launch
 from flows.models import Flow
 
 
@@ -47,7 +47,7 @@ def test_call_launch(*, flow: Flow, number: str, variables: dict | None = None, 
             raise ValueError(f"{normalised} cannot be called now: it is {reason}.")
         return campaign_launch(
             contact_list=contact_list, name=f"Test call {flow.flow_id} to {normalised}", window="00:00-24:00",
-            batch_size=1, api_version=Flow.ApiVersion.TEST, created_by=created_by,
+            batch_size=1, api_version=Flow.ApiVersion.TEST, actor=created_by,
         )
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.windows import campaign_in_window
-from dialer import ratelimit, steering
+from dialer import ratelimit, settling
 from dialer.models import Batch
 
 S = Batch.Status
@@ -30,7 +30,7 @@ def campaign_pump(*, campaign_id: int, now: datetime.datetime | None = None) -> 
         return []
     if campaign.status == Campaign.Status.CANCELLED:
         # A worker hands back what it held when the cancel came (no grant, a lost claim): settled here.
-        steering.campaign_settle_cancelled(campaign_id=campaign_id)
+        settling.campaign_settle_cancelled(campaign_id=campaign_id)
     if campaign.status != Campaign.Status.RUNNING or not campaign_in_window(campaign, now):
         campaign_not_asking(campaign)
         return []

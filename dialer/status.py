@@ -16,9 +16,9 @@ from campaigns.windows import campaign_in_window, next_window_opening
 from dialer.models import Batch, Call
 from dialer.progress import Progress, campaign_progress, progress_by_campaign
 from dialer.retry_status import Retrying, retrying_by_campaign
+from dialer.settling import CANCELLED_BEFORE_SENT
 from dialer.sharing import Share, limit_share
 from dialer.start_times import scheduled_later
-from dialer.steering import CANCELLED_BEFORE_SENT
 from dialer.throughput import Estimate, Measured, accepted_lately, accepted_per_minute, finish_estimate
 
 # Who can fix a pause by the provider, and the first thing to do: managers cannot edit flows.

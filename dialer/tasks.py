@@ -7,9 +7,8 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import dispatch, planning, pumping, steering
+from dialer import campaign_states, dispatch, planning, pumping, settling
 from dialer.models import Batch
 from dialer.redials.planning import running_campaigns_plan_redials
 
@@ -37,7 +36,7 @@ def plan_campaign_task(campaign_id: int, slice_size: int = planning.FIRST_SLICE)
     _start_if_due(campaign_id)
     if done:
         # Its last batches may have finished before the last slice was planned.
-        steering.campaign_complete_if_done(campaign_id=campaign_id)
+        settling.campaign_complete_if_done(campaign_id=campaign_id)
 
 
 def _start_if_due(campaign_id: int) -> None:
@@ -48,7 +47,7 @@ def _start_if_due(campaign_id: int) -> None:
         return  # nothing planned to send yet
     if campaign.start_at and campaign.start_at > timezone.now():
         return  # the tick starts it when due: a stored due time, never a Celery ETA
-    if lifecycle.campaign_start(campaign_id=campaign_id):
+    if campaign_states.campaign_start(campaign_id=campaign_id):
         enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id))
 
 
@@ -90,9 +89,9 @@ def dispatch_tick_task() -> None:
         _start_if_due(campaign_id)
     running_campaigns_plan_redials(now=now)  # before the pump below, which queues their batches
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
-        steering.campaign_complete_if_done(campaign_id=campaign_id)
+        settling.campaign_complete_if_done(campaign_id=campaign_id)
         enqueue_batches(pumping.campaign_pump(campaign_id=campaign_id, now=now))
     for campaign_id in cancelled_with_open_batches():
-        steering.campaign_settle_cancelled(campaign_id=campaign_id)
+        settling.campaign_settle_cancelled(campaign_id=campaign_id)
     for batch_id in pumping.stale_batches(now=now):
         send_batch_task.delay(batch_id)

@@ -10,10 +10,9 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
 from core.backoff import backoff_seconds as retry_backoff_seconds
-from dialer import steering, tallies
+from dialer import campaign_states, settling, tallies
 from dialer.claims import claimed
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.splitting import batch_split, why_not_split
@@ -80,9 +79,9 @@ def campaign_settle_after_answer(*, campaign_id: int) -> None:
         .get()
     )
     if status == Campaign.Status.CANCELLED:
-        steering.campaign_settle_cancelled(campaign_id=campaign_id)
+        settling.campaign_settle_cancelled(campaign_id=campaign_id)
     elif status == Campaign.Status.RUNNING and planned_at is not None and not any_open:
-        steering.campaign_complete_if_done(campaign_id=campaign_id)
+        settling.campaign_complete_if_done(campaign_id=campaign_id)
 
 
 def _finalise_batch(batch: Batch, status: str, answer: client.Answer, message: str) -> bool:
@@ -176,7 +175,7 @@ def _record_held(batch: Batch, token: str, answer: client.Answer, message: str) 
             maybe_delivered=batch.an_attempt_went_unanswered(),
             updated_at=timezone.now(),
         )
-        lifecycle.campaign_pause_by_system(
+        campaign_states.campaign_pause_by_system(
             campaign_id=batch.campaign_id, reason=f"The provider answered {message}", provider_code=answer.code
         )
     return "held"
@@ -225,7 +224,7 @@ def breaker_check(*, campaign_id: int) -> bool:
     )
     if failures / len(recent) < settings.BREAKER_FAILURE_RATIO:
         return False
-    return lifecycle.campaign_pause_by_system(
+    return campaign_states.campaign_pause_by_system(
         campaign_id=campaign_id,
         reason=f"Paused automatically: {failures} of the last {len(recent)} requests to the provider failed. "
         "Check the provider's status, then resume.",

@@ -14,9 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.importing import FileRefused, contact_list_create, contact_list_import
-from campaigns.lifecycle import TransitionRefused
 from campaigns.models import Campaign, ContactList
-from dialer.launching import campaign_launch
+from dialer.campaign_actions import ActionRefused, campaign_launch
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from intake.models import IntakeFile
 
@@ -112,7 +111,7 @@ def _launch(intake_file: IntakeFile, contact_list: ContactList) -> None:
                 # The review's default, as on the pages: contacts called within the look-back are skipped.
                 campaign = campaign_launch(contact_list=contact_list, start_at=contact_list.common_start_at,
                                            skip_called_days=DEFAULT_LOOK_BACK_DAYS)
-        except (ValueError, TransitionRefused) as error:
+        except ActionRefused as error:
             IntakeFile.objects.filter(pk=intake_file.pk).update(launch_error=str(error))
             logger.info("Intake file %s not launched: %s", intake_file.pk, error)
             return

@@ -10,9 +10,9 @@ from django.utils.timezone import make_naive
 
 from campaigns.clock import zone_names
 from campaigns.importing.header import MAPPING_TARGETS
-from campaigns.lifecycle import MAX_LOOK_BACK_DAYS
 from campaigns.models import Campaign
 from campaigns.windows import WEEKDAY_NAMES, parse_window
+from dialer.campaign_actions import MAX_LOOK_BACK_DAYS, campaign_duplicate
 from dialer.models import CallOutcome
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from flows.models import Flow
@@ -217,11 +217,13 @@ class CampaignForm(RedialFields):  # redial rules and key words: pages.redial_fo
     @classmethod
     def initial_from(cls, campaign) -> dict:
         """The settings of an earlier campaign, for a duplicate or a retry."""
-        end = campaign.window_end.strftime("%H:%M") if campaign.window_end else "24:00"
+        copied = campaign_duplicate(campaign=campaign)
+        window_start, window_end = copied["window"].split("-")
         return {
-            "timezone": campaign.timezone, "window_start": campaign.window_start.strftime("%H:%M"),
-            "window_end": end, "window_days": list(campaign.window_days), "batch_size": campaign.batch_size,
-            "api_version": campaign.api_version, **RedialFields.redial_initial(campaign),
+            "timezone": copied["timezone_name"], "window_start": window_start, "window_end": window_end,
+            "window_days": copied["window_days"], "batch_size": copied["batch_size"],
+            "api_version": copied["api_version"],
+            **RedialFields.redial_initial(copied["redials"], copied["key_labels"]),
         }
 
 

@@ -8,7 +8,7 @@ from campaigns.redial_rules import (
     DEFAULT_AFTER_SECONDS,
     MAX_ATTEMPTS,
     REDIALABLE,
-    campaign_rules,
+    RedialRules,
     duration_text,
     redial_rules,
 )
@@ -83,13 +83,12 @@ class RedialFields(forms.Form):
         return cleaned
 
     @staticmethod
-    def redial_initial(campaign) -> dict:
-        rules = campaign_rules(campaign)
+    def redial_initial(rules: RedialRules, key_labels: str) -> dict:
         return {
             "max_attempts": rules.max_attempts,
             "redial_outcomes": list(rules.outcomes) or ["busy", "no_answer"],
             "redial_after": duration_text(rules.after_seconds or DEFAULT_AFTER_SECONDS),
-            "key_labels": campaign.key_labels,
+            "key_labels": key_labels,
         }
 
 

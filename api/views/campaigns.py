@@ -25,9 +25,9 @@ from api.serializers import (
     list_status,
 )
 from api.views.base import AccountView, CsvDownload
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import launching, steering
+from dialer import campaign_actions
+from dialer.campaign_actions import ActionRefused
 from dialer.models import Call
 from dialer.redials.survey import calls_pressed
 from dialer.results import results_csv_chunks, results_filename
@@ -68,19 +68,22 @@ class CampaignIndex(ListModelMixin, AccountView):
             )
         try:
             with transaction.atomic():
-                campaign = launching.campaign_launch(
+                campaign = campaign_actions.campaign_launch(
                     contact_list=contact_list, name=options["name"], start_at=options["start_at"],
                     window=options["window"], window_days=options["window_days"], timezone_name=options["timezone"],
                     batch_size=options["batch_size"], api_version=options["api_version"],
                     skip_called_days=None if options["include_called"] else options["skip_called_days"],
-                    priority=options["priority"], by=_actor(request), key_labels=options["key_labels"],
+                    priority=options["priority"], actor=_actor(request), key_labels=options["key_labels"],
                     redials=options["redial"]["rules"] if "redial" in options else None,
                 )
-        except ValueError as error:
-            raise unprocessable(str(error)) from error
-        except lifecycle.TransitionRefused as refused:
-            raise conflict(str(refused)) from refused
+        except ActionRefused as refused:
+            raise _problem(refused) from refused
         return _answer(campaign, status.HTTP_201_CREATED)
+
+
+def _problem(refused: ActionRefused):
+    """A refusal by the campaign's state is a conflict (409); one of the values sent, a 422."""
+    return conflict(str(refused)) if refused.conflict else unprocessable(str(refused))
 
 
 def _actor(request) -> str:
@@ -96,19 +99,20 @@ class CampaignDetail(AccountView):
 
 
 class CampaignAction(AccountView):
-    """pause, resume, cancel: the lifecycle's transitions; a refused one is a 409 in words."""
+    """pause, resume, cancel: the campaign's actions; a refused one is a 409 in words."""
 
     serializer_class = CampaignSerializer
     action = ""
 
     def act(self, campaign, reason: str):
-        by = _actor(self.request)
+        actor = _actor(self.request)
         if self.action == "pause":
-            lifecycle.campaign_pause(campaign=campaign, reason=reason or "Paused through the API.", by=by)
+            campaign_actions.campaign_pause(campaign=campaign, actor=actor, reason=reason or "Paused through the API.")
         elif self.action == "resume":
-            steering.campaign_resume(campaign=campaign, by=by)
+            campaign_actions.campaign_resume(campaign=campaign, actor=actor)
         else:
-            steering.campaign_cancel(campaign=campaign, reason=reason or "Cancelled through the API.", by=by)
+            campaign_actions.campaign_cancel(campaign=campaign, actor=actor,
+                                             reason=reason or "Cancelled through the API.")
 
     @extend_schema(request=CampaignPauseSerializer, responses={200: CampaignSerializer})
     def post(self, request, pk):
@@ -117,8 +121,8 @@ class CampaignAction(AccountView):
         data.is_valid(raise_exception=True)
         try:
             self.act(campaign, data.validated_data["reason"])
-        except lifecycle.TransitionRefused as refused:
-            raise conflict(str(refused)) from refused
+        except ActionRefused as refused:
+            raise _problem(refused) from refused
         return _answer(campaign)
 
 
@@ -133,10 +137,10 @@ class CampaignPriority(AccountView):
         data = CampaignPrioritySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            lifecycle.campaign_set_priority(campaign=campaign, priority=data.validated_data["priority"],
-                                            by=_actor(request))
-        except lifecycle.TransitionRefused as refused:
-            raise conflict(str(refused)) from refused
+            campaign_actions.campaign_set_priority(campaign=campaign, priority=data.validated_data["priority"],
+                                                   actor=_actor(request))
+        except ActionRefused as refused:
+            raise _problem(refused) from refused
         return _answer(campaign)
 
 
@@ -195,7 +199,7 @@ class CampaignContacts(AccountView):
         data.is_valid(raise_exception=True)
         try:
             answers = campaign_contacts_add(campaign=campaign, rows=data.validated_data["rows"])
-        except lifecycle.TransitionRefused as refused:
+        except ActionRefused as refused:
             raise conflict(str(refused)) from refused
         except ValueError as error:
             raise unprocessable(str(error), field="rows") from error

@@ -103,7 +103,8 @@ def calls_pressed(calls, *, key: str, question: int | None = None):
 
 def answer_list(*, campaign: Campaign, key: str, question: int | None = None, created_by=None) -> ContactList:
     """A new imported list holding a copy of each contact who gave this answer (one INSERT ...
-    SELECT, as dialer.retrying does), to launch through the review. Raises ValueError in words."""
+    SELECT, as dialer.campaign_actions.campaign_retry_list does), to launch through the review.
+    Raises ValueError in words."""
     labels = key_labels_of(campaign)
     said = labels.get(key, f"pressed {key}")
     to = f" to question {question}" if question else ""

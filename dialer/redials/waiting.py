@@ -1,7 +1,7 @@
 """What a campaign's redial rules still wait for: redials due later, and outcomes not yet in.
 
 A campaign with rules completes only when every contact is answered, out of attempts, skipped or
-given up (dialer.steering asks `campaign_redials_settled`); until then its status says how many
+given up (dialer.settling asks `campaign_redials_settled`); until then its status says how many
 redials wait and when the next ones go (`redials_waiting`).
 """
 

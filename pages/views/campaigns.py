@@ -9,23 +9,22 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from campaigns import access, editing, lifecycle
+from campaigns import access, in_use
 from campaigns.audit import campaign_audit_trail
 from campaigns.models import Campaign, ContactList
 from campaigns.reports import first_variable_name
 from campaigns.windows import WEEKDAY_NAMES
-from dialer import steering
+from dialer import campaign_actions
+from dialer.campaign_actions import ActionRefused
 from dialer.eligibility import over_cap_reason
 from dialer.models import Batch, Call, CallOutcome
 from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.read_model import campaign_reading, campaign_readings
 from dialer.redials.best_time import best_time
-from dialer.redials.editing import campaign_redials_edit
 from dialer.redials.survey import answer_list, calls_pressed, survey_results
 from dialer.redials.waiting import redials_panel
 from dialer.results import attempts_filename, results_csv_chunks, results_filename
-from dialer.retrying import campaign_retry_list
 from dialer.review import launch_confirmations
 from dialer.sharing import limit_per_minute
 from dialer.status import cancelled_words
@@ -50,7 +49,7 @@ def campaign_list(request):
     every = access.campaigns_for(request.user)
     tests = request.GET.get("show") == "tests"
     campaigns = every.filter(contact_list__source=ContactList.Source.TEST_CALL) if tests else (
-        editing.campaigns_in_use(every)
+        in_use.campaigns_in_use(every)
     )
     filters = TableFilterForm(request.GET or None, flows=access.flows_for(request.user),
                               statuses=Campaign.Status.choices, sorts=CAMPAIGN_SORTS)
@@ -195,8 +194,8 @@ def campaign_calls(request, pk):
 def _act(request, pk, action, done_message):
     campaign = access.campaign_or_404(request.user, pk)
     try:
-        action(campaign=campaign, by=request.user)
-    except lifecycle.TransitionRefused as refused:
+        action(campaign=campaign, actor=request.user)
+    except ActionRefused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, done_message)
@@ -206,13 +205,14 @@ def _act(request, pk, action, done_message):
 @page
 @require_POST
 def campaign_pause(request, pk):
-    return _act(request, pk, lifecycle.campaign_pause, "Campaign paused: no new requests go out until you resume.")
+    return _act(request, pk, campaign_actions.campaign_pause,
+                "Campaign paused: no new requests go out until you resume.")
 
 
 @page
 @require_POST
 def campaign_resume(request, pk):
-    return _act(request, pk, steering.campaign_resume, "Campaign resumed.")
+    return _act(request, pk, campaign_actions.campaign_resume, "Campaign resumed.")
 
 
 @page
@@ -224,8 +224,9 @@ def campaign_priority(request, pk):
         messages.error(request, "Choose a priority: high, normal or low.")
         return redirect("campaign_detail", pk=campaign.pk)
     try:
-        lifecycle.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"], by=request.user)
-    except lifecycle.TransitionRefused as refused:
+        campaign_actions.campaign_set_priority(campaign=campaign, priority=form.cleaned_data["priority"],
+                                               actor=request.user)
+    except ActionRefused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, f"Priority set to {campaign.get_priority_display().lower()}.")
@@ -240,7 +241,8 @@ def campaign_cancel(request, pk):
         return redirect("campaign_detail", pk=campaign.pk)
     form = CancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        return _act(request, pk, steering.campaign_cancel, "Campaign cancelled: calls not yet sent were skipped.")
+        return _act(request, pk, campaign_actions.campaign_cancel,
+                    "Campaign cancelled: calls not yet sent were skipped.")
     progress = campaign_progress(campaign)
     status = 400 if request.method == "POST" else 200
     return render(request, "pages/campaign_cancel.html", {"campaign": campaign, "form": form,
@@ -272,11 +274,13 @@ def campaign_edit(request, pk):
             unconfirmed = _window_unconfirmed(request, campaign, data)
         if form.is_valid() and not unconfirmed:
             try:
-                editing.campaign_edit(campaign=campaign, name=data["name"], start_at=data["start_at"],
-                                      window=data["window"], window_days=data["window_days"],
-                                      timezone_name=data["timezone"], by=request.user)
-                campaign_redials_edit(campaign=campaign, rules=data["redials"], key_labels=data["key_labels"])
-            except (ValueError, lifecycle.TransitionRefused) as error:
+                campaign_actions.campaign_edit(
+                    campaign=campaign, name=data["name"], start_at=data["start_at"], window=data["window"],
+                    window_days=data["window_days"], timezone_name=data["timezone"], actor=request.user,
+                )
+                campaign_actions.campaign_redials_edit(campaign=campaign, rules=data["redials"],
+                                                       key_labels=data["key_labels"])
+            except ActionRefused as error:
                 form.add_error(None, str(error))
             else:
                 messages.success(request, "Campaign changed: the new window and start apply from the next request.")
@@ -320,7 +324,7 @@ def campaign_answer_list(request, pk):
 def campaign_duplicate(request, pk):
     """Pick another list; its launch form opens with this campaign's settings, then the review."""
     campaign = access.campaign_or_404(request.user, pk)
-    lists = editing.contact_lists_in_use(access.contact_lists_for(request.user)).filter(
+    lists = in_use.contact_lists_in_use(access.contact_lists_for(request.user)).filter(
         status=ContactList.Status.IMPORTED, imported_count__gt=0
     ).order_by("-created_at")
     # The campaign's own list first: a duplicate most often runs the same people again.
@@ -339,8 +343,8 @@ def campaign_retry(request, pk):
     """The rejected and skipped calls become a new list, launched through the review."""
     campaign = access.campaign_or_404(request.user, pk)
     try:
-        retry = campaign_retry_list(campaign=campaign, created_by=request.user)
-    except ValueError as error:
+        retry = campaign_actions.campaign_retry_list(campaign=campaign, actor=request.user)
+    except ActionRefused as error:
         messages.error(request, str(error))
         return redirect("campaign_detail", pk=campaign.pk)
     messages.success(request, f"“{retry.name}”: {retry.imported_count:,} contact"

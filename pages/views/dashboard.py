@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.shortcuts import render
 
-from campaigns import access, editing
+from campaigns import access, in_use
 from dialer.redials.best_time import best_time
 from pages import selectors as queries
 from pages.attention import without_dismissed
@@ -16,8 +16,8 @@ def dashboard(request):
     # Archived lists and test calls leave the attention list and the recent tables.
     # The attention list and the recent tables show the rows' own fields only: no flow, account or
     # list joined in and built for each row (the active table shows its flow and list).
-    campaigns = editing.campaigns_in_use(access.campaigns_for(user)).select_related(None)
-    contact_lists = editing.contact_lists_in_use(access.contact_lists_for(user)).select_related(None)
+    campaigns = in_use.campaigns_in_use(access.campaigns_for(user)).select_related(None)
+    contact_lists = in_use.contact_lists_in_use(access.contact_lists_for(user)).select_related(None)
     active = queries.active_campaigns(campaigns.select_related("flow", "contact_list"))
     # Fewer than the table's limit: that is every active campaign, the paused ones among them.
     whole = [campaign for campaign, _, _ in active] if len(active) < queries.ACTIVE_SHOWN else None

@@ -7,7 +7,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns import access, editing
+from campaigns import access, in_use
 from campaigns.models import ContactList
 from campaigns.reports import template_csv
 from core.encrypted_fields import mask_secret
@@ -72,8 +72,8 @@ def _flow_context(request, flow, test_call_form=None):
         "masked_security_id": mask_secret(flow.security_id),
         "report_url": services.flow_report_url(flow),
         "test_call_form": test_call_form or TestCallForm(),
-        "campaigns": editing.campaigns_in_use(flow.campaigns.all()).order_by("-created_at")[:10],
-        "lists": editing.contact_lists_in_use(flow.contact_lists.all()).order_by("-created_at")[:10],
+        "campaigns": in_use.campaigns_in_use(flow.campaigns.all()).order_by("-created_at")[:10],
+        "lists": in_use.contact_lists_in_use(flow.contact_lists.all()).order_by("-created_at")[:10],
         "test_calls": flow.campaigns.filter(contact_list__source=ContactList.Source.TEST_CALL).order_by(
             "-created_at")[:10],
     }

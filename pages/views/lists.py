@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from campaigns import access, editing, lifecycle
+from campaigns import access, in_use
 from campaigns.importing import (
     FileRefused,
     StartTimePassed,
@@ -34,7 +34,8 @@ from campaigns.reports import (
 )
 from campaigns.tasks import contact_list_import_soon
 from campaigns.windows import Window
-from dialer import launching
+from dialer import campaign_actions
+from dialer.campaign_actions import ActionRefused
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
 from dialer.redials.best_time import best_time
 from dialer.review import launch_confirmations, launch_review
@@ -60,7 +61,7 @@ LIST_SORTS = {"newest": "Newest first", "oldest": "Oldest first", "name": "Name 
 def _index(request, form, status=200):
     every = access.contact_lists_for(request.user)
     archived = request.GET.get("show") == "archived"
-    lists = every.filter(archived_at__isnull=False) if archived else editing.contact_lists_in_use(every)
+    lists = every.filter(archived_at__isnull=False) if archived else in_use.contact_lists_in_use(every)
     filters = TableFilterForm(request.GET or None, flows=access.flows_for(request.user),
                               statuses=ContactList.Status.choices, sorts=LIST_SORTS)
     lists = filters.filtered(lists.annotate(campaign_count=Count("campaigns")), orderings=LIST_ORDERINGS)
@@ -226,8 +227,8 @@ def list_launch(request, pk):
     if not form.is_valid():
         return _launch_form(request, contact_list, form, status=400)
     try:
-        lifecycle.contact_list_check_launchable(contact_list)
-    except ValueError as error:
+        campaign_actions.contact_list_check_launchable(contact_list=contact_list)
+    except ActionRefused as error:
         form.add_error(None, str(error))
         return _launch_form(request, contact_list, form, status=400)
     data = form.cleaned_data
@@ -250,15 +251,15 @@ def list_launch(request, pk):
     if "confirm" in request.POST and reviewed and review_form.is_valid():
         try:
             with transaction.atomic():
-                campaign = launching.campaign_launch(
+                campaign = campaign_actions.campaign_launch(
                     contact_list=contact_list, name=data["name"], start_at=data["start_at"], window=data["window"],
                     window_days=data["window_days"], timezone_name=data["timezone"], batch_size=data["batch_size"],
-                    api_version=data["api_version"], priority=data["priority"], created_by=request.user,
+                    api_version=data["api_version"], priority=data["priority"], actor=request.user,
                     skip_called_days=choices["look_back_days"] if choices["skip_called"] else None,
                     outside_window=outside_window,
                     redials=data.get("redials"), key_labels=data.get("key_labels", ""),
                 )
-        except (ValueError, lifecycle.TransitionRefused) as error:
+        except ActionRefused as error:
             review_form.add_error(None, str(error))
         else:
             skipped = f"; {review.skipped:,} will be skipped" if review.skipped else ""
@@ -279,12 +280,12 @@ def list_archive(request, pk):
     """Archive (or bring back) a list: hidden from attention and pickers, nothing deleted."""
     contact_list = access.contact_list_or_404(request.user, pk)
     if request.POST.get("restore"):
-        editing.contact_list_unarchive(contact_list=contact_list)
+        campaign_actions.contact_list_unarchive(contact_list=contact_list)
         messages.success(request, f"“{contact_list.name}” is back among the lists.")
         return redirect("list_detail", pk=contact_list.pk)
     try:
-        editing.contact_list_archive(contact_list=contact_list)
-    except lifecycle.TransitionRefused as refused:
+        campaign_actions.contact_list_archive(contact_list=contact_list)
+    except ActionRefused as refused:
         messages.error(request, str(refused))
         return redirect("list_detail", pk=contact_list.pk)
     messages.success(request, f"“{contact_list.name}” archived: hidden from the lists and the dashboard; "

@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from campaigns import lifecycle
 from campaigns.models import Campaign, ContactList, RejectedRow
+from dialer import campaign_actions, campaign_states
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.tallies import calls_recount
@@ -74,7 +74,7 @@ def log_in(page, live_server):
 
 def campaign_of(contact_list, *, status, name="Spring reminders", **options):
     options.setdefault("window", "00:00-24:00")
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, batch_size=2, **options)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name=name, batch_size=2, **options)
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=status)
     campaign.refresh_from_db()
@@ -172,8 +172,8 @@ def test_2_the_status_explains_waits_and_a_provider_pause_names_who_fixes_it(pag
     paused = campaign_of(make_contact_list(acme["flow"], 4, first=100), status=Campaign.Status.RUNNING,
                          name="Blocked run")
     Batch.objects.filter(campaign=paused).update(status=Batch.Status.HELD, response_code=202)
-    lifecycle.campaign_pause_by_system(campaign_id=paused.pk, provider_code=202,
-                                       reason="The provider answered 202 Invalid Security ID.")
+    campaign_states.campaign_pause_by_system(campaign_id=paused.pk, provider_code=202,
+                                             reason="The provider answered 202 Invalid Security ID.")
     log_in(page, live_server)
 
     page.goto(f"{live_server.url}/campaigns/{waiting.pk}/")

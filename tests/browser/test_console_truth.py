@@ -16,10 +16,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign, Contact
-from dialer import ratelimit, steering
+from dialer import campaign_actions, ratelimit, settling
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.tallies import calls_moved, calls_recount
@@ -101,7 +100,7 @@ def open_review(page, live_server, contact_list, *, start="09:00", end="21:00"):
 
 def running(contact_list, name, **options):
     options.setdefault("window", "00:00-24:00")
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, batch_size=100, **options)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name=name, batch_size=100, **options)
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(
         status=Campaign.Status.RUNNING, started_at=timezone.now() - datetime.timedelta(minutes=5)
@@ -158,7 +157,7 @@ def test_1_rows_with_their_own_start_time_are_counted_moved_or_skipped_and_liste
     # and once the provider has accepted the 7, the campaign's page lists them as scheduled for later
     campaign_plan(campaign_id=campaign.pk)
     accept(Campaign.objects.get(pk=campaign.pk), 1)
-    steering.campaign_complete_if_done(campaign_id=campaign.pk)
+    settling.campaign_complete_if_done(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED, finished_at=timezone.now())
     page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
     expect(page.locator("#scheduled-later")).to_contain_text(f"7 at {day.day} {day:%b %Y}, 11:00 IST")
@@ -331,7 +330,7 @@ def test_6_a_campaign_outside_its_window_waits_and_says_when_it_starts(page, liv
 def test_7_a_cancelled_campaign_says_placed_and_not_sent(page, live_server, acme, look):
     campaign = running(make_contact_list(acme["flow"], 400, name="Cancel list"), "Cancelled run")
     accept(campaign, 1)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     calls_recount()
     log_in(page, live_server)
 

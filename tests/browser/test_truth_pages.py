@@ -17,10 +17,10 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_own_list
 from campaigns.importing import contact_list_import
 from campaigns.models import Campaign, ContactList, DoNotCallEntry, DoNotCallUpload
+from dialer import campaign_actions
 from dialer.models import Batch, Call
 from dialer.planning import campaign_plan
 from dialer.tallies import calls_recount
@@ -82,7 +82,9 @@ def log_in(page, live_server, username="alice", *, next_url="/"):
 
 
 def running_campaign(contact_list, name="March reminders"):
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, batch_size=2, window="00:00-24:00")
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, name=name, batch_size=2, window="00:00-24:00"
+    )
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, started_at=timezone.now())
     campaign.refresh_from_db()
@@ -337,7 +339,7 @@ def test_axe_finds_nothing_serious_on_the_product_pages_swagger_and_the_admin(
     contact_list = make_contact_list(acme["flow"], 4, name="Axe list")
     ContactList.objects.filter(pk=contact_list.pk).update(rejected_count=1)
     campaign = running_campaign(contact_list, name="Axe campaign")
-    lifecycle.campaign_pause(campaign=campaign, by=acme["alice"])
+    campaign_actions.campaign_pause(campaign=campaign, actor=acme["alice"])
     dnc = dnc_own_list(account=acme["account"])
     DoNotCallUpload.objects.create(dnc_list=dnc, original_filename="optouts.csv", status=DoNotCallUpload.Status.DONE)
     MailIntake.objects.create(

@@ -5,7 +5,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.http import Http404
 
-from campaigns import access, lifecycle
+from campaigns import access
+from dialer import campaign_actions
 from flows.models import Account, Flow
 from tests.factories import make_contact_list
 
@@ -31,8 +32,8 @@ def world():
     return {
         **users, "acme": acme, "globex": globex, "acme_flow": acme_flow, "globex_flow": globex_flow,
         "acme_list": acme_list, "globex_list": globex_list,
-        "acme_campaign": lifecycle.campaign_create(contact_list=acme_list),
-        "globex_campaign": lifecycle.campaign_create(contact_list=globex_list),
+        "acme_campaign": campaign_actions.campaign_create(contact_list=acme_list),
+        "globex_campaign": campaign_actions.campaign_create(contact_list=globex_list),
     }
 
 

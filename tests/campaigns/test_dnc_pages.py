@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.donotcall.loading import dnc_upload_run
 from campaigns.models import DoNotCallEntry, DoNotCallList, DoNotCallUpload
+from dialer import campaign_actions
 from dialer.planning import campaign_plan
 from flows.models import Account, Flow
 from tests.factories import make_contact_list, phone
@@ -165,7 +165,7 @@ def test_the_page_names_the_global_lists_that_bind_the_account(client, alice, ac
 def test_the_campaign_page_counts_the_skipped_calls_by_reason(client, alice, acme):
     flow = Flow.objects.create(account=acme, flow_id="ZH0RKJvh", security_id="s")
     dnc_entries_add(dnc_list=dnc_own_list(account=acme), numbers=[phone(0), phone(1)])
-    campaign = lifecycle.campaign_create(contact_list=make_contact_list(flow, 5))
+    campaign = campaign_actions.campaign_create(contact_list=make_contact_list(flow, 5))
     campaign_plan(campaign_id=campaign.pk)
     client.force_login(alice)
 

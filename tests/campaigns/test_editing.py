@@ -4,9 +4,10 @@ import datetime
 
 import pytest
 
-from campaigns import lifecycle
-from campaigns.editing import campaign_edit, contact_list_archive, contact_lists_in_use
+from campaigns.in_use import contact_lists_in_use
 from campaigns.models import Campaign, ContactList
+from dialer import campaign_actions
+from dialer.campaign_actions import campaign_edit, contact_list_archive
 from tests.factories import make_contact_list, make_flow
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ def contact_list():
 
 
 def _campaign(contact_list, status):
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name="Old name")
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name="Old name")
     Campaign.objects.filter(pk=campaign.pk).update(status=status)
     campaign.refresh_from_db()
     return campaign
@@ -43,7 +44,7 @@ def test_a_scheduled_or_paused_campaign_takes_a_new_name_window_and_start(contac
 def test_a_running_or_finished_campaign_is_not_changed_and_says_why(contact_list, status):
     campaign = _campaign(contact_list, status)
 
-    with pytest.raises(lifecycle.TransitionRefused, match="Only a scheduled or paused campaign can be edited"):
+    with pytest.raises(campaign_actions.ActionRefused, match="Only a scheduled or paused campaign can be edited"):
         campaign_edit(campaign=campaign, name="New", start_at=None, window="10:00-18:00", window_days=[0],
                       timezone_name="UTC")
 
@@ -65,5 +66,5 @@ def test_an_archived_list_leaves_the_pickers_but_keeps_its_contacts_and_campaign
 def test_a_list_with_a_running_campaign_cannot_be_archived(contact_list):
     _campaign(contact_list, Campaign.Status.RUNNING)
 
-    with pytest.raises(lifecycle.TransitionRefused, match="cannot be archived"):
+    with pytest.raises(campaign_actions.ActionRefused, match="cannot be archived"):
         contact_list_archive(contact_list=contact_list)

@@ -15,9 +15,8 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import claims, dispatch, planning, pumping, steering, tallies
+from dialer import campaign_actions, campaign_states, claims, dispatch, planning, pumping, settling, tallies
 from dialer.models import Batch, Call
 from dialer.progress import campaign_summary
 from dialer.tasks import dispatch_tick_task, send_batch_task
@@ -61,7 +60,7 @@ def test_a_batch_handed_back_after_a_cancel_is_settled_by_the_next_tick(sandbox)
     campaign = running_campaign(make_flow(), 1000)
     _, second = pumping.campaign_pump(campaign_id=campaign.pk)
     prepared = dispatch.batch_prepare(batch_id=second)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     # when the worker hands the batch back unsent (its grant never came) and then dies
     assert claims.batch_release(batch_id=second, token=prepared.token, unsent_delivered_before=False)
@@ -90,7 +89,7 @@ def test_a_cancel_while_a_worker_waits_for_a_grant_leaves_no_call_pending(sandbo
                 interval=0.05,
                 message="the worker to wait for its grant",
             )
-            steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+            campaign_actions.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
         finally:
             connection.close()
 
@@ -118,7 +117,7 @@ def test_a_cancel_records_a_batch_whose_answer_was_lost_as_maybe_placed(sandbox)
     assert len(sandbox.provider.ledger()) == 800
 
     # when the campaign is cancelled
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     # then its calls are recorded as "may have been placed", never as not sent, and nothing is resent
     assert states(campaign) == {Call.State.MAYBE_PLACED: 800}
@@ -126,7 +125,7 @@ def test_a_cancel_records_a_batch_whose_answer_was_lost_as_maybe_placed(sandbox)
     assert len(sandbox.provider.ledger()) == 800
     assert_settled(campaign, sandbox.provider.ledger())
     call = Call.objects.filter(campaign=campaign).first()
-    assert call.provider_message == steering.CANCELLED_MAYBE_SENT
+    assert call.provider_message == settling.CANCELLED_MAYBE_SENT
 
 
 @pytest.mark.django_db
@@ -139,7 +138,7 @@ def test_a_cancel_after_a_worker_died_mid_send_records_its_calls_as_maybe_placed
     Batch.objects.filter(pk=first).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
 
     # when the campaign is cancelled, and the tick then finds the batch
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     dispatch_tick_task()
     assert dispatch.batch_send(batch_id=first) == "not-claimed"
 
@@ -174,7 +173,7 @@ def test_the_summary_adds_up_after_a_cancel_with_calls_maybe_placed(sandbox):
     sandbox.provider.set_faults(slow=1.0, slow_seconds=2)
     drain(campaign, rounds=1)
     sandbox.provider.set_faults(None)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     summary = campaign_summary(Campaign.objects.get(pk=campaign.pk))
     counted = sum(summary[key] for key in ("placed", "accepted_unknown", "rejected", "skipped", "maybe_placed"))
     assert counted == summary["contacts"] == 800
@@ -188,7 +187,7 @@ def test_calls_that_may_have_been_placed_show_on_the_pages_and_in_the_export(san
     sandbox.provider.set_faults(slow=1.0, slow_seconds=2)
     drain(campaign, rounds=1)
     sandbox.provider.set_faults(None)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     client.force_login(alice)
 
     # then the campaign's page counts them, its calls page names them, and the export has the machine value
@@ -255,8 +254,8 @@ class Racer(threading.Thread):
 @pytest.mark.parametrize("transition", ["start", "cancel"])
 def test_a_transition_while_a_planner_holds_the_account_lock_does_not_deadlock(transition):
     # given a scheduled campaign, and a planner that holds its account's lock and will then want the campaign's
-    campaign = lifecycle.campaign_create(contact_list=make_contact_list(make_flow(), 10), window="00:00-24:00")
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(contact_list=make_contact_list(make_flow(), 10), window="00:00-24:00")
+    campaign_actions.campaign_schedule(campaign=campaign)
     account_held, go_on = threading.Event(), threading.Event()
 
     def planner():
@@ -268,9 +267,9 @@ def test_a_transition_while_a_planner_holds_the_account_lock_does_not_deadlock(t
 
     def transition():
         if transition == "start":
-            assert lifecycle.campaign_start(campaign_id=campaign.pk)
+            assert campaign_states.campaign_start(campaign_id=campaign.pk)
         else:
-            steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+            campaign_actions.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
 
     first = Racer(planner)
     first.start()
@@ -297,8 +296,8 @@ def test_a_transition_while_a_planner_holds_the_account_lock_does_not_deadlock(t
 @pytest.mark.parametrize("transition", ["start", "cancel"])
 def test_a_transition_does_not_wait_for_a_planners_slice(transition):
     # given a planner in the middle of a slice, holding its account's and its campaign's locks
-    campaign = lifecycle.campaign_create(contact_list=make_contact_list(make_flow(), 10), window="00:00-24:00")
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(contact_list=make_contact_list(make_flow(), 10), window="00:00-24:00")
+    campaign_actions.campaign_schedule(campaign=campaign)
     holding, go_on = threading.Event(), threading.Event()
 
     def planner():
@@ -309,9 +308,9 @@ def test_a_transition_does_not_wait_for_a_planners_slice(transition):
 
     def act():
         if transition == "start":
-            assert lifecycle.campaign_start(campaign_id=campaign.pk)
+            assert campaign_states.campaign_start(campaign_id=campaign.pk)
         else:
-            steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+            campaign_actions.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
 
     first = Racer(planner)
     first.start()
@@ -344,12 +343,12 @@ def test_two_skips_at_once_count_each_call_once():
 
     def first_skip():
         with transaction.atomic():
-            counts["first"] = steering.calls_skip(campaign_id=campaign.pk, reason="first")
+            counts["first"] = settling.calls_skip(campaign_id=campaign.pk, reason="first")
             skipped_first.set()
             go_on.wait(timeout=60)
 
     def second_skip():
-        counts["second"] = steering.calls_skip(campaign_id=campaign.pk, reason="second")
+        counts["second"] = settling.calls_skip(campaign_id=campaign.pk, reason="second")
 
     first = Racer(first_skip)
     first.start()

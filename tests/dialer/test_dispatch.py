@@ -10,9 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import claims, dispatch, planning, pumping, steering, writeback
+from dialer import campaign_actions, campaign_states, claims, dispatch, planning, pumping, writeback
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.tasks import dispatch_tick_task
 from tests.factories import make_contact_list, make_flow
@@ -31,11 +30,11 @@ def fast_dispatch(settings):
 def running_campaign(flow, contacts=1200, *, first=0, **options) -> Campaign:
     contact_list = make_contact_list(flow, contacts, first=first)
     options.setdefault("window", "00:00-24:00")
-    campaign = lifecycle.campaign_create(contact_list=contact_list, **options)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, **options)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
     while not planning.campaign_plan(campaign_id=campaign.pk):
         pass
-    assert lifecycle.campaign_start(campaign_id=campaign.pk)
+    assert campaign_states.campaign_start(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     return campaign
 
@@ -66,7 +65,7 @@ def test_planning_cuts_1200_contacts_into_500_500_200_with_each_contact_once(san
 def test_planning_in_small_slices_gives_the_same_batches(sandbox):
     flow = make_flow()
     contact_list = make_contact_list(flow, 1234)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, batch_size=100)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, batch_size=100)
     slices = 0
     while not planning.campaign_plan(campaign_id=campaign.pk, slice_size=300):
         slices += 1
@@ -78,8 +77,8 @@ def test_planning_in_small_slices_gives_the_same_batches(sandbox):
 def test_launching_the_same_list_twice_gives_distinct_client_identifiers(sandbox):
     flow = make_flow()
     contact_list = make_contact_list(flow, 10)
-    first = lifecycle.campaign_create(contact_list=contact_list)
-    second = lifecycle.campaign_create(contact_list=contact_list)
+    first = campaign_actions.campaign_create(contact_list=contact_list)
+    second = campaign_actions.campaign_create(contact_list=contact_list)
     for campaign in (first, second):
         planning.campaign_plan(campaign_id=campaign.pk)
     first_ids = set(Call.objects.filter(campaign=first).values_list("client_identifier", flat=True))
@@ -137,7 +136,7 @@ def test_it_pauses_campaign_on_invalid_security_id_and_rebuilds_on_resume(sandbo
 
     flow.security_id = "right-one"
     flow.save()
-    steering.campaign_resume(campaign=campaign)
+    campaign_actions.campaign_resume(campaign=campaign)
     assert drain(campaign) == ["placed"]
     assert campaign.status == Campaign.Status.COMPLETED
 
@@ -224,7 +223,7 @@ def test_backoff_is_exponential_capped_and_jittered(settings):
 def test_a_pause_after_the_claim_stops_the_request_before_it_leaves(sandbox):
     campaign = running_campaign(make_flow(), 5)
     (batch_id,) = pumping.campaign_pump(campaign_id=campaign.pk)
-    lifecycle.campaign_pause(campaign=campaign)
+    campaign_actions.campaign_pause(campaign=campaign)
     assert dispatch.batch_send(batch_id=batch_id) == "not-running"
     assert sandbox.provider.ledger() == []
     assert Batch.objects.get(pk=batch_id).status == Batch.Status.PLANNED
@@ -234,7 +233,7 @@ def test_cancel_skips_every_unsent_call_and_nothing_more_is_sent(sandbox):
     campaign = running_campaign(make_flow(), 1200)
     first, *_ = pumping.campaign_pump(campaign_id=campaign.pk)
     dispatch.batch_send(batch_id=first)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     assert drain(campaign) == []
     assert campaign.status == Campaign.Status.CANCELLED
     states = dict(
@@ -257,7 +256,7 @@ def test_nothing_is_sent_outside_the_calling_window(sandbox):
 def test_a_future_start_time_keeps_the_campaign_scheduled(sandbox):
     flow = make_flow()
     contact_list = make_contact_list(flow, 5)
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=contact_list, window="00:00-24:00", start_at=timezone.now() + datetime.timedelta(hours=1)
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
@@ -294,14 +293,14 @@ def test_an_expired_lease_lets_another_worker_take_the_batch(sandbox):
 
 def test_transitions_outside_the_state_machine_are_refused(sandbox):
     campaign = running_campaign(make_flow(), 5)
-    with pytest.raises(lifecycle.TransitionRefused):
-        steering.campaign_resume(campaign=campaign)
-    lifecycle.campaign_pause(campaign=campaign)
-    with pytest.raises(lifecycle.TransitionRefused):
-        lifecycle.campaign_pause(campaign=campaign)
-    steering.campaign_cancel(campaign=campaign)
-    for action in (steering.campaign_resume, steering.campaign_cancel, lifecycle.campaign_pause):
-        with pytest.raises(lifecycle.TransitionRefused):
+    with pytest.raises(campaign_actions.ActionRefused):
+        campaign_actions.campaign_resume(campaign=campaign)
+    campaign_actions.campaign_pause(campaign=campaign)
+    with pytest.raises(campaign_actions.ActionRefused):
+        campaign_actions.campaign_pause(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
+    for action in (campaign_actions.campaign_resume, campaign_actions.campaign_cancel, campaign_actions.campaign_pause):
+        with pytest.raises(campaign_actions.ActionRefused):
             action(campaign=campaign)
 
 

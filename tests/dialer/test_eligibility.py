@@ -9,11 +9,10 @@ import redis
 from django.db import connection
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign, DoNotCallEntry, DoNotCallList
-from dialer import dispatch, planning, pumping
-from dialer.launching import campaign_launch
+from dialer import campaign_actions, campaign_states, dispatch, planning, pumping
+from dialer.campaign_actions import campaign_launch
 from dialer.listener_test_call import test_call_launch
 from dialer.models import Batch, Call
 from dialer.tallies import calls_recount
@@ -36,15 +35,15 @@ def fast_dispatch(settings):
 
 def launch(contact_list, **options):
     options.setdefault("window", "00:00-24:00")
-    campaign = lifecycle.campaign_create(contact_list=contact_list, **options)
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, **options)
+    campaign_actions.campaign_schedule(campaign=campaign)
     return campaign
 
 
 def plan_and_start(campaign):
     while not planning.campaign_plan(campaign_id=campaign.pk):
         pass
-    assert lifecycle.campaign_start(campaign_id=campaign.pk)
+    assert campaign_states.campaign_start(campaign_id=campaign.pk)
 
 
 def drain(campaign, *, rounds=50):

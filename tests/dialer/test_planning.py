@@ -5,16 +5,17 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import planning, steering
+from dialer import campaign_actions, planning
 from dialer.models import Batch, Call
 from tests.factories import make_contact_list, make_flow
 
 
 def campaign_of(contacts: int) -> Campaign:
-    campaign = lifecycle.campaign_create(contact_list=make_contact_list(make_flow(), contacts), window="00:00-24:00")
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(
+        contact_list=make_contact_list(make_flow(), contacts), window="00:00-24:00"
+    )
+    campaign_actions.campaign_schedule(campaign=campaign)
     return campaign
 
 
@@ -51,7 +52,7 @@ def test_a_second_planner_of_the_same_campaign_steps_aside_while_the_first_works
 @pytest.mark.django_db
 def test_a_campaign_cancelled_before_its_planner_ran_gets_no_calls():
     campaign = campaign_of(600)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     assert planning.campaign_plan(campaign_id=campaign.pk) is True
     assert not Call.objects.filter(campaign=campaign).exists()

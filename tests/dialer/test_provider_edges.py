@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from dialer import claims, dispatch, pumping, ratelimit, steering
+from dialer import campaign_actions, claims, dispatch, pumping, ratelimit
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.payload import flow_url
 from dialer.progress import split_summary
@@ -300,7 +300,7 @@ def test_a_cancel_after_a_split_skips_the_halves_not_yet_sent(sandbox):
     (batch_id,) = pumping.campaign_pump(campaign_id=campaign.pk)
     assert dispatch.batch_send(batch_id=batch_id) == "split"
 
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     assert set(Batch.objects.filter(campaign=campaign, parent_id=batch_id).values_list("status", flat=True)) == {
         Batch.Status.CANCELLED

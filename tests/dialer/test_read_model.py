@@ -7,10 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api.keys import api_key_create
-from campaigns import lifecycle
 from campaigns.clock import zoned_time
 from campaigns.models import Campaign
-from dialer import ratelimit, steering
+from dialer import campaign_actions, ratelimit
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.read_model import campaign_reading
@@ -32,7 +31,7 @@ def flow(settings):
 
 def running(flow, name, *, priority="normal", contacts=3000, first=0, accepted_batches=0, minutes_ago=1):
     contact_list = make_contact_list(flow, contacts, first=first, name=name)
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=contact_list, name=name, window="00:00-24:00", priority=priority, batch_size=100
     )
     campaign_plan(campaign_id=campaign.pk)
@@ -125,7 +124,7 @@ def test_a_campaign_waiting_for_its_window_says_when_it_starts_everywhere(client
     now = timezone.now()
     closed_days = [day for day in range(7) if day != now.astimezone(datetime.UTC).weekday()]
     contact_list = make_contact_list(flow, 50)
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=contact_list, name="Tomorrow", window="00:00-24:00", window_days=closed_days, timezone_name="UTC"
     )
     campaign_plan(campaign_id=campaign.pk)
@@ -144,7 +143,7 @@ def test_a_campaign_waiting_for_its_window_says_when_it_starts_everywhere(client
 
 def test_a_cancelled_campaign_says_what_was_placed_and_what_was_never_sent(client, flow):
     campaign = running(flow, "Reminders", contacts=400, accepted_batches=1)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     campaign.refresh_from_db()
     client.force_login(make_user("alice-cancel", accounts=[flow.account]))
 

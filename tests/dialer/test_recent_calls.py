@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
+from dialer import campaign_actions
 from dialer.models import Batch, Call
 from dialer.planning import campaign_plan
 from dialer.recent_calls import contact_list_called_summary
@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _planned(contact_list, *, status=Campaign.Status.COMPLETED, **options):
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00", batch_size=2, **options)
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, window="00:00-24:00", batch_size=2, **options
+    )
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=status)
     campaign.refresh_from_db()

@@ -6,15 +6,14 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign
 from campaigns.redial_rules import NO_REDIALS, parse_duration, redial_rules
-from dialer import steering
+from dialer import campaign_actions, settling
+from dialer.campaign_actions import campaign_redials_edit
 from dialer.models import Batch, Call
 from dialer.outcomes import applying
 from dialer.outcomes.receiving import report_receive
-from dialer.redials.editing import campaign_redials_edit
 from dialer.redials.planning import campaign_plan_redials, running_campaigns_plan_redials
 from dialer.redials.waiting import campaign_redials_settled, redials_waiting
 from dialer.tallies import tallies_differ
@@ -178,7 +177,7 @@ def test_no_contact_gets_more_calls_than_max_attempts_and_the_campaign_then_comp
 @pytest.mark.django_db
 def test_a_campaign_waits_for_its_redials_and_for_outcomes_that_may_ask_for_one(sandbox):
     flow, campaign = with_rules(after="1h")
-    assert not steering.campaign_complete_if_done(campaign_id=campaign.pk)  # no outcome yet
+    assert not settling.campaign_complete_if_done(campaign_id=campaign.pk)  # no outcome yet
     waiting = redials_waiting(campaign)
     assert (waiting.redials, waiting.awaiting_outcome) == (0, 6)
 
@@ -187,12 +186,12 @@ def test_a_campaign_waits_for_its_redials_and_for_outcomes_that_may_ask_for_one(
     assert (waiting.redials, waiting.awaiting_outcome) == (2, 0)
     first_outcome = Call.objects.filter(campaign=campaign, outcome="busy").get().outcome_at
     assert waiting.next_at >= first_outcome + datetime.timedelta(hours=1) - datetime.timedelta(seconds=1)
-    assert not steering.campaign_complete_if_done(campaign_id=campaign.pk)
+    assert not settling.campaign_complete_if_done(campaign_id=campaign.pk)
 
     campaign_plan_redials(campaign_id=campaign.pk, now=timezone.now() + datetime.timedelta(hours=2))
     drain(campaign)
     report_round(flow, campaign, ["answered"] * 6)
-    assert steering.campaign_complete_if_done(campaign_id=campaign.pk)
+    assert settling.campaign_complete_if_done(campaign_id=campaign.pk)
 
 
 @pytest.mark.django_db
@@ -208,9 +207,9 @@ def test_no_redial_is_planned_outside_the_window_or_while_paused(sandbox):
     assert campaign_plan_redials(campaign_id=campaign.pk, now=later).redials == 0
 
     Campaign.objects.filter(pk=campaign.pk).update(window_start=datetime.time(0), window_end=None)
-    lifecycle.campaign_pause(campaign=campaign)
+    campaign_actions.campaign_pause(campaign=campaign)
     assert campaign_plan_redials(campaign_id=campaign.pk, now=later).redials == 0
-    steering.campaign_resume(campaign=campaign)
+    campaign_actions.campaign_resume(campaign=campaign)
     assert campaign_plan_redials(campaign_id=campaign.pk, now=later).redials == 6
 
 
@@ -218,7 +217,7 @@ def test_no_redial_is_planned_outside_the_window_or_while_paused(sandbox):
 def test_a_cancelled_campaign_plans_no_redial(sandbox):
     flow, campaign = with_rules()
     report_round(flow, campaign, ["busy"] * 6)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
     assert running_campaigns_plan_redials(now=timezone.now() + LATER) == 0
     assert not Call.objects.filter(campaign=campaign, attempt=2).exists()
 
@@ -258,7 +257,7 @@ def test_the_dialling_cap_counts_a_contacts_earlier_attempts(sandbox):
     }
     drain(campaign)
     assert len(sandbox.provider.ledger()) == 12
-    assert steering.campaign_complete_if_done(campaign_id=campaign.pk)
+    assert settling.campaign_complete_if_done(campaign_id=campaign.pk)
 
 
 @pytest.mark.django_db

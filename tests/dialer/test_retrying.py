@@ -2,11 +2,11 @@
 
 import pytest
 
-from campaigns import lifecycle
 from campaigns.models import Campaign, ContactList
+from dialer import campaign_actions
+from dialer.campaign_actions import ActionRefused, campaign_retry_list
 from dialer.models import Call
 from dialer.planning import campaign_plan
-from dialer.retrying import campaign_retry_list
 from dialer.tallies import calls_recount
 from tests.factories import make_contact_list, make_flow
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def _finished(states):
     contact_list = make_contact_list(make_flow(), len(states))
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name="June")
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name="June")
     campaign_plan(campaign_id=campaign.pk)
     for call, state in zip(Call.objects.filter(campaign=campaign).order_by("id"), states, strict=True):
         Call.objects.filter(pk=call.pk).update(state=state)
@@ -41,9 +41,9 @@ def test_the_rejected_and_skipped_contacts_become_a_new_imported_list():
 def test_nothing_to_retry_and_a_running_campaign_are_refused_in_words():
     campaign = _finished([Call.State.PLACED])
 
-    with pytest.raises(ValueError, match="nothing to retry"):
+    with pytest.raises(ActionRefused, match="nothing to retry"):
         campaign_retry_list(campaign=campaign)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     campaign.refresh_from_db()
-    with pytest.raises(ValueError, match="Retry once the campaign is completed"):
+    with pytest.raises(ActionRefused, match="Retry once the campaign is completed"):
         campaign_retry_list(campaign=campaign)

@@ -4,9 +4,8 @@ import datetime
 
 import pytest
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import ratelimit
+from dialer import campaign_actions, ratelimit
 from dialer.models import Call
 from dialer.planning import campaign_plan
 from dialer.review import launch_review, review_lines
@@ -39,7 +38,7 @@ def test_the_review_says_who_when_and_how_long(contact_list):
 
 
 def test_the_estimate_uses_the_accounts_share_while_another_campaign_sends(contact_list):
-    other = lifecycle.campaign_create(contact_list=contact_list, name="Big renewal campaign")
+    other = campaign_actions.campaign_create(contact_list=contact_list, name="Big renewal campaign")
     Campaign.objects.filter(pk=other.pk).update(status=Campaign.Status.RUNNING)
     ratelimit.campaign_asking(endpoint="realtime", account_client_id=contact_list.flow.account.client_id,
                               campaign=str(other.pk), weight=other.weight, calls=500)
@@ -53,7 +52,7 @@ def test_the_estimate_uses_the_accounts_share_while_another_campaign_sends(conta
 
 
 def test_skipping_the_called_contacts_lowers_the_count_and_the_lines_say_so(contact_list):
-    earlier = lifecycle.campaign_create(contact_list=contact_list, name="Earlier")
+    earlier = campaign_actions.campaign_create(contact_list=contact_list, name="Earlier")
     campaign_plan(campaign_id=earlier.pk)
     Campaign.objects.filter(pk=earlier.pk).update(status=Campaign.Status.COMPLETED)
     Call.objects.filter(campaign=earlier, contact__line__lte=1001).update(state=Call.State.PLACED)
@@ -75,7 +74,7 @@ def test_the_review_says_when_the_shares_cannot_hold_within_each_window_and_why(
     settings.PHONON_REALTIME_RATE = "1000/5"
     flow = make_flow(client_id=f"few-requests-{datetime.datetime.now().timestamp()}")
     contact_list = make_contact_list(flow, 100)
-    other = lifecycle.campaign_create(contact_list=contact_list, name="Payment reminders", priority="high")
+    other = campaign_actions.campaign_create(contact_list=contact_list, name="Payment reminders", priority="high")
     Campaign.objects.filter(pk=other.pk).update(status=Campaign.Status.RUNNING)
     ratelimit.campaign_asking(endpoint="realtime", account_client_id=flow.account.client_id,
                               campaign=str(other.pk), weight=other.weight, calls=500)

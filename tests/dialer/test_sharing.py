@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api.serializers import CampaignSerializer
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import ratelimit
+from dialer import campaign_actions, ratelimit
 from dialer.sharing import campaign_share
 from tests.factories import make_contact_list, make_flow
 
@@ -28,8 +27,8 @@ def minute_limit(settings):
 
 def running(flow, name, priority="normal", contacts=10, first=0):
     contact_list = make_contact_list(flow, contacts, first=first, name=name)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00",
-                                         priority=priority)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00",
+                                                priority=priority)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     campaign.refresh_from_db()
     return campaign
@@ -126,8 +125,8 @@ def test_a_finished_campaigns_priority_cannot_change():
     campaign = running(make_flow(client_id="C-share-final"), "Done")
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED)
     campaign.refresh_from_db()
-    with pytest.raises(lifecycle.TransitionRefused):
-        lifecycle.campaign_set_priority(campaign=campaign, priority="high")
+    with pytest.raises(campaign_actions.ActionRefused):
+        campaign_actions.campaign_set_priority(campaign=campaign, priority="high")
 
 
 def test_launch_campaign_takes_a_priority():

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign, Contact
+from dialer import campaign_actions
 from dialer.models import Call
 from dialer.planning import campaign_plan
 from dialer.progress import campaign_progress, skip_reasons
@@ -21,7 +21,7 @@ IST = ZoneInfo("Asia/Kolkata")
 
 
 def earlier_campaign(flow, name, *, count, first, placed_ago=None, status=Campaign.Status.COMPLETED):
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=make_contact_list(flow, count, first=first, name=name), name=name, window="00:00-24:00"
     )
     campaign_plan(campaign_id=campaign.pk)
@@ -59,7 +59,7 @@ def test_the_reviews_counts_equal_what_planning_then_skips_reason_by_reason(ever
     options = {"window": "09:00-21:00", "outside_window": Campaign.OutsideWindow.SKIP}
 
     review = launch_review(contact_list=contact_list, look_back_days=7, **options)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, skip_called_days=7, **options)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, skip_called_days=7, **options)
     assert campaign_plan(campaign_id=campaign.pk) is True
 
     planned = dict(skip_reasons(campaign))
@@ -82,7 +82,7 @@ def test_unticking_skip_the_already_called_still_counts_the_list_and_the_cap(eve
     contact_list = everything_in_play
 
     review = launch_review(contact_list=contact_list, window="09:00-21:00", skip_called=False)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="09:00-21:00")
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, window="09:00-21:00")
     assert campaign_plan(campaign_id=campaign.pk) is True
 
     assert {skip.reason: skip.count for skip in review.skips} == dict(skip_reasons(campaign))

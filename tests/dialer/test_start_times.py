@@ -5,10 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns import lifecycle
 from campaigns.models import Campaign, Contact
 from campaigns.windows import Window
-from dialer import planning, tallies
+from dialer import campaign_actions, planning, tallies
 from dialer.models import Batch, Call
 from dialer.payload import call_entries
 from dialer.progress import skip_reasons
@@ -36,8 +35,8 @@ def list_with_start_times(times: list[datetime.datetime | None]):
 
 
 def planned_campaign(contact_list, **options) -> Campaign:
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="09:00-23:00", **options)
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, window="09:00-23:00", **options)
+    campaign_actions.campaign_schedule(campaign=campaign)
     assert planning.campaign_plan(campaign_id=campaign.pk) is True
     return Campaign.objects.get(pk=campaign.pk)
 

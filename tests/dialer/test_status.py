@@ -5,9 +5,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import ratelimit
+from dialer import campaign_actions, campaign_states, ratelimit
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.status import campaign_status_explained
@@ -21,7 +20,7 @@ NOW = datetime.datetime(2026, 12, 2, 5, 0, tzinfo=datetime.UTC)  # Wednesday 10:
 
 def _campaign(contact_list, *, status, name="Spring", **options):
     options.setdefault("window", "00:00-24:00")
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, batch_size=100, **options)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name=name, batch_size=100, **options)
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=status, started_at=NOW - datetime.timedelta(minutes=5))
     campaign.refresh_from_db()
@@ -85,8 +84,8 @@ def test_a_sending_campaign_says_how_long_is_left_at_its_pace(flow):
 
 
 def test_a_campaign_sending_while_it_is_still_planned_counts_the_unplanned_contacts_as_left(flow):
-    campaign = lifecycle.campaign_create(contact_list=make_contact_list(flow, 1000), name="Spring", batch_size=100,
-                                         window="00:00-24:00")
+    campaign = campaign_actions.campaign_create(contact_list=make_contact_list(flow, 1000), name="Spring",
+                                                batch_size=100, window="00:00-24:00")
     campaign_plan(campaign_id=campaign.pk, slice_size=300)  # the first slice only
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, started_at=NOW)
     campaign.refresh_from_db()
@@ -112,7 +111,9 @@ def test_a_campaign_sending_while_it_is_still_planned_counts_the_unplanned_conta
 def test_a_provider_pause_names_who_fixes_it_and_does_not_lead_with_resume(flow):
     campaign = _campaign(make_contact_list(flow, 10), status=Campaign.Status.RUNNING)
     Batch.objects.filter(campaign=campaign).update(status=Batch.Status.HELD, response_code=202)
-    lifecycle.campaign_pause_by_system(campaign_id=campaign.pk, reason="202 Invalid Security ID", provider_code=202)
+    campaign_states.campaign_pause_by_system(
+        campaign_id=campaign.pk, reason="202 Invalid Security ID", provider_code=202
+    )
     campaign.refresh_from_db()
 
     explained = campaign_status_explained(campaign, now=NOW)

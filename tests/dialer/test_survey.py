@@ -7,9 +7,9 @@ import io
 import pytest
 from django.urls import reverse
 
-from campaigns import lifecycle
 from campaigns.key_labels import parse_key_labels
 from campaigns.models import Campaign, ContactList
+from dialer import campaign_actions
 from dialer.models import Call
 from dialer.outcomes.tallies import outcomes_recount
 from dialer.planning import campaign_plan
@@ -27,7 +27,7 @@ PRESSED = ["12", "11", "2", "", "1", "21"]
 @pytest.fixture
 def surveyed(acme_flow):
     contact_list = make_contact_list(acme_flow, len(PRESSED), name="Survey list")
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=contact_list, window="00:00-24:00", key_labels="1=confirmed, 2=cancel"
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)

@@ -15,10 +15,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign
-from dialer import planning, steering, tallies
+from dialer import campaign_actions, campaign_states, planning, tallies
 from dialer.models import AcceptedTally, Batch, Call, CallTally
 from dialer.progress import campaign_progress
 from tests.dialer.test_dispatch import drain
@@ -38,11 +37,11 @@ def fast_dispatch(settings):
 
 def running_campaign(flow, contacts, *, first=0, **options) -> Campaign:
     contact_list = make_contact_list(flow, contacts, first=first, name=options.get("name", "list"))
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00", **options)
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, window="00:00-24:00", **options)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
     while not planning.campaign_plan(campaign_id=campaign.pk, slice_size=500):
         pass
-    assert lifecycle.campaign_start(campaign_id=campaign.pk)
+    assert campaign_states.campaign_start(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     return campaign
 
@@ -93,7 +92,7 @@ def test_a_rolled_back_write_takes_its_count_back_with_its_calls(sandbox):
 def test_a_cancel_counts_every_unsent_call_skipped(sandbox):
     campaign = running_campaign(make_flow(), 1200)
 
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     assert counted(campaign) == {Call.State.SKIPPED: 1200}
 

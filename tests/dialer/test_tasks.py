@@ -7,10 +7,9 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
 from config.celery import app
-from dialer import dispatch, planning, pumping, steering
+from dialer import campaign_actions, campaign_states, dispatch, planning, pumping, settling
 from dialer.models import Batch, Call
 from dialer.status import campaign_status_explained
 from dialer.tasks import dispatch_tick_task, plan_campaign_task
@@ -35,10 +34,10 @@ def eager():
 
 
 def scheduled(contacts: int, *, batch_size=500) -> Campaign:
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=make_contact_list(make_flow(), contacts), window="00:00-24:00", batch_size=batch_size
     )
-    lifecycle.campaign_schedule(campaign=campaign)
+    campaign_actions.campaign_schedule(campaign=campaign)
     campaign.refresh_from_db()
     return campaign
 
@@ -70,7 +69,7 @@ def test_the_first_slice_starts_the_campaign_and_it_sends_while_the_rest_is_plan
     assert send_what_is_planned(campaign) == planning.FIRST_SLICE // 500
     assert len(sandbox.provider.ledger()) == planning.FIRST_SLICE
     # Everything planned so far is sent, but the campaign is not done: most of its list is not planned.
-    assert not steering.campaign_complete_if_done(campaign_id=campaign.pk)
+    assert not settling.campaign_complete_if_done(campaign_id=campaign.pk)
     explained = campaign_status_explained(campaign)
     assert explained.state == "planning"
     assert explained.headline == f"Planning: {planning.FIRST_SLICE:,} of 5,000 contacts planned"
@@ -112,9 +111,9 @@ def test_growing_slices_stop_at_the_largest_slice():
 def test_a_cancel_while_planning_stops_the_planner_and_the_unplanned_contacts_get_no_calls(sandbox):
     campaign = scheduled(5_000)
     planning.campaign_plan(campaign_id=campaign.pk, slice_size=planning.FIRST_SLICE)
-    assert lifecycle.campaign_start(campaign_id=campaign.pk)
+    assert campaign_states.campaign_start(campaign_id=campaign.pk)
 
-    steering.campaign_cancel(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     assert planning.campaign_plan(campaign_id=campaign.pk, slice_size=planning.FIRST_SLICE) is True
     campaign.refresh_from_db()
@@ -133,14 +132,14 @@ def test_a_cancel_while_planning_stops_the_planner_and_the_unplanned_contacts_ge
 def test_a_paused_campaign_goes_on_being_planned_and_completes_only_after_its_last_slice(sandbox):
     campaign = scheduled(3_000)
     planning.campaign_plan(campaign_id=campaign.pk, slice_size=planning.FIRST_SLICE)
-    assert lifecycle.campaign_start(campaign_id=campaign.pk)
+    assert campaign_states.campaign_start(campaign_id=campaign.pk)
     send_what_is_planned(campaign)
-    lifecycle.campaign_pause(campaign=campaign)
+    campaign_actions.campaign_pause(campaign=campaign)
 
     assert planning.campaign_plan(campaign_id=campaign.pk, slice_size=planning.FIRST_SLICE) is True
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED and campaign.planned_at is not None
-    steering.campaign_resume(campaign=campaign)
+    campaign_actions.campaign_resume(campaign=campaign)
     send_what_is_planned(campaign)  # the last answer completes it
     assert campaign.status == Campaign.Status.COMPLETED
     assert len(sandbox.provider.ledger()) == 3_000
@@ -149,7 +148,7 @@ def test_a_paused_campaign_goes_on_being_planned_and_completes_only_after_its_la
 def test_the_tick_replaces_a_lost_planner_of_a_running_campaign(eager, django_capture_on_commit_callbacks):
     campaign = scheduled(3_000)
     planning.campaign_plan(campaign_id=campaign.pk, slice_size=planning.FIRST_SLICE)
-    assert lifecycle.campaign_start(campaign_id=campaign.pk)
+    assert campaign_states.campaign_start(campaign_id=campaign.pk)
 
     with django_capture_on_commit_callbacks(execute=False):
         dispatch_tick_task()  # the planner worked a moment ago: left alone

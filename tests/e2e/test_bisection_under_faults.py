@@ -9,7 +9,7 @@ import time
 import pytest
 
 from campaigns.models import Campaign, Contact
-from dialer import launching
+from dialer import campaign_actions
 from dialer.models import Batch, Call
 from tests.e2e.test_dispatch_under_faults import assert_ledger_matches_database
 from tests.factories import make_contact_list, make_flow
@@ -44,7 +44,7 @@ def test_splitting_under_faults_and_sigkills_dials_nobody_twice_and_settles_ever
     processes = start_processes(workers=3)
 
     # when the campaign runs in requests of 100 while workers are killed at random moments
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         campaign.refresh_from_db()

@@ -5,7 +5,7 @@ call in the provider's ledger recorded as placed, accepted (uuid unknown) or "ma
 import pytest
 
 from campaigns.models import Campaign
-from dialer import launching, steering
+from dialer import campaign_actions
 from dialer.models import Batch, Call
 from tests.e2e.test_dispatch_under_faults import assert_ledger_matches_database
 from tests.factories import make_contact_list, make_flow
@@ -25,7 +25,7 @@ def cancel_settings(settings):
 
 
 def cancel_and_wait_until_settled(campaign) -> Campaign:
-    steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign_actions.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
 
     def settled():
         open_batches = Batch.objects.filter(campaign=campaign).exclude(status__in=Batch.FINAL_STATUSES).exists()
@@ -42,7 +42,7 @@ def test_a_cancel_while_batches_wait_for_the_limit_leaves_nothing_pending(sandbo
     cancel_settings.DISPATCH_GRANT_MAX_WAIT = 30
     contact_list = make_contact_list(make_flow(), 6000)
     start_processes(workers=3)
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
 
     # when the manager cancels once two batches are being sent (one sent, others waiting for a grant)
     wait_until(
@@ -70,7 +70,7 @@ def test_a_cancel_never_records_a_call_the_provider_accepted_as_not_sent(sandbox
     sandbox.provider.set_faults(slow=0.35, slow_seconds=5, seed=3)
     contact_list = make_contact_list(make_flow(), 20_000)
     start_processes(workers=4)
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
 
     # when the manager cancels once a request went unanswered
     wait_until(

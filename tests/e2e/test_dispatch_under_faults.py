@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from campaigns.models import Campaign
-from dialer import launching
+from dialer import campaign_actions
 from dialer.models import Batch, Call
 from phonon.sandbox.provider import max_in_window
 from tests.e2e.grants import assert_each_grant_received, grants, journal_on
@@ -64,7 +64,7 @@ def test_20000_calls_with_every_fault_and_10_sigkills_dial_nobody_twice_and_lose
     rng = random.Random(11)
 
     # when a 20,000-call campaign runs while workers are killed at random moments
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         campaign.refresh_from_db()
@@ -102,7 +102,7 @@ def test_four_workers_never_exceed_the_limit_in_any_window(sandbox, start_proces
     start_processes(workers=4)
 
     # when 12,000 calls go out in batches of 250
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=250)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=250)
     campaign = wait_until(
         lambda: (c := Campaign.objects.get(pk=campaign.pk)).is_final and c, timeout=120,
         message="the campaign to complete",

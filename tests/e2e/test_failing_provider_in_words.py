@@ -7,7 +7,7 @@ import re
 import pytest
 
 from campaigns.models import Campaign
-from dialer import launching
+from dialer import campaign_actions
 from dialer.read_model import campaign_reading
 from pages.selectors import campaign_chart
 from tests.factories import make_contact_list, make_flow
@@ -30,7 +30,7 @@ def test_a_provider_answering_500_is_shown_as_retrying_and_no_attempt_counts_as_
     settings.DISPATCH_BACKOFF_CAP = 3.0
     start_processes(workers=1, BREAKER_WINDOW=1000)
     sandbox.provider.set_faults(error_500=1.0)
-    campaign = launching.campaign_launch(
+    campaign = campaign_actions.campaign_launch(
         contact_list=make_contact_list(make_flow(), 300), window="00:00-24:00", batch_size=100
     )
 

@@ -9,7 +9,7 @@ import pytest
 from campaigns.importing import contact_list_create
 from campaigns.models import Campaign, ContactList
 from campaigns.tasks import import_contact_list_task
-from dialer import launching
+from dialer import campaign_actions
 from dialer.models import Batch, Call
 from tests.factories import make_flow
 from tests.processes import wait_until
@@ -38,7 +38,7 @@ def test_a_2000_row_csv_becomes_4_requests_of_500_with_every_uuid_from_the_ledge
     assert contact_list.imported_count == 2000 and contact_list.rejected_count == 0
 
     # when it is launched with the calling window lifted
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00")
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00")
     wait_until(
         lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED,
         timeout=60, message="the campaign to complete",

@@ -5,10 +5,9 @@ import time
 
 import pytest
 
-from campaigns import lifecycle
 from campaigns.importing.job import contacts_analyze
 from campaigns.models import Campaign
-from dialer import launching, planning, steering
+from dialer import campaign_actions, planning
 from phonon.sandbox.provider import max_in_window
 from tests.e2e.grants import assert_each_grant_received, grants, journal_on
 from tests.factories import make_contact_list, make_flow
@@ -78,7 +77,7 @@ def test_calls_leave_spread_across_the_window_at_1000_per_5_s(sandbox, start_pro
     start_processes(workers=4)
 
     # when 4,000 calls go out
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=100)
     assert finished(campaign).status == Campaign.Status.COMPLETED
 
     # then every call left under a grant of its own, and on the limiter's clock (see tests.e2e.grants)
@@ -101,7 +100,7 @@ def test_calls_leave_spread_across_the_window_at_30000_per_minute(sandbox, start
     start_processes(workers=4)
 
     # when two windows' worth of calls go out
-    campaign = launching.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window="00:00-24:00", batch_size=500)
     assert finished(campaign, timeout=300).status == Campaign.Status.COMPLETED
 
     # then no second held more than 500 + 500 calls (not 30,000 in the first second of a minute)
@@ -125,7 +124,7 @@ def shared(paced):
 
 
 def launch(contact_list, *, priority="normal"):
-    return launching.campaign_launch(
+    return campaign_actions.campaign_launch(
         contact_list=contact_list, window="00:00-24:00", batch_size=REQUEST, priority=priority,
         name=contact_list.name,
     )
@@ -134,7 +133,7 @@ def launch(contact_list, *, priority="normal"):
 def still_sending(campaign) -> bool:
     """Whether the campaign had work left when the other finished; it is cancelled so the test ends."""
     running = Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
-    steering.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign_actions.campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
     finished(campaign)
     return running
 
@@ -233,7 +232,7 @@ def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(san
     wait_for_first_call(sandbox, paused, then=WINDOW)
 
     # when one is paused
-    lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=paused.pk))
+    campaign_actions.campaign_pause(campaign=Campaign.objects.get(pk=paused.pk))
     paused_at = time.time()
     time.sleep(2 * WINDOW + 0.5)
 
@@ -241,7 +240,7 @@ def test_pausing_one_campaign_gives_its_share_to_the_other_within_one_window(san
     times = arrivals(sandbox, staying)
     next_window = sum(1 for t in times if paused_at + WINDOW <= t < paused_at + 2 * WINDOW)
     assert next_window >= MOSTLY_USED * LIMIT, next_window
-    lifecycle.campaign_pause(campaign=Campaign.objects.get(pk=staying.pk))
+    campaign_actions.campaign_pause(campaign=Campaign.objects.get(pk=staying.pk))
 
 
 def test_a_high_campaign_gets_four_fifths_against_a_low_one_with_two_requests_a_window(sandbox, start_processes, paced):
@@ -251,8 +250,10 @@ def test_a_high_campaign_gets_four_fifths_against_a_low_one_with_two_requests_a_
     paced.PHONON_RATE_BURST = 500
     flow = make_flow()
     high_list, low_list = make_contact_list(flow, 5000, name="High"), make_contact_list(flow, 5000, first=10_000)
-    high = launching.campaign_launch(contact_list=high_list, window="00:00-24:00", batch_size=500, priority="high")
-    low = launching.campaign_launch(contact_list=low_list, window="00:00-24:00", batch_size=500, priority="low")
+    high = campaign_actions.campaign_launch(
+        contact_list=high_list, window="00:00-24:00", batch_size=500, priority="high"
+    )
+    low = campaign_actions.campaign_launch(contact_list=low_list, window="00:00-24:00", batch_size=500, priority="low")
     # Both planned before the workers start, so that both have batches to send from their first
     # grant on: this test is about the limiter's turns, not about how soon a planner's slice lands.
     planned_in_full(high, low)

@@ -11,7 +11,7 @@ import pytest
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign
 from campaigns.redial_rules import redial_rules
-from dialer import launching
+from dialer import campaign_actions
 from dialer.models import Call
 from dialer.tallies import tallies_differ
 from flows.models import Account
@@ -46,7 +46,7 @@ def launch_with_redials(sandbox, contacts: int, *, after: str, batch_size: int =
     sandbox.provider.outcomes.configure({"odds": ODDS, "delay_seconds": 0.3, "seed": 5, "key_odds": 0.5})
     sandbox.provider.outcomes.set_report_urls({flow.flow_id: flow_report_url(flow)})
     contact_list = make_contact_list(flow, contacts)
-    campaign = launching.campaign_launch(
+    campaign = campaign_actions.campaign_launch(
         contact_list=contact_list,
         window="00:00-24:00",
         batch_size=batch_size,

@@ -8,7 +8,7 @@ import pytest
 
 from campaigns.models import Campaign, Contact
 from campaigns.windows import Window
-from dialer import launching
+from dialer import campaign_actions
 from dialer.models import Call
 from dialer.progress import skip_reasons
 from dialer.start_times import OUTSIDE_WINDOW_REASON
@@ -42,7 +42,7 @@ def test_the_provider_receives_no_start_time_outside_the_window(sandbox, start_p
         Contact.objects.filter(pk__in=ids[index * 10 : (index + 1) * 10]).update(start_at=start_at)
 
     # when it is launched by a worker
-    campaign = launching.campaign_launch(contact_list=contact_list, window=window, outside_window=outside)
+    campaign = campaign_actions.campaign_launch(contact_list=contact_list, window=window, outside_window=outside)
     wait_until(
         lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED,
         timeout=90,

@@ -3,9 +3,8 @@
 import pytest
 from django.db import transaction
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
-from dialer import steering
+from dialer import campaign_actions, campaign_states
 from events.models import Event
 from events.recording import event_record
 from tests.factories import make_contact_list, make_flow
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def campaign():
     contact_list = make_contact_list(make_flow(), 2)
-    created = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00")
+    created = campaign_actions.campaign_create(contact_list=contact_list, window="00:00-24:00")
     Campaign.objects.filter(pk=created.pk).update(status=Campaign.Status.SCHEDULED)
     return created
 
@@ -27,10 +26,12 @@ def types() -> list[str]:
 
 def test_each_transition_records_its_event_with_the_facts_of_the_moment(campaign):
     # when
-    lifecycle.campaign_start(campaign_id=campaign.pk)
-    lifecycle.campaign_pause_by_system(campaign_id=campaign.pk, reason="The provider answered 211", provider_code=211)
-    steering.campaign_resume(campaign=campaign)
-    steering.campaign_cancel(campaign=campaign)
+    campaign_states.campaign_start(campaign_id=campaign.pk)
+    campaign_states.campaign_pause_by_system(
+        campaign_id=campaign.pk, reason="The provider answered 211", provider_code=211
+    )
+    campaign_actions.campaign_resume(campaign=campaign)
+    campaign_actions.campaign_cancel(campaign=campaign)
 
     # then
     assert types() == ["campaign.started", "campaign.paused", "campaign.resumed", "campaign.cancelled"]
@@ -42,8 +43,8 @@ def test_each_transition_records_its_event_with_the_facts_of_the_moment(campaign
 
 def test_a_refused_transition_records_nothing(campaign):
     # when
-    with pytest.raises(lifecycle.TransitionRefused):
-        steering.campaign_resume(campaign=campaign)
+    with pytest.raises(campaign_actions.ActionRefused):
+        campaign_actions.campaign_resume(campaign=campaign)
 
     # then
     assert types() == []
@@ -52,7 +53,7 @@ def test_a_refused_transition_records_nothing(campaign):
 def test_a_change_rolled_back_takes_its_event_with_it(campaign):
     # when
     with pytest.raises(RuntimeError), transaction.atomic():
-        lifecycle.campaign_start(campaign_id=campaign.pk)
+        campaign_states.campaign_start(campaign_id=campaign.pk)
         raise RuntimeError("the surrounding work failed")
 
     # then

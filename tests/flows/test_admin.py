@@ -1,4 +1,4 @@
-"""Django admin: masked secrets, useful lists, campaign actions through the lifecycle, read-only
+"""Django admin: masked secrets, useful lists, campaign actions through dialer.campaign_actions, read-only
 batches and calls. The admin user is `root` (staff, superuser)."""
 
 import json
@@ -11,12 +11,12 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign, DoNotCallEntry, DoNotCallList, RejectedRow
+from dialer import campaign_actions
 from dialer.admin import body_for_display
+from dialer.campaign_actions import campaign_requeue_failed
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
-from dialer.requeue import batches_requeue_failed
 from dialer.tallies import calls_recount
 from flows.models import DID, Account, Flow
 from tests.factories import make_contact_list
@@ -154,13 +154,15 @@ def test_admin_actions_mark_the_listener_steps(client, root, flow):
     assert flow.activated_at is not None
 
 
-# --- Campaigns: actions through the lifecycle ----------------------------------------------------
+# --- Campaigns: actions through dialer.campaign_actions ----------------------------------------------------
 
 
 @pytest.fixture
 def campaign(flow):
     contact_list = make_contact_list(flow, 6)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name="March", window="00:00-24:00", batch_size=3)
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, name="March", window="00:00-24:00", batch_size=3
+    )
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     campaign.refresh_from_db()
@@ -199,7 +201,7 @@ def test_requeue_puts_failed_batches_back_and_keeps_their_frozen_body(campaign):
     Batch.objects.filter(campaign=campaign).exclude(pk=batch.pk).update(status=Batch.Status.PLACED)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED, finished_at=timezone.now())
 
-    count = batches_requeue_failed(campaign=campaign)
+    count = campaign_requeue_failed(campaign=campaign)
 
     batch.refresh_from_db()
     campaign.refresh_from_db()

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from dialer.steering import campaign_cancel
+from dialer.campaign_actions import campaign_cancel
 from intake.models import MailIntake, Security, SftpIntake
 from tests.factories import make_contact_list, make_flow
 

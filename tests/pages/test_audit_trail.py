@@ -6,10 +6,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from campaigns import lifecycle
 from campaigns.audit import campaign_audit_trail
 from campaigns.models import Campaign, CampaignEvent
-from dialer import steering
+from dialer import campaign_actions
 from dialer.planning import campaign_plan
 from tests.factories import make_contact_list
 
@@ -19,7 +18,9 @@ Action = CampaignEvent.Action
 @pytest.fixture
 def running(acme_flow):
     contact_list = make_contact_list(acme_flow, 4, name="March")
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00", batch_size=2, name="March")
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, window="00:00-24:00", batch_size=2, name="March"
+    )
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     campaign.refresh_from_db()
@@ -44,7 +45,7 @@ def test_pausing_resuming_and_cancelling_from_the_pages_names_the_manager(client
 
 
 def test_an_edit_records_what_changed(client, alice, running):
-    lifecycle.campaign_pause(campaign=running, by=alice)
+    campaign_actions.campaign_pause(campaign=running, actor=alice)
     client.force_login(alice)
 
     client.post(
@@ -90,8 +91,8 @@ def test_a_launch_from_the_review_names_who_launched(client, alice, acme_flow):
 
 
 def test_the_api_names_its_key_and_a_script_is_the_system(running):
-    lifecycle.campaign_pause(campaign=running, reason="Paused through the API.", by="API key “CRM nightly”")
-    steering.campaign_resume(campaign=running)
+    campaign_actions.campaign_pause(campaign=running, reason="Paused through the API.", actor="API key “CRM nightly”")
+    campaign_actions.campaign_resume(campaign=running)
 
     resumed, paused = campaign_audit_trail(running)
     assert (paused.actor, paused.actor_label, paused.detail) == (
@@ -103,7 +104,7 @@ def test_the_api_names_its_key_and_a_script_is_the_system(running):
 
 
 def test_the_campaign_page_shows_the_trail_with_times_in_the_campaigns_zone(client, alice, running):
-    lifecycle.campaign_pause(campaign=running, by=alice)
+    campaign_actions.campaign_pause(campaign=running, actor=alice)
     client.force_login(alice)
 
     page = client.get(reverse("campaign_detail", args=[running.pk])).content.decode()
@@ -114,7 +115,7 @@ def test_the_campaign_page_shows_the_trail_with_times_in_the_campaigns_zone(clie
 
 def test_a_paused_campaign_is_not_running_for_and_says_paused_once(client, alice, running):
     Campaign.objects.filter(pk=running.pk).update(started_at=running.created_at)
-    lifecycle.campaign_pause(campaign=running, by=alice)
+    campaign_actions.campaign_pause(campaign=running, actor=alice)
     client.force_login(alice)
 
     live = client.get(reverse("campaign_live", args=[running.pk])).content.decode()

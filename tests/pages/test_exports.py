@@ -8,9 +8,9 @@ import io
 import pytest
 from django.urls import reverse
 
-from campaigns import lifecycle
 from campaigns.models import Campaign, Contact, ContactList
 from campaigns.reports import first_variable_name
+from dialer import campaign_actions
 from dialer.excel import excel_cell
 from dialer.models import Batch, Call
 from dialer.planning import campaign_plan
@@ -24,7 +24,9 @@ def campaign(acme_flow):
     contact_list = make_contact_list(acme_flow, 3, name="March")
     Contact.objects.filter(contact_list=contact_list, line=2).update(variables={"name": "Asha Rao", "ref": "00123"})
     Contact.objects.filter(contact_list=contact_list, line=3).update(variables={"name": "Ravi Kumar", "ref": "7"})
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00", batch_size=2, name="March")
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, window="00:00-24:00", batch_size=2, name="March"
+    )
     campaign_plan(campaign_id=campaign.pk)
     Batch.objects.filter(campaign=campaign).update(status=Batch.Status.PLACED, request_id="req-1", response_code=200)
     Call.objects.filter(campaign=campaign).update(state=Call.State.PLACED, phonon_uuid="uuid-1", provider_code=200)

@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign
 from campaigns.redial_rules import redial_rules
+from dialer import campaign_actions, campaign_states
 from dialer.models import Call
 from dialer.planning import campaign_plan
 from tests.factories import make_contact_list
@@ -84,7 +84,7 @@ def test_without_rules_the_launch_is_as_before(client, alice, acme_list):
 
 
 def test_a_paused_campaigns_rules_change_through_the_edit_page(client, alice, acme_list):
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=acme_list, window="00:00-24:00", redials=redial_rules(outcomes="busy", max_attempts=2)
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
@@ -114,13 +114,13 @@ def test_a_paused_campaigns_rules_change_through_the_edit_page(client, alice, ac
 
 
 def test_the_campaign_page_says_what_the_rules_wait_for_and_offers_every_attempt(client, alice, acme_list):
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=acme_list, window="00:00-24:00", redials=redial_rules(outcomes="busy", after="1h", max_attempts=2)
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)
     while not campaign_plan(campaign_id=campaign.pk):
         pass
-    lifecycle.campaign_start(campaign_id=campaign.pk)
+    campaign_states.campaign_start(campaign_id=campaign.pk)
     Call.objects.filter(campaign=campaign).update(state=Call.State.PLACED, phonon_uuid="u")
     first = Call.objects.filter(campaign=campaign).order_by("contact_id").first()
     Call.objects.filter(pk=first.pk).update(outcome="busy", outcome_at=timezone.now())
@@ -133,7 +133,7 @@ def test_the_campaign_page_says_what_the_rules_wait_for_and_offers_every_attempt
 
 
 def test_the_downloads_give_one_row_per_contact_or_one_per_call(client, alice, acme_list):
-    campaign = lifecycle.campaign_create(
+    campaign = campaign_actions.campaign_create(
         contact_list=acme_list, window="00:00-24:00", redials=redial_rules(outcomes="busy", after="1h", max_attempts=2)
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SCHEDULED)

@@ -7,9 +7,9 @@ import io
 import pytest
 from django.urls import reverse
 
-from campaigns import lifecycle
 from campaigns.importing import contact_list_create, contact_list_import
 from campaigns.models import Campaign, Contact, ContactList
+from dialer import campaign_actions
 from dialer.planning import campaign_plan
 from tests.factories import make_contact_list
 
@@ -62,7 +62,7 @@ def test_the_list_page_and_the_review_say_how_many_numbers_are_outside_india(cli
 
 def test_duplicate_preselects_the_campaigns_own_list_not_the_newest(client, alice, acme_flow):
     own = make_contact_list(acme_flow, 2, name="The campaign's own")
-    campaign = lifecycle.campaign_create(contact_list=own, window="00:00-24:00", name="March")
+    campaign = campaign_actions.campaign_create(contact_list=own, window="00:00-24:00", name="March")
     make_contact_list(acme_flow, 2, first=10, name="Newer list")
     client.force_login(alice)
 
@@ -73,7 +73,7 @@ def test_duplicate_preselects_the_campaigns_own_list_not_the_newest(client, alic
 
 def test_the_skipped_explanation_names_do_not_call_and_the_cap(client, alice, acme_flow):
     contact_list = make_contact_list(acme_flow, 2)
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00", name="March")
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, window="00:00-24:00", name="March")
     campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     client.force_login(alice)

@@ -16,8 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import lifecycle
 from campaigns.models import Campaign, ContactList, RejectedRow
+from dialer import campaign_actions, campaign_states
 from dialer.models import Batch, BatchAttempt, Call
 from dialer.planning import campaign_plan
 from dialer.tallies import calls_recount
@@ -52,7 +52,9 @@ def globex_list(globex_flow):
 
 
 def _campaign(contact_list, *, status=Campaign.Status.DRAFT, plan=False, **options):
-    campaign = lifecycle.campaign_create(contact_list=contact_list, window="00:00-24:00", batch_size=2, **options)
+    campaign = campaign_actions.campaign_create(
+        contact_list=contact_list, window="00:00-24:00", batch_size=2, **options
+    )
     if plan:
         campaign_plan(campaign_id=campaign.pk)
     Campaign.objects.filter(pk=campaign.pk).update(status=status)
@@ -554,8 +556,10 @@ def test_pausing_a_campaign_that_is_not_running_says_why(client, alice, acme_lis
 
 
 def test_system_pause_reason_is_shown_in_words(client, alice, acme_campaign):
-    lifecycle.campaign_pause_by_system(campaign_id=acme_campaign.pk, reason="The provider answered 212 Insufficient "
-                                       "Balance: The account's balance at the provider is too low.")
+    campaign_states.campaign_pause_by_system(
+        campaign_id=acme_campaign.pk,
+        reason="The provider answered 212 Insufficient Balance: The account's balance at the provider is too low.",
+    )
     client.force_login(alice)
 
     page = client.get(reverse("campaign_live", args=[acme_campaign.pk])).content.decode()
@@ -668,8 +672,8 @@ def test_export_has_one_row_per_call_with_its_phonon_uuid(client, alice, acme_ca
 
 
 def test_dashboard_lists_problems_needing_action(client, alice, acme_campaign, acme_flow):
-    lifecycle.campaign_pause_by_system(campaign_id=acme_campaign.pk, reason="The provider answered 202 Invalid "
-                                       "Security ID.")
+    campaign_states.campaign_pause_by_system(campaign_id=acme_campaign.pk, reason="The provider answered 202 Invalid "
+                                             "Security ID.")
     Batch.objects.filter(campaign=acme_campaign, sequence=1).update(status=Batch.Status.FAILED)
     ContactList.objects.create(flow=acme_flow, name="with rejects", status=ContactList.Status.IMPORTED,
                                imported_count=10, rejected_count=3)
@@ -730,8 +734,8 @@ def test_a_server_error_shows_the_plain_500_page_without_a_traceback(client, ali
 def test_campaign_outside_its_calling_window_says_when_it_opens(client, alice, acme_list):
     now = timezone.localtime(timezone.now(), timezone=datetime.UTC)
     closed_days = [day for day in range(7) if day != now.weekday()]  # open every day but today
-    campaign = lifecycle.campaign_create(contact_list=acme_list, window="00:00-24:00", window_days=closed_days,
-                                         timezone_name="UTC")
+    campaign = campaign_actions.campaign_create(contact_list=acme_list, window="00:00-24:00", window_days=closed_days,
+                                                timezone_name="UTC")
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
     client.force_login(alice)
 

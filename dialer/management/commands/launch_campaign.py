@@ -6,7 +6,7 @@ import sys
 from campaigns.models import Campaign, ContactList
 from campaigns.redial_rules import redial_rules
 from core.json_command import JsonCommand
-from dialer import launching
+from dialer import campaign_actions
 from dialer.outcomes.tallies import SUMMARY_KEYS, outcomes_wait
 from dialer.progress import campaign_summary
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
@@ -82,14 +82,14 @@ class Command(JsonCommand):
             if not options["yes"] and not self._confirmed():
                 self.refuse("Not launched: answer y to launch, or pass --yes in scripts.")
         try:
-            campaign = launching.campaign_launch(
+            campaign = campaign_actions.campaign_launch(
                 contact_list=contact_list, name=options["name"], start_at=start_at, window=options["window"],
                 batch_size=options["batch_size"], api_version=options["api_version"], priority=options["priority"],
                 outside_window=options["outside_window"],
                 skip_called_days=None if options["include_called"] else options["look_back_days"],
                 redials=redials,
             )
-        except ValueError as error:
+        except campaign_actions.ActionRefused as error:
             self.refuse(str(error))
         if not options["wait"]:
             self.print_json({"campaign_id": campaign.pk, "status": campaign.status})

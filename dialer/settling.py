@@ -1,73 +1,25 @@
-"""What a campaign's transitions do to its batches and calls: resume, cancel, skip, complete.
+"""What a campaign's end does to its batches and calls: settle a cancelled one, skip calls, complete.
 
-The allowed transitions themselves are the compare-and-set in campaigns.lifecycle.
+The allowed transitions themselves are the compare-and-set in dialer.campaign_states. A manager's
+cancel (dialer.campaign_actions.campaign_cancel) settles here right after its transition commits;
+the workers and the tick settle what it leaves, with the same functions.
 """
 
-import logging
-
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.audit import Action, actor_words, campaign_audit_record
-from campaigns.lifecycle import (
-    Status,
-    TransitionRefused,
-    campaign_event_record,
-    campaign_transition,
-)
 from campaigns.models import Campaign
 from dialer import tallies
+from dialer.campaign_states import Status, campaign_transition
 from dialer.models import Batch, Call
 from dialer.redials.waiting import campaign_redials_settled
 
-log = logging.getLogger(__name__)
 CANCELLED_BEFORE_SENT = "Campaign cancelled before this call was sent."
-CANCELLED_BY_MANAGER = "Cancelled by a manager."
 CANCELLED_MAYBE_SENT = (
     "Campaign cancelled after this call's request was sent without a readable answer (a timeout, or a "
     "worker stopped mid-send): the provider may have placed it. It was not sent again."
 )
-
-
-def campaign_resume(*, campaign: Campaign, by=None) -> None:
-    """paused -> running. Batches held by a configuration error are given another go; those the
-    provider refused outright are rebuilt from the flow's current settings (nothing of them was
-    accepted, so new bytes cannot dial anyone twice)."""
-    with transaction.atomic():
-        if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
-            status=Status.RUNNING, status_reason="", updated_at=timezone.now()
-        ):
-            campaign.refresh_from_db()
-            raise TransitionRefused(f"Only a paused campaign can be resumed; this one is {campaign.status}.")
-        campaign_event_record(campaign.pk, "campaign.resumed", status=Status.RUNNING, status_reason="")
-        campaign_audit_record(campaign_id=campaign.pk, action=Action.RESUMED, by=by)
-        held = Batch.objects.filter(campaign=campaign, status=Batch.Status.HELD)
-        held.filter(maybe_delivered=False).update(
-            status=Batch.Status.PLANNED, body=None, body_sha256="", frozen_at=None, next_attempt_at=None
-        )
-        held.update(status=Batch.Status.UNCERTAIN, next_attempt_at=None)
-
-
-def campaign_cancel(*, campaign: Campaign, reason: str = CANCELLED_BY_MANAGER, by=None) -> None:
-    """Cancel now: nothing more is sent. The transition commits alone (the campaign's row and its
-    event: no lock a worker or a planner holds can hold it up past their own short statements),
-    then what it stopped is settled. Requests already in flight finish on their own: their worker
-    re-checks the status before the request leaves, and writes back whatever answer comes."""
-    if by is not None and reason == CANCELLED_BY_MANAGER:
-        reason = f"Cancelled by a manager ({actor_words(by)})."
-    with transaction.atomic():
-        if not campaign_transition(
-            campaign.pk, Status.CANCELLED, reason=reason, finished_at=timezone.now(), event="campaign.cancelled"
-        ):
-            campaign.refresh_from_db()
-            raise TransitionRefused(f"A {campaign.status} campaign cannot be cancelled.")
-        campaign_audit_record(campaign_id=campaign.pk, action=Action.CANCELLED, by=by, detail=reason)
-    try:
-        campaign_settle_cancelled(campaign_id=campaign.pk)
-    except DatabaseError:
-        # The cancel itself is committed; the dispatch tick settles what is left (the same function).
-        log.warning("campaign %s cancelled; settling its batches is left to the tick", campaign.pk, exc_info=True)
 
 
 def campaign_settle_cancelled(*, campaign_id: int) -> int:
