@@ -30,7 +30,6 @@ way (Django >= 4.1 caches templates with DEBUG on as well), so templates are nev
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import page_shapes  # noqa: E402
+import page_timing  # noqa: E402
+
 TARGET_P95_MS = 50
 
 
@@ -226,45 +229,6 @@ def counting_calls_ms(campaign_ids: list[int], repeat: int = 3) -> float:
     return min(times)
 
 
-def measure(client, url: str, requests: int) -> dict:
-    client.get(url)  # warm: templates, caches, connection
-    times, cpu = [], []
-    for _ in range(requests):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        response = client.get(url, HTTP_HX_REQUEST="true") if "/live/" in url else client.get(url)
-        times.append((time.perf_counter() - started) * 1000)
-        # This process's CPU for the request (the page's Python, not the database's): on a shared
-        # machine the wall time mostly measures the neighbours.
-        cpu.append((time.process_time() - cpu_started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    times.sort()
-    return {"p50": statistics.median(times), "p95": times[max(0, int(round(0.95 * len(times))) - 1)],
-            "max": times[-1], "cpu_p50": statistics.median(cpu)}
-
-
-def measure_pages(client, campaign, requests: int) -> dict:
-    from django.urls import reverse
-
-    return {
-        "campaign_live": measure(client, reverse("pages:campaign_live", args=[campaign.pk])
-                                 if _namespaced() else reverse("campaign_live", args=[campaign.pk]), requests),
-        "campaign_list": measure(client, reverse("pages:campaign_list") if _namespaced()
-                                 else reverse("campaign_list"), requests),
-        "dashboard": measure(client, reverse("pages:dashboard") if _namespaced() else reverse("dashboard"),
-                             requests),
-    }
-
-
-def _namespaced() -> bool:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        reverse("pages:dashboard")
-        return True
-    except NoReverseMatch:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -274,6 +238,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--send-rate", type=float, default=500.0,
                         help="calls a second the sending process writes back during the measurement")
+    parser.add_argument("--no-redials", action="store_true", help="without the campaign of N contacts x 3 attempts")
+    parser.add_argument("--pages", default="", help="comma-separated page names to measure (default: all)")
+    parser.add_argument("--queries", action="store_true", help="print each page's queries and their time")
+    parser.add_argument("--profile", default="", help="print a cProfile of these pages (comma-separated)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_pages")
     parser.add_argument("--reuse", action="store_true",
                         help="PostgreSQL: measure again in the database a previous run built (no baseline)")
@@ -289,12 +257,14 @@ def main() -> None:
     calls = args.calls or (200_000 if args.quick else 1_000_000)
     history = args.history_campaigns if args.history_campaigns is not None else (2 if args.quick else 10)
     load_before = os.getloadavg()
+    os.environ.setdefault("API_THROTTLE_RATE", "1000000/60")  # the API's pages, not its throttle
     env = setup_environment(args.database, args.pg_url, reuse=args.reuse)
     try:
         from django.contrib.auth import get_user_model
         from django.db import connection
         from django.test import Client
 
+        from api.keys import api_key_create
         from campaigns.models import Campaign
         from tests.factories import make_flow
 
@@ -303,11 +273,12 @@ def main() -> None:
         if large is not None:
             client.force_login(get_user_model().objects.get(username="bench"))
             baseline = None
+            redial = Campaign.objects.filter(name=f"redials {calls:,} x 3").first()
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             print(f"reused the database: campaign {large.pk} of {calls:,} calls, "
-                  f"{Campaign.objects.filter(name__startswith='history').count()} finished campaigns in history",
-                  flush=True)
+                  f"{Campaign.objects.filter(name__startswith='history').count()} finished campaigns in history"
+                  f"{f', redial campaign {redial.pk}' if redial else ''}", flush=True)
         else:
             user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-pass")
             client.force_login(user)
@@ -317,19 +288,32 @@ def main() -> None:
             # campaign's calls to check the dialling cap against (planning is not what is measured).
             baseline_flow = make_flow(flow_id="PAGEbase", client_id="pages-baseline")
             small = running_campaign(baseline_flow, 1_000, first=50_000_000, name="baseline 1,000")
-            baseline = measure_pages(client, small, args.requests)
+            page_shapes.calls_with_outcomes(small.pk)
+            small_key = api_key_create(account=baseline_flow.account, name="bench")[1]
+            baseline = page_timing.measure_all(client, _chosen(page_timing.page_urls(small), args.pages),
+                                               args.requests, small_key)
 
             started = time.perf_counter()
             large = running_campaign(flow, calls, first=0, name=f"running {calls:,}")
+            page_shapes.calls_with_outcomes(large.pk)
             planned = time.perf_counter() - started
+            started = time.perf_counter()
+            redial = None
+            if not args.no_redials:
+                redial = page_shapes.redial_campaign(large.contact_list, name=f"redials {calls:,} x 3")
+            redialled = time.perf_counter() - started
             started = time.perf_counter()
             for index in range(history):
                 history_campaign(large.contact_list, index)
             inserted = time.perf_counter() - started
             with connection.cursor() as cursor:  # the planner's statistics, as autovacuum would have them
                 cursor.execute("ANALYZE")
-            print(f"built: running campaign of {calls:,} calls in {planned:.1f} s (list, plan, states); {history} "
-                  f"finished campaigns, {history * calls:,} calls in history, in {inserted:.1f} s", flush=True)
+            print(f"built: running campaign of {calls:,} calls with outcomes in {planned:.1f} s (list, plan, states, "
+                  f"outcomes); {'no redial campaign' if redial is None else f'{calls:,} contacts x 3 attempts'} "
+                  f"in {redialled:.1f} s; {history} finished campaigns, {history * calls:,} calls in history, "
+                  f"in {inserted:.1f} s", flush=True)
+        api_key = api_key_create(account=large.flow.account, name="bench at scale")[1]
+        urls = _chosen(page_timing.page_urls(large, redial), args.pages)
         # The old per-poll queries, timed once each: the live page's campaign, the list's page of
         # campaigns, the dashboard's calls accepted today.
         before = {"campaign_live": counting_calls_ms([large.pk]),
@@ -340,7 +324,11 @@ def main() -> None:
         sender.stdout.readline()  # "ready": it sends from now on
         time.sleep(1)
         try:
-            at_scale = measure_pages(client, large, args.requests)
+            at_scale = page_timing.measure_all(client, urls, args.requests, api_key)
+            queries = ({name: page_timing.queries_of(client, url, api_key) for name, url in urls.items()}
+                       if args.queries else {})
+            profiles = {name: page_timing.profile_of(client, urls[name], api_key)
+                        for name in args.profile.split(",") if name in urls}
         finally:
             sender.terminate()
             sent = json.loads(sender.communicate(timeout=60)[0].strip().splitlines()[-1])
@@ -348,25 +336,41 @@ def main() -> None:
         if env["redis"]:
             env["redis"].stop()
 
-    print(f"\npages at scale ({args.database}), {args.requests} requests each, test Client, superuser; "
-          f"meanwhile the sender wrote back {sent['batches']} batches in {sent['seconds']} s "
-          f"(asked for {args.send_rate:,.0f} calls/s)")
-    print(f"{'page':<15} {'baseline: 1,000 calls':>38} {f'{calls:,} running + {history * calls:,} history':>52}"
-          f"   target p95   (cpu: the median request's CPU time in this process)")
-    for page in ("campaign_live", "campaign_list", "dashboard"):
-        s = at_scale[page]
-        verdict = "ok" if s["p95"] <= TARGET_P95_MS else "ABOVE"
-        b = baseline[page] if baseline else None
-        small_text = (f"p50 {b['p50']:6.1f} ms, p95 {b['p95']:6.1f} ms, cpu {b['cpu_p50']:4.1f} ms" if b
-                      else "(not measured: --reuse)")
-        large_text = f"p50 {s['p50']:7.1f} ms, p95 {s['p95']:7.1f} ms, cpu {s['cpu_p50']:4.1f} ms"
-        ratio = f" (x{s['p95'] / b['p95']:.1f} the baseline)" if b else ""
-        print(f"{page:<15} {small_text:>38} {large_text:>52}   <= {TARGET_P95_MS} ms {verdict}{ratio}")
+    for name, text in profiles.items():
+        print(f"\n--- cProfile of {name} (5 requests) ---\n{text}")
+    for name, seen in queries.items():
+        print(f"{name}: {seen['count']} queries, {seen['ms']:.1f} ms in SQL; slowest: {seen['slowest']}")
+    _report(args, calls, history, redial, baseline, at_scale, sent)
     print(f"before the stored tallies, each poll counted calls: {before['campaign_live']:,.0f} ms by state for the "
           f"live page's campaign, {before['campaign_list']:,.0f} ms for the list's campaigns, "
           f"{before['dashboard']:,.0f} ms accepted today for the dashboard (the query alone, timed once)")
     print(f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
           f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
+
+
+def _chosen(urls: dict, pages: str) -> dict:
+    wanted = {name for name in pages.split(",") if name}
+    return {name: url for name, url in urls.items() if not wanted or name in wanted or name == "trivial"}
+
+
+def _report(args, calls, history, redial, baseline, at_scale, sent) -> None:
+    scale = f"{calls:,} with outcomes + {history * calls:,} history" + (
+        f" + {calls:,} x 3 redials" if redial else "")
+    print(f"\npages at scale ({args.database}), {args.requests} requests each, test Client, superuser; "
+          f"meanwhile the sender wrote back {sent['batches']} batches in {sent['seconds']} s "
+          f"(asked for {args.send_rate:,.0f} calls/s)")
+    print(f"{'page':<22} {'baseline: 1,000 calls':>38} {scale:>52}   target p95   "
+          f"(cpu: the median request's CPU time in this process)")
+    trivial = at_scale.get("trivial")
+    for page, s in at_scale.items():
+        verdict = "ok" if s["p95"] <= TARGET_P95_MS else "ABOVE"
+        b = baseline.get(page) if baseline else None
+        small_text = (f"p50 {b['p50']:6.1f} ms, p95 {b['p95']:6.1f} ms, cpu {b['cpu_p50']:4.1f} ms" if b
+                      else "(not measured)")
+        large_text = f"p50 {s['p50']:7.1f} ms, p95 {s['p95']:7.1f} ms, cpu {s['cpu_p50']:4.1f} ms"
+        ratio = f" (x{s['p95'] / b['p95']:.1f} the baseline" if b else " ("
+        ratio += f", x{s['p50'] / trivial['p50']:.0f} the trivial page's p50)" if trivial else ")"
+        print(f"{page:<22} {small_text:>38} {large_text:>52}   <= {TARGET_P95_MS} ms {verdict}{ratio}")
 
 
 if __name__ == "__main__":

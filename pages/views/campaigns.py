@@ -22,7 +22,7 @@ from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by
 from dialer.read_model import campaign_reading, campaign_readings
 from dialer.redials.best_time import best_time
 from dialer.redials.editing import campaign_redials_edit
-from dialer.redials.survey import answer_list, calls_pressed, survey_results
+from dialer.redials.survey import answer_list, calls_pressed, pressed_count, survey_results
 from dialer.redials.waiting import redials_panel
 from dialer.results import attempts_filename, results_csv_chunks, results_filename
 from dialer.retrying import campaign_retry_list
@@ -105,9 +105,10 @@ def campaign_detail(request, pk):
     context = _live_context(campaign)
     context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
-    context.update(_calls_context(request, campaign))
+    # What people pressed (dialer.redials.survey), counted under the outcome tallies just read.
+    context["survey"] = survey_results(campaign, tallies=context["outcomes"])
+    context.update(_calls_context(request, campaign, tallies=context["outcomes"], survey=context["survey"]))
     context["audit_trail"] = campaign_audit_trail(campaign)
-    context["survey"] = survey_results(campaign)  # what people pressed (dialer.redials.survey)
     context["best"] = best_time(account_id=campaign.flow.account_id, zone=campaign.timezone)
     return render(request, "pages/campaign_detail.html", context)
 
@@ -140,7 +141,7 @@ def campaign_batches(request, pk):
     return render(request, "pages/_campaign_batches.html", _batches_context(request, campaign))
 
 
-def _calls_context(request, campaign):
+def _calls_context(request, campaign, *, tallies=None, survey=None):
     form = ContactSearchForm(request.GET or None)
     # In list order, through the (campaign, contact) key: ordering by id walked the primary key
     # past every older campaign's calls to find this one's first page.
@@ -160,9 +161,19 @@ def _calls_context(request, campaign):
         calls = calls_pressed(calls, key=pressed.cleaned_data["pressed"], question=pressed.cleaned_data["question"])
     pressed_data = pressed.cleaned_data if pressed.is_bound and pressed.is_valid() else {}
     paginator = Paginator(calls, CALLS_PER_PAGE)
-    if outcome and not searching:
+    number_searched = form.is_bound and form.is_valid() and form.cleaned_data["number"]
+    if pressed_data.get("pressed") and not number_searched and not outcome:
+        # The stored key tallies (any question) or the survey (question N) know the count.
+        tallies = tallies or outcome_tallies.summary_of(campaign.pk)
+        if pressed_data.get("question"):
+            survey = survey or survey_results(campaign, tallies=tallies)
+        known = pressed_count(survey, key=pressed_data["pressed"], question=pressed_data.get("question"),
+                              tallies=tallies)
+        if known is not None:
+            paginator.count = known
+    elif outcome and not searching:
         # The stored outcome tallies know the count (unknown: every call still without one).
-        summary = outcome_tallies.summary_of(campaign.pk)
+        summary = tallies or outcome_tallies.summary_of(campaign.pk)
         if outcome != CallOutcome.UNKNOWN:
             paginator.count = summary.counts.get(outcome, 0)
     elif not searching:
