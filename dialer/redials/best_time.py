@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from campaigns.windows import WEEKDAY_NAMES
 from dialer.models import Call, CallOutcome
@@ -87,6 +88,33 @@ class BestTime:
     @property
     def weekday_columns(self) -> list[dict]:
         return [{"bar": bar, "x": 14 * day + 2, "label": bar.label} for day, bar in enumerate(self.weekdays)]
+
+    @property
+    def hours_svg(self) -> str:
+        """The hour columns drawn (31 columns with a title each were a third of the page's rendering
+        as template loops)."""
+        return format_html_join(
+            "",
+            '<rect x="{}" y="{}" width="8" height="{}" class="bar"><title>{}</title></rect>{}',
+            (
+                (column["x"], column["bar"].y, column["bar"].height, column["bar"].title,
+                 format_html('<text x="{}" y="110" class="tick">{}</text>', column["x"], column["label"])
+                 if column["label"] else "")
+                for column in self.hour_columns
+            ),
+        )
+
+    @property
+    def weekdays_svg(self) -> str:
+        return format_html_join(
+            "",
+            '<rect x="{}" y="{}" width="10" height="{}" class="bar"><title>{}</title></rect>'
+            '<text x="{}" y="110" class="tick">{}</text>',
+            (
+                (column["x"], column["bar"].y, column["bar"].height, column["bar"].title, column["x"], column["label"])
+                for column in self.weekday_columns
+            ),
+        )
 
     @property
     def best_delay(self) -> Bar | None:

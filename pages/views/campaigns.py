@@ -107,7 +107,8 @@ def campaign_detail(request, pk):
     context.update(_batches_context(request, campaign))
     # What people pressed (dialer.redials.survey), counted under the outcome tallies just read.
     context["survey"] = survey_results(campaign, tallies=context["outcomes"])
-    context.update(_calls_context(request, campaign, tallies=context["outcomes"], survey=context["survey"]))
+    context.update(_calls_context(request, campaign, tallies=context["outcomes"], survey=context["survey"],
+                                  progress=context["progress"]))
     context["audit_trail"] = campaign_audit_trail(campaign)
     context["best"] = best_time(account_id=campaign.flow.account_id, zone=campaign.timezone)
     return render(request, "pages/campaign_detail.html", context)
@@ -141,7 +142,10 @@ def campaign_batches(request, pk):
     return render(request, "pages/_campaign_batches.html", _batches_context(request, campaign))
 
 
-def _calls_context(request, campaign, *, tallies=None, survey=None):
+def _calls_context(request, campaign, *, tallies=None, survey=None, progress=None):
+    """The calls table: a page of calls in list order, searched or filtered, with a count that the
+    stored tallies give wherever they know it (`tallies`, `survey`, `progress`: read already by the
+    campaign's page; the calls fragment reads what it needs)."""
     form = ContactSearchForm(request.GET or None)
     # In list order, through the (campaign, contact) key: ordering by id walked the primary key
     # past every older campaign's calls to find this one's first page.
@@ -178,7 +182,7 @@ def _calls_context(request, campaign, *, tallies=None, survey=None):
             paginator.count = summary.counts.get(outcome, 0)
     elif not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
-        paginator.count = campaign_progress(campaign).total
+        paginator.count = (progress or campaign_progress(campaign)).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj, "name_key": name_key,
