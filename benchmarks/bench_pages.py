@@ -1,25 +1,38 @@
-"""Pages at scale (issue 16): the live campaign fragment, the campaign list and the dashboard.
+"""Pages at scale (issues 16, 27, 29, 30): every page a manager polls or opens, at a million calls with
+outcomes and a million contacts called three times.
 
     DEBUG=1 .venv/bin/python benchmarks/bench_pages.py [--database sqlite|postgres] [--quick]
-        [--calls N] [--history-campaigns H] [--requests 50] [--send-rate 500]
+        [--calls N] [--history-campaigns H] [--requests 50] [--send-rate 500] [--no-redials]
+        [--pages a,b] [--queries] [--profile a,b] [--reuse] [--pg-url URL]
 
 In a fresh database (a temp SQLite file, or `bench_pages` on the PostgreSQL server) with an
-embedded Redis, a logged-in superuser drives the pages with Django's test Client, `--requests`
-times each, and the p50/p95 of each (with the median request's CPU time in this process, which the
-neighbours on a shared machine disturb far less than the wall time) is printed beside the 50 ms
-target at p95:
-  - baseline: one running campaign of 1,000 calls (nothing else in the database);
-  - at scale: the same, plus one running campaign of N calls (200,000 with --quick, 1,000,000
-    otherwise; planned by dialer.planning as a launch does, then its first half of batches marked
-    placed, 5% of their calls rejected) and H finished campaigns of N calls each in history (2 with
-    --quick, 10 otherwise: 10,000,000 calls), their calls inserted with one INSERT … SELECT over the
-    list's contacts on either database. Calls written behind the product's back get their tallies
-    rebuilt by dialer.tallies.calls_recount, as `recount_calls` would.
+embedded Redis, a logged-in superuser drives the pages with Django's test Client (the API with an
+account key), `--requests` times each, and the p50/p95 of each (with the median request's CPU time
+in this process, which the neighbours on a shared machine disturb far less than the wall time) is
+printed beside the 50 ms target at p95, and beside a trivial page of the same server (`/health`
+with its database check: one query) so that ratios mean something on a busy machine:
+  - baseline: one running campaign of 1,000 calls with outcomes (nothing else in the database);
+  - at scale, in one account: a running campaign of N calls (200,000 with --quick, 1,000,000
+    otherwise; planned by dialer.planning as a launch does, its first half of batches placed, 5% of
+    those rejected, the others given outcomes: answered with talk time and keys in one or two
+    questions, busy, no answer, unreachable, rejected, failed, a few still unknown, over four weeks);
+    a running campaign with redial rules in which each of the list's N contacts had 3 attempts
+    (benchmarks/page_shapes.py; --no-redials leaves it out); and H finished campaigns of N calls in
+    history (2 with --quick, 10 otherwise). Calls are inserted with INSERT ... SELECT over the list's
+    contacts on either database, and their tallies rebuilt (dialer.tallies, dialer.outcomes.tallies)
+    as `recount_calls` would.
+Pages (benchmarks/page_timing.py): the campaign's page and its live fragment, the calls table (first
+page, page 40, by outcome, by what was pressed), the campaign list, the dashboard with the account's
+best time to call, the API's campaign and calls (all, by outcome); for the redial campaign its page,
+fragment, calls (all, answered, pressed 1 to question 2) and API calls. `--queries` prints each
+page's queries and their SQL time; `--profile` a cProfile of the named pages; `--reuse` measures
+again in the PostgreSQL database a previous run built (the build takes minutes).
 While the pages are measured the large campaign is sending: a separate process claims its next
 planned batch and writes a 200 answer for all of its calls back through dialer.writeback (the
 worker's own claim and write-back, without the HTTP request), `--send-rate` calls a second
 (500: the bulk limit of 30,000 a minute). Beside the pages, the query each poll ran before the
-tallies (the calls of the page's campaigns counted by state) is timed once for comparison.
+tallies (the calls of the page's campaigns counted by state) is timed once for comparison, and so
+are the reads the pages keep in the cache (what people pressed, the best time to call) when they miss.
 
 DEBUG=1 only picks the development defaults (embedded Redis, sandbox, development keys); the pages
 are then measured as production serves them, with settings.DEBUG off: no query log kept per
@@ -319,6 +332,7 @@ def main() -> None:
         before = {"campaign_live": counting_calls_ms([large.pk]),
                   "campaign_list": counting_calls_ms(list(Campaign.objects.values_list("pk", flat=True)), repeat=1),
                   "dashboard": accepted_today_ms()}
+        misses = cache_misses_ms(large, redial)
         sender = subprocess.Popen([sys.executable, __file__, "--sender", str(large.pk), "--send-rate",
                                    str(args.send_rate)], stdout=subprocess.PIPE, text=True, env=os.environ)
         sender.stdout.readline()  # "ready": it sends from now on
@@ -344,8 +358,28 @@ def main() -> None:
     print(f"before the stored tallies, each poll counted calls: {before['campaign_live']:,.0f} ms by state for the "
           f"live page's campaign, {before['campaign_list']:,.0f} ms for the list's campaigns, "
           f"{before['dashboard']:,.0f} ms accepted today for the dashboard (the query alone, timed once)")
+    print("what the cache saves, timed once each (a miss pays it): " + ", ".join(
+        f"{name} {ms:,.0f} ms" for name, ms in misses.items()))
     print(f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
           f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
+
+
+def cache_misses_ms(large, redial) -> dict:
+    """What a read the pages cache costs when it misses: what people pressed (per campaign, kept
+    under its tallies) and the account's best time to call (kept a few minutes)."""
+    from dialer.redials import best_time, survey
+
+    def timed(read) -> float:
+        started = time.perf_counter()
+        read()
+        return (time.perf_counter() - started) * 1000
+
+    misses = {"survey of the 1M campaign": timed(lambda: survey.pressed_counts(large))}
+    if redial is not None:
+        misses["survey of the 3M-call redial campaign"] = timed(lambda: survey.pressed_counts(redial))
+    misses["best time of the account"] = timed(
+        lambda: best_time.best_time_read(account_id=large.flow.account_id, zone=large.timezone))
+    return misses
 
 
 def _chosen(urls: dict, pages: str) -> dict:

@@ -78,7 +78,7 @@ def survey_results(campaign: Campaign, *, tallies=None) -> SurveyResults:
     key = f"redials:survey:{campaign.pk}:{_tallies_fingerprint(tallies)}"
     found = cache.get(key)
     if found is None:
-        found = _pressed_counts(campaign)
+        found = pressed_counts(campaign)
         cache.set(key, found, CACHE_SECONDS)
     pressed, counts = found
     return _results(pressed, counts, key_labels_of(campaign))
@@ -92,7 +92,7 @@ def _tallies_fingerprint(tallies) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-def _pressed_counts(campaign: Campaign) -> tuple[int, dict[int, dict[str, int]]]:
+def pressed_counts(campaign: Campaign) -> tuple[int, dict[int, dict[str, int]]]:
     rows = (
         Call.objects.filter(campaign_id=campaign.pk)
         .exclude(keys="")
