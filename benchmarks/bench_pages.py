@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--profile", default="", help="print a cProfile of these pages (comma-separated)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_pages")
     parser.add_argument("--reuse", action="store_true",
-                        help="PostgreSQL: measure again in the database a previous run built (no baseline)")
+                        help="PostgreSQL: measure again in the database a previous run built")
     parser.add_argument("--sender", type=int, default=None, help=argparse.SUPPRESS)  # the sending process
     args = parser.parse_args()
     if args.sender is not None:
@@ -285,7 +285,11 @@ def main() -> None:
         large = Campaign.objects.filter(name=f"running {calls:,}").first() if args.reuse else None
         if large is not None:
             client.force_login(get_user_model().objects.get(username="bench"))
-            baseline = None
+            small = Campaign.objects.filter(name="baseline 1,000").first()
+            baseline = page_timing.measure_all(
+                client, _chosen(page_timing.page_urls(small), args.pages), args.requests,
+                api_key_create(account=small.flow.account, name="bench")[1],
+            ) if small else None
             redial = Campaign.objects.filter(name=f"redials {calls:,} x 3").first()
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
