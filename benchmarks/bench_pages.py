@@ -1,25 +1,38 @@
-"""Pages at scale (issue 16): the live campaign fragment, the campaign list and the dashboard.
+"""Pages at scale (issues 16, 27, 29, 30): every page a manager polls or opens, at a million calls with
+outcomes and a million contacts called three times.
 
     DEBUG=1 .venv/bin/python benchmarks/bench_pages.py [--database sqlite|postgres] [--quick]
-        [--calls N] [--history-campaigns H] [--requests 50] [--send-rate 500]
+        [--calls N] [--history-campaigns H] [--requests 50] [--send-rate 500] [--no-redials]
+        [--pages a,b] [--queries] [--profile a,b] [--reuse] [--pg-url URL]
 
 In a fresh database (a temp SQLite file, or `bench_pages` on the PostgreSQL server) with an
-embedded Redis, a logged-in superuser drives the pages with Django's test Client, `--requests`
-times each, and the p50/p95 of each (with the median request's CPU time in this process, which the
-neighbours on a shared machine disturb far less than the wall time) is printed beside the 50 ms
-target at p95:
-  - baseline: one running campaign of 1,000 calls (nothing else in the database);
-  - at scale: the same, plus one running campaign of N calls (200,000 with --quick, 1,000,000
-    otherwise; planned by dialer.planning as a launch does, then its first half of batches marked
-    placed, 5% of their calls rejected) and H finished campaigns of N calls each in history (2 with
-    --quick, 10 otherwise: 10,000,000 calls), their calls inserted with one INSERT … SELECT over the
-    list's contacts on either database. Calls written behind the product's back get their tallies
-    rebuilt by dialer.tallies.calls_recount, as `recount_calls` would.
+embedded Redis, a logged-in superuser drives the pages with Django's test Client (the API with an
+account key), `--requests` times each, and the p50/p95 of each (with the median request's CPU time
+in this process, which the neighbours on a shared machine disturb far less than the wall time) is
+printed beside the 50 ms target at p95, and beside a trivial page of the same server (`/health`
+with its database check: one query) so that ratios mean something on a busy machine:
+  - baseline: one running campaign of 1,000 calls with outcomes (nothing else in the database);
+  - at scale, in one account: a running campaign of N calls (200,000 with --quick, 1,000,000
+    otherwise; planned by dialer.planning as a launch does, its first half of batches placed, 5% of
+    those rejected, the others given outcomes: answered with talk time and keys in one or two
+    questions, busy, no answer, unreachable, rejected, failed, a few still unknown, over four weeks);
+    a running campaign with redial rules in which each of the list's N contacts had 3 attempts
+    (benchmarks/page_shapes.py; --no-redials leaves it out); and H finished campaigns of N calls in
+    history (2 with --quick, 10 otherwise). Calls are inserted with INSERT ... SELECT over the list's
+    contacts on either database, and their tallies rebuilt (dialer.tallies, dialer.outcomes.tallies)
+    as `recount_calls` would.
+Pages (benchmarks/page_timing.py): the campaign's page and its live fragment, the calls table (first
+page, page 40, by outcome, by what was pressed), the campaign list, the dashboard with the account's
+best time to call, the API's campaign and calls (all, by outcome); for the redial campaign its page,
+fragment, calls (all, answered, pressed 1 to question 2) and API calls. `--queries` prints each
+page's queries and their SQL time; `--profile` a cProfile of the named pages; `--reuse` measures
+again in the PostgreSQL database a previous run built (the build takes minutes).
 While the pages are measured the large campaign is sending: a separate process claims its next
 planned batch and writes a 200 answer for all of its calls back through dialer.writeback (the
 worker's own claim and write-back, without the HTTP request), `--send-rate` calls a second
 (500: the bulk limit of 30,000 a minute). Beside the pages, the query each poll ran before the
-tallies (the calls of the page's campaigns counted by state) is timed once for comparison.
+tallies (the calls of the page's campaigns counted by state) is timed once for comparison, and so
+are the reads the pages keep in the cache (what people pressed, the best time to call) when they miss.
 
 DEBUG=1 only picks the development defaults (embedded Redis, sandbox, development keys); the pages
 are then measured as production serves them, with settings.DEBUG off: no query log kept per
@@ -30,7 +43,6 @@ way (Django >= 4.1 caches templates with DEBUG on as well), so templates are nev
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +51,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import page_shapes  # noqa: E402
+import page_timing  # noqa: E402
+
 TARGET_P95_MS = 50
 
 
@@ -226,45 +242,6 @@ def counting_calls_ms(campaign_ids: list[int], repeat: int = 3) -> float:
     return min(times)
 
 
-def measure(client, url: str, requests: int) -> dict:
-    client.get(url)  # warm: templates, caches, connection
-    times, cpu = [], []
-    for _ in range(requests):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        response = client.get(url, HTTP_HX_REQUEST="true") if "/live/" in url else client.get(url)
-        times.append((time.perf_counter() - started) * 1000)
-        # This process's CPU for the request (the page's Python, not the database's): on a shared
-        # machine the wall time mostly measures the neighbours.
-        cpu.append((time.process_time() - cpu_started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    times.sort()
-    return {"p50": statistics.median(times), "p95": times[max(0, int(round(0.95 * len(times))) - 1)],
-            "max": times[-1], "cpu_p50": statistics.median(cpu)}
-
-
-def measure_pages(client, campaign, requests: int) -> dict:
-    from django.urls import reverse
-
-    return {
-        "campaign_live": measure(client, reverse("pages:campaign_live", args=[campaign.pk])
-                                 if _namespaced() else reverse("campaign_live", args=[campaign.pk]), requests),
-        "campaign_list": measure(client, reverse("pages:campaign_list") if _namespaced()
-                                 else reverse("campaign_list"), requests),
-        "dashboard": measure(client, reverse("pages:dashboard") if _namespaced() else reverse("dashboard"),
-                             requests),
-    }
-
-
-def _namespaced() -> bool:
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        reverse("pages:dashboard")
-        return True
-    except NoReverseMatch:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -274,9 +251,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--send-rate", type=float, default=500.0,
                         help="calls a second the sending process writes back during the measurement")
+    parser.add_argument("--no-redials", action="store_true", help="without the campaign of N contacts x 3 attempts")
+    parser.add_argument("--pages", default="", help="comma-separated page names to measure (default: all)")
+    parser.add_argument("--queries", action="store_true", help="print each page's queries and their time")
+    parser.add_argument("--profile", default="", help="print a cProfile of these pages (comma-separated)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_pages")
     parser.add_argument("--reuse", action="store_true",
-                        help="PostgreSQL: measure again in the database a previous run built (no baseline)")
+                        help="PostgreSQL: measure again in the database a previous run built")
     parser.add_argument("--sender", type=int, default=None, help=argparse.SUPPRESS)  # the sending process
     args = parser.parse_args()
     if args.sender is not None:
@@ -289,12 +270,14 @@ def main() -> None:
     calls = args.calls or (200_000 if args.quick else 1_000_000)
     history = args.history_campaigns if args.history_campaigns is not None else (2 if args.quick else 10)
     load_before = os.getloadavg()
+    os.environ.setdefault("API_THROTTLE_RATE", "1000000/60")  # the API's pages, not its throttle
     env = setup_environment(args.database, args.pg_url, reuse=args.reuse)
     try:
         from django.contrib.auth import get_user_model
         from django.db import connection
         from django.test import Client
 
+        from api.keys import api_key_create
         from campaigns.models import Campaign
         from tests.factories import make_flow
 
@@ -302,12 +285,17 @@ def main() -> None:
         large = Campaign.objects.filter(name=f"running {calls:,}").first() if args.reuse else None
         if large is not None:
             client.force_login(get_user_model().objects.get(username="bench"))
-            baseline = None
+            small = Campaign.objects.filter(name="baseline 1,000").first()
+            baseline = page_timing.measure_all(
+                client, _chosen(page_timing.page_urls(small), args.pages), args.requests,
+                api_key_create(account=small.flow.account, name="bench")[1],
+            ) if small else None
+            redial = Campaign.objects.filter(name=f"redials {calls:,} x 3").first()
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             print(f"reused the database: campaign {large.pk} of {calls:,} calls, "
-                  f"{Campaign.objects.filter(name__startswith='history').count()} finished campaigns in history",
-                  flush=True)
+                  f"{Campaign.objects.filter(name__startswith='history').count()} finished campaigns in history"
+                  f"{f', redial campaign {redial.pk}' if redial else ''}", flush=True)
         else:
             user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-pass")
             client.force_login(user)
@@ -317,30 +305,48 @@ def main() -> None:
             # campaign's calls to check the dialling cap against (planning is not what is measured).
             baseline_flow = make_flow(flow_id="PAGEbase", client_id="pages-baseline")
             small = running_campaign(baseline_flow, 1_000, first=50_000_000, name="baseline 1,000")
-            baseline = measure_pages(client, small, args.requests)
+            page_shapes.calls_with_outcomes(small.pk)
+            small_key = api_key_create(account=baseline_flow.account, name="bench")[1]
+            baseline = page_timing.measure_all(client, _chosen(page_timing.page_urls(small), args.pages),
+                                               args.requests, small_key)
 
             started = time.perf_counter()
             large = running_campaign(flow, calls, first=0, name=f"running {calls:,}")
+            page_shapes.calls_with_outcomes(large.pk)
             planned = time.perf_counter() - started
+            started = time.perf_counter()
+            redial = None
+            if not args.no_redials:
+                redial = page_shapes.redial_campaign(large.contact_list, name=f"redials {calls:,} x 3")
+            redialled = time.perf_counter() - started
             started = time.perf_counter()
             for index in range(history):
                 history_campaign(large.contact_list, index)
             inserted = time.perf_counter() - started
             with connection.cursor() as cursor:  # the planner's statistics, as autovacuum would have them
                 cursor.execute("ANALYZE")
-            print(f"built: running campaign of {calls:,} calls in {planned:.1f} s (list, plan, states); {history} "
-                  f"finished campaigns, {history * calls:,} calls in history, in {inserted:.1f} s", flush=True)
+            print(f"built: running campaign of {calls:,} calls with outcomes in {planned:.1f} s (list, plan, states, "
+                  f"outcomes); {'no redial campaign' if redial is None else f'{calls:,} contacts x 3 attempts'} "
+                  f"in {redialled:.1f} s; {history} finished campaigns, {history * calls:,} calls in history, "
+                  f"in {inserted:.1f} s", flush=True)
+        api_key = api_key_create(account=large.flow.account, name="bench at scale")[1]
+        urls = _chosen(page_timing.page_urls(large, redial), args.pages)
         # The old per-poll queries, timed once each: the live page's campaign, the list's page of
         # campaigns, the dashboard's calls accepted today.
         before = {"campaign_live": counting_calls_ms([large.pk]),
                   "campaign_list": counting_calls_ms(list(Campaign.objects.values_list("pk", flat=True)), repeat=1),
                   "dashboard": accepted_today_ms()}
+        misses = cache_misses_ms(large, redial)
         sender = subprocess.Popen([sys.executable, __file__, "--sender", str(large.pk), "--send-rate",
                                    str(args.send_rate)], stdout=subprocess.PIPE, text=True, env=os.environ)
         sender.stdout.readline()  # "ready": it sends from now on
         time.sleep(1)
         try:
-            at_scale = measure_pages(client, large, args.requests)
+            at_scale = page_timing.measure_all(client, urls, args.requests, api_key)
+            queries = ({name: page_timing.queries_of(client, url, api_key) for name, url in urls.items()}
+                       if args.queries else {})
+            profiles = {name: page_timing.profile_of(client, urls[name], api_key)
+                        for name in args.profile.split(",") if name in urls}
         finally:
             sender.terminate()
             sent = json.loads(sender.communicate(timeout=60)[0].strip().splitlines()[-1])
@@ -348,25 +354,61 @@ def main() -> None:
         if env["redis"]:
             env["redis"].stop()
 
-    print(f"\npages at scale ({args.database}), {args.requests} requests each, test Client, superuser; "
-          f"meanwhile the sender wrote back {sent['batches']} batches in {sent['seconds']} s "
-          f"(asked for {args.send_rate:,.0f} calls/s)")
-    print(f"{'page':<15} {'baseline: 1,000 calls':>38} {f'{calls:,} running + {history * calls:,} history':>52}"
-          f"   target p95   (cpu: the median request's CPU time in this process)")
-    for page in ("campaign_live", "campaign_list", "dashboard"):
-        s = at_scale[page]
-        verdict = "ok" if s["p95"] <= TARGET_P95_MS else "ABOVE"
-        b = baseline[page] if baseline else None
-        small_text = (f"p50 {b['p50']:6.1f} ms, p95 {b['p95']:6.1f} ms, cpu {b['cpu_p50']:4.1f} ms" if b
-                      else "(not measured: --reuse)")
-        large_text = f"p50 {s['p50']:7.1f} ms, p95 {s['p95']:7.1f} ms, cpu {s['cpu_p50']:4.1f} ms"
-        ratio = f" (x{s['p95'] / b['p95']:.1f} the baseline)" if b else ""
-        print(f"{page:<15} {small_text:>38} {large_text:>52}   <= {TARGET_P95_MS} ms {verdict}{ratio}")
+    for name, text in profiles.items():
+        print(f"\n--- cProfile of {name} (5 requests) ---\n{text}")
+    for name, seen in queries.items():
+        print(f"{name}: {seen['count']} queries, {seen['ms']:.1f} ms in SQL; slowest: {seen['slowest']}")
+    _report(args, calls, history, redial, baseline, at_scale, sent)
     print(f"before the stored tallies, each poll counted calls: {before['campaign_live']:,.0f} ms by state for the "
           f"live page's campaign, {before['campaign_list']:,.0f} ms for the list's campaigns, "
           f"{before['dashboard']:,.0f} ms accepted today for the dashboard (the query alone, timed once)")
+    print("what the cache saves, timed once each (a miss pays it): " + ", ".join(
+        f"{name} {ms:,.0f} ms" for name, ms in misses.items()))
     print(f"load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
           f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
+
+
+def cache_misses_ms(large, redial) -> dict:
+    """What a read the pages cache costs when it misses: what people pressed (per campaign, kept
+    under its tallies) and the account's best time to call (kept a few minutes)."""
+    from dialer.redials import best_time, survey
+
+    def timed(read) -> float:
+        started = time.perf_counter()
+        read()
+        return (time.perf_counter() - started) * 1000
+
+    misses = {"survey of the 1M campaign": timed(lambda: survey.pressed_counts(large))}
+    if redial is not None:
+        misses["survey of the 3M-call redial campaign"] = timed(lambda: survey.pressed_counts(redial))
+    misses["best time of the account"] = timed(
+        lambda: best_time.best_time_read(account_id=large.flow.account_id, zone=large.timezone))
+    return misses
+
+
+def _chosen(urls: dict, pages: str) -> dict:
+    wanted = {name for name in pages.split(",") if name}
+    return {name: url for name, url in urls.items() if not wanted or name in wanted or name == "trivial"}
+
+
+def _report(args, calls, history, redial, baseline, at_scale, sent) -> None:
+    scale = f"{calls:,} with outcomes + {history * calls:,} history" + (
+        f" + {calls:,} x 3 redials" if redial else "")
+    print(f"\npages at scale ({args.database}), {args.requests} requests each, test Client, superuser; "
+          f"meanwhile the sender wrote back {sent['batches']} batches in {sent['seconds']} s "
+          f"(asked for {args.send_rate:,.0f} calls/s)")
+    print(f"{'page':<22} {'baseline: 1,000 calls':>38} {scale:>52}   target p95   "
+          f"(cpu: the median request's CPU time in this process)")
+    trivial = at_scale.get("trivial")
+    for page, s in at_scale.items():
+        verdict = "ok" if s["p95"] <= TARGET_P95_MS else "ABOVE"
+        b = baseline.get(page) if baseline else None
+        small_text = (f"p50 {b['p50']:6.1f} ms, p95 {b['p95']:6.1f} ms, cpu {b['cpu_p50']:4.1f} ms" if b
+                      else "(not measured)")
+        large_text = f"p50 {s['p50']:7.1f} ms, p95 {s['p95']:7.1f} ms, cpu {s['cpu_p50']:4.1f} ms"
+        ratio = f" (x{s['p95'] / b['p95']:.1f} the baseline" if b else " ("
+        ratio += f", x{s['p50'] / trivial['p50']:.0f} the trivial page's p50)" if trivial else ")"
+        print(f"{page:<22} {small_text:>38} {large_text:>52}   <= {TARGET_P95_MS} ms {verdict}{ratio}")
 
 
 if __name__ == "__main__":

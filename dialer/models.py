@@ -220,6 +220,16 @@ class Call(models.Model):
                 name="call_redial_due_idx",
                 condition=models.Q(outcome__in=("busy", "no_answer", "failed", "unreachable", "rejected")),
             ),
+            # The pages' reads of one campaign (pages.views.campaigns, dialer.redials), partial so that
+            # planning's fresh calls cost nothing: what people pressed, grouped by key string, read
+            # from the index alone; and the sent calls still waiting for the outcome that may ask for
+            # a redial, counted per campaign (the reconciler's index above spans every campaign).
+            models.Index(fields=["campaign", "keys"], name="call_keys_idx", condition=~models.Q(keys="")),
+            models.Index(
+                fields=["campaign", "attempt"],
+                name="call_awaiting_outcome_idx",
+                condition=models.Q(outcome="unknown", outcome_note="") & ~models.Q(phonon_uuid=""),
+            ),
         ]
 
     def __str__(self):

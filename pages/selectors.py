@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
+from django.utils.html import format_html_join
 
 from campaigns.clock import elapsed_words, zone_label
 from campaigns.models import Campaign, ContactList
@@ -147,6 +148,12 @@ def campaign_chart(campaign: Campaign, limit: int, *, now: datetime.datetime | N
     geometry.update(
         empty=False, top=top, bin_minutes=bin_minutes, limit_in_range=limit_in_range,
         limit_y=y_of(limit) if limit_in_range else None, summary=summary, peak=peak, sent=sent,
+        # Up to 60 bars of 5 values each, drawn here: in the template each value was looked up and
+        # localized one by one, a fifth of the live fragment's rendering.
+        bars_svg=format_html_join(
+            "", '<rect x="{}" y="{}" width="{}" height="{}" class="bar"><title>{}</title></rect>',
+            ((bar["x"], bar["y"], bar["width"], bar["height"], bar["title"]) for bar in geometry["bars"]),
+        ),
     )
     return geometry
 

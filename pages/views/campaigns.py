@@ -22,7 +22,7 @@ from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.read_model import campaign_reading, campaign_readings
 from dialer.redials.best_time import best_time
-from dialer.redials.survey import answer_list, calls_pressed, survey_results
+from dialer.redials.survey import answer_list, calls_pressed, pressed_count, survey_results
 from dialer.redials.waiting import redials_panel
 from dialer.results import attempts_filename, results_csv_chunks, results_filename
 from dialer.review import launch_confirmations
@@ -104,9 +104,11 @@ def campaign_detail(request, pk):
     context = _live_context(campaign)
     context["skip_reasons"] = skip_reasons(campaign) if context["progress"].skipped else []
     context.update(_batches_context(request, campaign))
-    context.update(_calls_context(request, campaign))
+    # What people pressed (dialer.redials.survey), counted under the outcome tallies just read.
+    context["survey"] = survey_results(campaign, tallies=context["outcomes"])
+    context.update(_calls_context(request, campaign, tallies=context["outcomes"], survey=context["survey"],
+                                  progress=context["progress"]))
     context["audit_trail"] = campaign_audit_trail(campaign)
-    context["survey"] = survey_results(campaign)  # what people pressed (dialer.redials.survey)
     context["best"] = best_time(account_id=campaign.flow.account_id, zone=campaign.timezone)
     return render(request, "pages/campaign_detail.html", context)
 
@@ -139,7 +141,10 @@ def campaign_batches(request, pk):
     return render(request, "pages/_campaign_batches.html", _batches_context(request, campaign))
 
 
-def _calls_context(request, campaign):
+def _calls_context(request, campaign, *, tallies=None, survey=None, progress=None):
+    """The calls table: a page of calls in list order, searched or filtered, with a count that the
+    stored tallies give wherever they know it (`tallies`, `survey`, `progress`: read already by the
+    campaign's page; the calls fragment reads what it needs)."""
     form = ContactSearchForm(request.GET or None)
     # In list order, through the (campaign, contact) key: ordering by id walked the primary key
     # past every older campaign's calls to find this one's first page.
@@ -159,14 +164,24 @@ def _calls_context(request, campaign):
         calls = calls_pressed(calls, key=pressed.cleaned_data["pressed"], question=pressed.cleaned_data["question"])
     pressed_data = pressed.cleaned_data if pressed.is_bound and pressed.is_valid() else {}
     paginator = Paginator(calls, CALLS_PER_PAGE)
-    if outcome and not searching:
+    number_searched = form.is_bound and form.is_valid() and form.cleaned_data["number"]
+    if pressed_data.get("pressed") and not number_searched and not outcome:
+        # The stored key tallies (any question) or the survey (question N) know the count.
+        tallies = tallies or outcome_tallies.summary_of(campaign.pk)
+        if pressed_data.get("question"):
+            survey = survey or survey_results(campaign, tallies=tallies)
+        known = pressed_count(survey, key=pressed_data["pressed"], question=pressed_data.get("question"),
+                              tallies=tallies)
+        if known is not None:
+            paginator.count = known
+    elif outcome and not searching:
         # The stored outcome tallies know the count (unknown: every call still without one).
-        summary = outcome_tallies.summary_of(campaign.pk)
+        summary = tallies or outcome_tallies.summary_of(campaign.pk)
         if outcome != CallOutcome.UNKNOWN:
             paginator.count = summary.counts.get(outcome, 0)
     elif not searching:
         # The stored tallies know how many calls there are: counting them was a scan per poll.
-        paginator.count = campaign_progress(campaign).total
+        paginator.count = (progress or campaign_progress(campaign)).total
     page_obj = paginator.get_page(request.GET.get("calls"))
     return {
         "campaign": campaign, "search_form": form, "searching": searching, "call_page": page_obj, "name_key": name_key,
