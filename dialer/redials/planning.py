@@ -155,10 +155,21 @@ def _due_sql(outcomes, *, attempt: int, since, cutoff, after_contact_id: int) ->
 
 
 def _contacts_of_sql(ids: list[int]) -> tuple[str, list]:
-    """A FROM clause naming the contacts of `ids` as `c`, each looked up by its primary key. On
+    """A FROM clause naming the contacts of `ids` (in id order) as `c`, each looked up by its primary key. On
     PostgreSQL OFFSET 0 keeps it a lookup per id: a join (or `= ANY`) was planned as a scan of the
     whole contact table, every list's millions, for each slice of 100,000."""
     table = Contact._meta.db_table
+    if connection.vendor == "postgresql" and ids[-1] - ids[0] < 2 * len(ids):
+        # Dense (a list's contacts are numbered together, and most of a slice is due): one read along
+        # the key from the first id to the last, each row kept if its id is in the array, which
+        # PostgreSQL hashes once (the array is a constant: parameters are bound on the client).
+        # Measured for 100,000 due contacts: 0.10 s and 1,700 pages, against 0.32 s and 400,000
+        # pages for a lookup per id. IS TRUE keeps the array out of the index condition.
+        return (
+            f"(SELECT * FROM {table} one WHERE one.id BETWEEN %s AND %s "
+            f"AND (one.id = ANY(CAST(%s AS BIGINT[]))) IS TRUE OFFSET 0) AS c",
+            [ids[0], ids[-1], ids],
+        )
     if connection.vendor == "postgresql":
         return (
             f"unnest(CAST(%s AS BIGINT[])) AS due(id) CROSS JOIN LATERAL "

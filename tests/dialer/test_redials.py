@@ -239,6 +239,29 @@ def test_a_number_put_on_the_do_not_call_list_after_its_first_call_is_not_redial
     assert not tallies_differ(campaign_id=campaign.pk)
 
 
+@pytest.mark.parametrize(
+    "outcomes",
+    [
+        ["busy"] * 8,  # dense: the contacts are read along the key from the first due to the last
+        ["busy", None, None, None, None, None, None, "no_answer"],  # sparse: looked up one id at a time
+    ],
+)
+@pytest.mark.django_db
+def test_the_due_contacts_dense_or_sparse_are_each_judged_and_redialled_once(sandbox, outcomes):
+    flow, campaign = with_rules(contacts=8)
+    report_round(flow, campaign, outcomes)
+    due = [call.contact for call, outcome in zip(last_calls(campaign), outcomes, strict=True) if outcome]
+    dnc_entries_add(dnc_list=dnc_own_list(account=flow.account), numbers=[due[-1].primary_number])
+
+    planned = campaign_plan_redials(campaign_id=campaign.pk, now=timezone.now() + LATER)
+    assert (planned.redials, planned.skipped) == (len(due), 1)
+    redials = {call.contact_id: call for call in Call.objects.filter(campaign=campaign, attempt=2)}
+    assert sorted(redials) == sorted(contact.pk for contact in due)
+    assert redials[due[-1].pk].state == Call.State.SKIPPED
+    assert {redials[contact.pk].state for contact in due[:-1]} == {Call.State.PENDING}
+    assert not tallies_differ(campaign_id=campaign.pk)
+
+
 @pytest.mark.django_db
 def test_the_dialling_cap_counts_a_contacts_earlier_attempts(sandbox):
     flow, campaign = with_rules(max_attempts=3)

@@ -4,6 +4,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
@@ -13,6 +14,7 @@ from dialer.models import Call
 from dialer.planning import campaign_plan
 from dialer.progress import campaign_progress, skip_reasons
 from dialer.review import launch_review, review_lines
+from dialer.skip_forecast import contact_list_skips
 from dialer.tallies import calls_recount
 from tests.factories import make_contact_list, make_flow, phone
 
@@ -87,3 +89,31 @@ def test_unticking_skip_the_already_called_still_counts_the_list_and_the_cap(eve
 
     assert {skip.reason: skip.count for skip in review.skips} == dict(skip_reasons(campaign))
     assert review.skipped == 35 and review.to_call == 65 == campaign_progress(campaign).pending
+
+
+@pytest.mark.django_db(transaction=True)  # a transaction of its own, not a savepoint: SET LOCAL ends with it
+def test_the_forecasts_probes_run_without_jit_and_leave_the_session_as_it_was():
+    if connection.vendor != "postgresql":
+        pytest.skip("JIT compilation is PostgreSQL's")
+    flow = make_flow()
+    dnc_entries_add(dnc_list=dnc_own_list(account=flow.account), numbers=[phone(3)])
+    contact_list = make_contact_list(flow, 10, name="Today")
+
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('jit')")
+            return cursor.fetchone()[0]
+
+    seen = []
+
+    def beside_the_probes(execute, sql, params, many, context):
+        if "GROUP BY reason" in sql:
+            seen.append(jit())  # the setting the do-not-call probes run with
+        return execute(sql, params, many, context)
+
+    before = jit()
+    with connection.execute_wrapper(beside_the_probes):
+        skips = contact_list_skips(contact_list=contact_list, skip_called_days=None, now=timezone.now(), zone="UTC")
+    assert [(skip.reason.startswith("on the do-not-call list"), skip.count) for skip in skips] == [(True, 1)]
+    assert seen == ["off"]  # compiling the per-contact probes cost more than running them
+    assert jit() == before
