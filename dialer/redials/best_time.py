@@ -167,20 +167,20 @@ def best_time_read(*, account_id: int, zone: str, days: int = LOOK_BACK_DAYS, no
         campaign__flow__account_id=account_id, outcome_at__gte=now - datetime.timedelta(days=days)
     ).exclude(outcome=CallOutcome.UNKNOWN)
     answered = Count("pk", filter=Q(outcome=CallOutcome.ANSWERED))
-    by_hour = {
-        row["hour"]: row
-        for row in calls.annotate(hour=ExtractHour("outcome_at", tzinfo=tz))
-        .values("hour")
+    # One scan counted by hour and weekday together (at most 168 rows), summed each way here: two
+    # scans, one by hour and one by weekday, read the account's calls twice.
+    by_hour: dict[int, dict] = {}
+    by_day: dict[int, dict] = {}
+    for row in (
+        calls.annotate(hour=ExtractHour("outcome_at", tzinfo=tz), day=ExtractIsoWeekDay("outcome_at", tzinfo=tz))
+        .values("hour", "day")
         .annotate(calls=Count("pk"), answered=answered)
         .order_by()
-    }
-    by_day = {
-        row["day"]: row
-        for row in calls.annotate(day=ExtractIsoWeekDay("outcome_at", tzinfo=tz))
-        .values("day")
-        .annotate(calls=Count("pk"), answered=answered)
-        .order_by()
-    }
+    ):
+        for found, key in ((by_hour, row["hour"]), (by_day, row["day"])):
+            counted = found.setdefault(key, {"calls": 0, "answered": 0})
+            counted["calls"] += row["calls"]
+            counted["answered"] += row["answered"]
     hours = [
         Bar(f"{hour:02d}:00", by_hour.get(hour, {}).get("calls", 0), by_hour.get(hour, {}).get("answered", 0))
         for hour in range(24)
