@@ -65,7 +65,7 @@ def main() -> None:
     load = os.getloadavg()
     before = timed(lambda: _scans_before(calls, tz))
     whole = timed(lambda: best_time.best_time_read(account_id=account, zone=zone))
-    delays = timed(lambda: best_time._delays(calls))
+    delays = timed(lambda: best_time._delays(account_id=account, since=timezone.now() - datetime.timedelta(days=28)))
     print(f"hour and weekday, two scans (before): {before:,.0f} ms median of {args.repeat}")
     print(f"best_time_read now, whole (one scan by hour and weekday, plus the redial delays): {whole:,.0f} ms")
     print(f"of which the redial delays: {delays:,.0f} ms; so hours and weekdays now about {whole - delays:,.0f} ms "
