@@ -88,13 +88,12 @@ def redial_campaign(contact_list, *, name: str):
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from campaigns import lifecycle
     from campaigns.models import Campaign, Contact
-    from dialer import tallies
+    from dialer import campaign_actions, tallies
     from dialer.models import Call
     from dialer.outcomes import tallies as outcome_tallies
 
-    campaign = lifecycle.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00")
+    campaign = campaign_actions.campaign_create(contact_list=contact_list, name=name, window="00:00-24:00")
     calls, contacts = Call._meta.db_table, Contact._meta.db_table
     # Attempt 3 goes 0 to 4 weeks ago; each earlier attempt half an hour to a day before the next.
     gap = "(1800 + (id * 131) %% 84600)"

@@ -314,7 +314,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # autodiscover_tasks() finds each app's tasks.py; the intake tasks live beside them.
-CELERY_IMPORTS = ["intake.tasks", "api.webhooks.tasks", "dialer.outcomes.tasks"]
+CELERY_IMPORTS = ["intake.tasks", "api.webhooks.tasks", "dialer.outcomes.tasks", "dialer.redials.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "dispatch-tick": {"task": "dialer.tasks.dispatch_tick_task", "schedule": env.float("DISPATCH_TICK_SECONDS", 2.0)},
     "poll-mailboxes": {

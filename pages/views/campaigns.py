@@ -21,7 +21,7 @@ from dialer.models import Batch, Call, CallOutcome
 from dialer.outcomes import tallies as outcome_tallies
 from dialer.progress import OUTCOME_EXPLANATIONS, campaign_progress, progress_by_campaign, skip_reasons, split_summary
 from dialer.read_model import campaign_reading, campaign_readings
-from dialer.redials.best_time import best_time
+from dialer.redials.best_time_results import best_time_last
 from dialer.redials.survey import answer_list, calls_pressed, pressed_count, survey_results
 from dialer.redials.waiting import redials_panel
 from dialer.results import attempts_filename, results_csv_chunks, results_filename
@@ -109,7 +109,7 @@ def campaign_detail(request, pk):
     context.update(_calls_context(request, campaign, tallies=context["outcomes"], survey=context["survey"],
                                   progress=context["progress"]))
     context["audit_trail"] = campaign_audit_trail(campaign)
-    context["best"] = best_time(account_id=campaign.flow.account_id, zone=campaign.timezone)
+    context["best"] = best_time_last(account_id=campaign.flow.account_id, zone=campaign.timezone)
     return render(request, "pages/campaign_detail.html", context)
 
 

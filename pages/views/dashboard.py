@@ -4,7 +4,7 @@ from django.conf import settings
 from django.shortcuts import render
 
 from campaigns import access, in_use
-from dialer.redials.best_time import best_time
+from dialer.redials.best_time_results import best_time_last
 from pages import selectors as queries
 from pages.attention import without_dismissed
 from pages.views import page
@@ -36,9 +36,10 @@ def dashboard(request):
     }
     if request.htmx:
         return render(request, "pages/_dashboard_live.html", context)
-    # The best time to call for each account the manager runs (a few; cached, read outside the poll).
+    # The best time to call for each account the manager runs (a few; the last computed, read outside
+    # the poll; None while a worker works it out).
     context["best_times"] = [
-        (account, best_time(account_id=account.pk, zone=settings.PHONON_TIMEZONE))
+        (account, best_time_last(account_id=account.pk, zone=settings.PHONON_TIMEZONE))
         for account in access.accounts_for(user).order_by("name")[:3]
     ]
     return render(request, "pages/dashboard.html", context)

@@ -37,7 +37,7 @@ from campaigns.windows import Window
 from dialer import campaign_actions
 from dialer.campaign_actions import ActionRefused
 from dialer.recent_calls import DEFAULT_LOOK_BACK_DAYS
-from dialer.redials.best_time import best_time
+from dialer.redials.best_time_results import best_time_last
 from dialer.review import launch_confirmations, launch_review
 from dialer.start_times import preview_start_times
 from pages.forms import CampaignForm, PreviewForm, ReviewForm, TableFilterForm, UploadForm, posted_column_mapping
@@ -203,8 +203,10 @@ def list_rejected_csv(request, pk):
 
 
 def _launch_form(request, contact_list, form, status=200):
-    # The window the account's answered calls suggest (dialer.redials.best_time).
-    best = best_time(account_id=contact_list.flow.account_id, zone=form["timezone"].value() or settings.PHONON_TIMEZONE)
+    # The window the account's answered calls suggest (dialer.redials.best_time): the last computed,
+    # None (no suggestion) while a worker works it out.
+    zone = form["timezone"].value() or settings.PHONON_TIMEZONE
+    best = best_time_last(account_id=contact_list.flow.account_id, zone=zone)
     return render(request, "pages/list_launch.html", {"contact_list": contact_list, "form": form, "best": best},
                   status=status)
 

@@ -4,18 +4,19 @@
 import datetime
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from campaigns.donotcall.lists import dnc_entries_add, dnc_own_list
 from campaigns.models import Campaign
-from campaigns.redial_rules import NO_REDIALS, parse_duration, redial_rules
+from campaigns.redial_rules import NO_REDIALS, campaign_rules, parse_duration, redial_rules
 from dialer import campaign_actions, settling
 from dialer.campaign_actions import campaign_redials_edit
 from dialer.models import Batch, Call
 from dialer.outcomes import applying
 from dialer.outcomes.receiving import report_receive
 from dialer.redials.planning import campaign_plan_redials, running_campaigns_plan_redials
-from dialer.redials.waiting import campaign_redials_settled, redials_waiting
+from dialer.redials.waiting import _awaiting_sql, _waiting_sql, campaign_redials_settled, redials_waiting
 from dialer.tallies import tallies_differ
 from flows.models import Account
 from tests.dialer.outcome_reports import leg, report
@@ -192,6 +193,21 @@ def test_a_campaign_waits_for_its_redials_and_for_outcomes_that_may_ask_for_one(
     drain(campaign)
     report_round(flow, campaign, ["answered"] * 6)
     assert settling.campaign_complete_if_done(campaign_id=campaign.pk)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's plan: PostgreSQL matches bound values")
+def test_the_panels_counts_read_the_partial_indexes_on_sqlite(sandbox):
+    # given a campaign with rules (SQLite uses a partial index only when the query holds its terms)
+    _, campaign = with_rules(after="1h")
+    rules = campaign_rules(campaign)
+    # then each count of the redial panel reads its partial index
+    for (sql, params), index in ((_waiting_sql(campaign, rules), "call_redial_due_idx"),
+                                 (_awaiting_sql(campaign, rules), "call_awaiting_outcome_idx")):
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN SELECT COUNT(*) {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert f"USING INDEX {index}" in plan, plan
 
 
 @pytest.mark.django_db
