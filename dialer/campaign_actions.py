@@ -16,11 +16,11 @@ import secrets
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from campaigns.audit import Action, actor_words, campaign_audit_record
-from campaigns.models import Campaign, Contact, ContactList
+from campaigns.models import Campaign, ContactList
 from campaigns.redial_rules import NO_REDIALS, RedialRules, campaign_rules, rules_fields
 from campaigns.windows import WEEKDAY_NAMES, parse_window
 from dialer import tallies
@@ -32,6 +32,7 @@ from dialer.campaign_states import (
     campaign_event_record,
     campaign_transition,
 )
+from dialer.list_copies import contact_list_copied_from_calls
 from dialer.models import Batch, Call
 from dialer.settling import campaign_settle_cancelled
 from dialer.tasks import plan_campaign_task
@@ -302,24 +303,11 @@ def campaign_retry_list(*, campaign: Campaign, actor=None) -> ContactList:
     count = Call.objects.filter(campaign=campaign, state__in=RETRY_STATES).count()
     if not count:
         raise ActionRefused("No call of this campaign was rejected or skipped: there is nothing to retry.")
-    contact_table, call_table = Contact._meta.db_table, Call._meta.db_table
-    with transaction.atomic():
-        retry = ContactList.objects.create(
-            flow=campaign.flow, name=f"Retry of {campaign.name}"[:200], source=ContactList.Source.RETRY,
-            status=ContactList.Status.IMPORTED, rows_done=count, imported_count=count,
-            created_by=actor if hasattr(actor, "get_username") else None,
-            header=campaign.contact_list.header, started_at=timezone.now(), finished_at=timezone.now(),
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {contact_table} (contact_list_id, line, primary_number, numbers, variables, start_at, "
-                f"external_id) "
-                f"SELECT %s, c.line, c.primary_number, c.numbers, c.variables, NULL, c.external_id "
-                f"FROM {call_table} k JOIN {contact_table} c ON c.id = k.contact_id "
-                f"WHERE k.campaign_id = %s AND k.state IN (%s, %s) ORDER BY c.id",
-                [retry.pk, campaign.pk, *RETRY_STATES],
-            )
-    return retry
+    return contact_list_copied_from_calls(
+        campaign=campaign, name=f"Retry of {campaign.name}", count=count,
+        created_by=actor if hasattr(actor, "get_username") else None,
+        calls_where="k.state IN (%s, %s)", params=[*RETRY_STATES],
+    )
 
 
 def campaign_requeue_failed(*, campaign: Campaign) -> int:

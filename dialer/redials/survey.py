@@ -12,13 +12,12 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.db.models.functions import Substr
-from django.utils import timezone
 
 from campaigns.key_labels import parse_key_labels
-from campaigns.models import Campaign, Contact, ContactList
+from campaigns.models import Campaign, ContactList
+from dialer.list_copies import contact_list_copied_from_calls
 from dialer.models import Call
 from dialer.outcomes import tallies as outcome_tallies
 
@@ -160,31 +159,11 @@ def answer_list(*, campaign: Campaign, key: str, question: int | None = None, cr
     count = calls_pressed(Call.objects.filter(campaign=campaign), key=key, question=question).count()
     if not count:
         raise ValueError(f"Nobody in this campaign gave the answer “{said}”{to}.")
-    contact_table, call_table = Contact._meta.db_table, Call._meta.db_table
     if question:
         condition, params = "SUBSTR(k.keys, %s, 1) = %s", [question, key]
     else:
         condition, params = "k.keys LIKE %s", [f"%{key}%"]
-    with transaction.atomic():
-        chosen = ContactList.objects.create(
-            flow=campaign.flow,
-            name=f"{campaign.name}: {said}{to}"[:200],
-            source=ContactList.Source.RETRY,
-            status=ContactList.Status.IMPORTED,
-            rows_done=count,
-            imported_count=count,
-            created_by=created_by,
-            header=campaign.contact_list.header,
-            started_at=timezone.now(),
-            finished_at=timezone.now(),
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {contact_table} (contact_list_id, line, primary_number, numbers, variables, start_at, "
-                f"external_id) "
-                f"SELECT %s, c.line, c.primary_number, c.numbers, c.variables, NULL, c.external_id "
-                f"FROM {call_table} k JOIN {contact_table} c ON c.id = k.contact_id "
-                f"WHERE k.campaign_id = %s AND k.keys <> '' AND {condition} ORDER BY c.id",
-                [chosen.pk, campaign.pk, *params],
-            )
-    return chosen
+    return contact_list_copied_from_calls(
+        campaign=campaign, name=f"{campaign.name}: {said}{to}", count=count, created_by=created_by,
+        calls_where=f"k.keys <> '' AND {condition}", params=params,
+    )
