@@ -1,6 +1,10 @@
 """Small builders for tests that need data without going through an import."""
 
-from campaigns.models import Contact, ContactList
+from collections.abc import Callable
+
+from campaigns.models import Campaign, Contact, ContactList
+from dialer.models import Call
+from dialer.tallies import calls_recount
 from flows.models import Account, Flow
 
 
@@ -29,3 +33,21 @@ def make_contact_list(flow: Flow, count: int, *, first: int = 0, name="list") ->
         batch_size=5000,
     )
     return contact_list
+
+
+def make_placed_campaign(
+    flow: Flow, count: int, *, token: str, uuid: Callable[[int, Contact], str], name: str = "c"
+) -> Campaign:
+    """A running campaign whose `count` calls the provider placed, each with the uuid `uuid(index,
+    contact)` gives, and its tallies counted: what reports are applied against."""
+    contact_list = make_contact_list(flow, count)
+    campaign = Campaign.objects.create(name=name, contact_list=contact_list, flow=flow, token=token, status="running")
+    Call.objects.bulk_create(
+        [
+            Call(campaign=campaign, contact=contact, client_identifier=f"{token}-{contact.pk}",
+                 state=Call.State.PLACED, phonon_uuid=uuid(index, contact))
+            for index, contact in enumerate(contact_list.contacts.order_by("id"))
+        ]
+    )
+    calls_recount(campaign_id=campaign.pk)
+    return campaign

@@ -10,15 +10,13 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign
 from dialer.models import Call, CallLeg, CallMessage, OutcomeReport
 from dialer.outcomes import applying, applying_sql, tallies
 from dialer.outcomes.applying import Applied, leg_of
 from dialer.outcomes.deriving import call_derive
 from dialer.outcomes.deriving_sql import derived_in_sql
-from dialer.tallies import calls_recount
 from phonon.reports import ReportMalformed, parse_push
-from tests.factories import make_contact_list, make_flow
+from tests.factories import make_flow, make_placed_campaign
 
 pytestmark = [
     pytest.mark.django_db,
@@ -103,23 +101,7 @@ def test_sql_rules_equal_python_over_every_cause_and_shape():
 
 def _calls(count, *, flow_id="SQLPARSE"):
     flow = make_flow(flow_id=flow_id, client_id=f"C{flow_id}")
-    contact_list = make_contact_list(flow, count)
-    campaign = Campaign.objects.create(
-        name="c", contact_list=contact_list, flow=flow, token=f"t{flow_id}", status="running"
-    )
-    Call.objects.bulk_create(
-        [
-            Call(
-                campaign=campaign,
-                contact=contact,
-                client_identifier=f"t-{contact.pk}",
-                state="placed",
-                phonon_uuid=f"{flow_id}-uuid-{i}",
-            )
-            for i, contact in enumerate(contact_list.contacts.order_by("id"))
-        ]
-    )
-    calls_recount(campaign_id=campaign.pk)
+    campaign = make_placed_campaign(flow, count, token=f"t{flow_id}", uuid=lambda i, _: f"{flow_id}-uuid-{i}")
     return flow, campaign, list(Call.objects.filter(campaign=campaign).order_by("id"))
 
 
@@ -189,47 +171,24 @@ BODIES = [
 ]
 
 
-def _stored_legs(call_id):
-    return sorted(
-        (
-            leg.cdr_id,
-            leg.callee_number,
-            leg.did_number,
-            leg.started_at,
-            leg.ringing_at,
-            leg.rang,
-            leg.connected_at,
-            leg.ended_at,
-            leg.duration_ms,
-            leg.hangup_cause,
-            leg.remote_hangup,
-            tuple((key.key, key.at, key.label) for key in leg.keys),
-        )
-        for leg in map(leg_of, CallLeg.objects.filter(call_id=call_id))
+def _leg_fields(leg) -> tuple:
+    """What a leg says, comparable whether it was stored or just parsed."""
+    return (
+        leg.cdr_id, leg.callee_number, leg.did_number, leg.started_at, leg.ringing_at, leg.rang,
+        leg.connected_at, leg.ended_at, leg.duration_ms, leg.hangup_cause, leg.remote_hangup,
+        tuple((key.key, key.at, key.label) for key in leg.keys),
     )
+
+
+def _stored_legs(call_id):
+    return sorted(_leg_fields(leg) for leg in map(leg_of, CallLeg.objects.filter(call_id=call_id)))
 
 
 def _parsed_legs(body):
     legs = {}
     for leg in parse_push(body.encode(), zone="Asia/Kolkata").legs:
         legs.setdefault(leg.cdr_id, leg)
-    return sorted(
-        (
-            leg.cdr_id,
-            leg.callee_number,
-            leg.did_number,
-            leg.started_at,
-            leg.ringing_at,
-            leg.rang,
-            leg.connected_at,
-            leg.ended_at,
-            leg.duration_ms,
-            leg.hangup_cause,
-            leg.remote_hangup,
-            tuple((key.key, key.at, key.label) for key in leg.keys),
-        )
-        for leg in legs.values()
-    )
+    return sorted(_leg_fields(leg) for leg in legs.values())
 
 
 def test_the_sql_reads_a_report_as_python_does_or_leaves_it_to_python(settings):

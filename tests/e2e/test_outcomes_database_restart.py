@@ -11,15 +11,13 @@ import time
 import psycopg
 import pytest
 
-from campaigns.models import Campaign
 from dialer.models import Call, OutcomeReport
 from dialer.outcomes import tallies
 from dialer.outcomes.receiving import report_receive
-from dialer.tallies import calls_recount
 from tests.dialer.outcome_reports import report_stream
 from tests.e2e.test_database_restart import manage, private_postgres  # noqa: F401 - the fixture
 from tests.e2e.test_outcomes_under_faults import kill_while_applying
-from tests.factories import make_contact_list, make_flow
+from tests.factories import make_flow, make_placed_campaign
 from tests.processes import Processes, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -31,23 +29,9 @@ def seed(count: int) -> None:
     """In a `manage.py shell` on the private database: a flow, a campaign of placed calls and their
     reports stored as the receiver stores them; prints what the test checks against."""
     flow = make_flow(flow_id="OutcmPg1")
-    contact_list = make_contact_list(flow, count)
-    campaign = Campaign.objects.create(
-        name="restart", contact_list=contact_list, flow=flow, token="tokpg", status="running"
+    campaign = make_placed_campaign(
+        flow, count, token="tokpg", uuid=lambda _, contact: f"uuid-{contact.pk}", name="restart"
     )
-    Call.objects.bulk_create(
-        [
-            Call(
-                campaign=campaign,
-                contact=contact,
-                client_identifier=f"tokpg-{contact.pk}",
-                state="placed",
-                phonon_uuid=f"uuid-{contact.pk}",
-            )
-            for contact in contact_list.contacts.order_by("id")
-        ]
-    )
-    calls_recount(campaign_id=campaign.pk)
     calls = Call.objects.filter(campaign=campaign).select_related("contact").order_by("id")
     bodies, expected, legs = report_stream(calls, random.Random(30))
     for body in bodies:
