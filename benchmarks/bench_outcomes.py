@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.process_cpu import postgres_backend_cpu  # noqa: E402
+
 
 def _django():
     sys.path.insert(0, str(ROOT))
@@ -147,7 +149,7 @@ def child_apply(count: int) -> dict:
         [OutcomeReport(flow=flow, phonon_uuid=uuid, body=_body(uuid, i).decode()) for i, uuid in enumerate(calls)],
         batch_size=10_000,
     )
-    started_cpu, started, started_db = time.process_time(), time.perf_counter(), _backend_cpu()
+    started_cpu, started, started_db = time.process_time(), time.perf_counter(), postgres_backend_cpu()
     applied = 0
     while True:
         result = applying.reports_apply(limit=settings.OUTCOME_APPLY_BATCH)
@@ -155,7 +157,7 @@ def child_apply(count: int) -> dict:
             break
         applied += result.reports
     seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-    db_cpu = _backend_cpu() - started_db if started_db is not None else None
+    db_cpu = postgres_backend_cpu() - started_db if started_db is not None else None
     agree = tallies.outcomes_stored(campaign_id=campaign.pk) == tallies.outcomes_counted(campaign_id=campaign.pk)
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -170,23 +172,6 @@ def child_apply(count: int) -> dict:
         "tallies_agree": agree,
         "batch": settings.OUTCOME_APPLY_BATCH,
     }
-
-
-def _backend_cpu() -> float | None:
-    """CPU seconds the database server process serving this connection has used (PostgreSQL on this
-    machine: read from /proc), so that worker time counts the work done in the database too."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def child_pull(count: int) -> dict:

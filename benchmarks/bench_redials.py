@@ -25,23 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from process_cpu import postgres_backend_cpu  # noqa: E402
+
 TARGET_RATIO = 1.3
 
 
 def backend_cpu() -> float:
     """CPU seconds of this connection's PostgreSQL backend, when the server is on this machine."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return 0.0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return postgres_backend_cpu() or 0.0
 
 
 class Clock:
